@@ -1,0 +1,71 @@
+# queue-autoscaler: every command installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+PYTEST_ARGS ?=
+
+# Nothing here may call a real AWS endpoint: fake credentials, no instance metadata look-ups.
+export AWS_ACCESS_KEY_ID ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+export AWS_SESSION_TOKEN ?= testing
+export AWS_DEFAULT_REGION ?= us-east-1
+export AWS_EC2_METADATA_DISABLED := true
+export SAM_CLI_TELEMETRY := 0
+
+.DEFAULT_GOAL := help
+.PHONY: help install test check lint typecheck cfn-lint unit demo bench build validate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# checkov pins an old boto3, so it lives in its own environment.
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2'
+	touch $@
+
+install: $(STAMP) $(CHECKOV_STAMP) ## create .venv (and .venv-checkov) with everything the project needs
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy (strict)
+	$(BIN)/mypy src worker qas
+
+cfn-lint: $(STAMP) ## cfn-lint the template
+	@if [ -f template.yaml ]; then $(BIN)/cfn-lint template.yaml; fi
+
+check: lint typecheck cfn-lint ## static checks only
+
+unit: $(STAMP) ## the fast tests only (no moto server, no subprocesses, no SAM CLI)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+test: install check ## the whole suite: static checks, then every test
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+demo: $(STAMP) ## the whole system end to end on an emulated AWS (no account needed)
+	$(BIN)/qas demo $(DEMO_ARGS)
+
+bench: $(STAMP) ## every scaling policy on every scenario; writes reports/bench/
+	$(BIN)/qas bench $(BENCH_ARGS)
+
+build: $(STAMP) ## sam build (needs a python3.13 on PATH; pyenv's is used when present)
+	PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | head -1 | sed 's/^/3.11.7:/') $(BIN)/sam build
+
+validate: $(STAMP) ## sam validate --lint
+	$(BIN)/sam validate --lint
+
+clean: ## remove build output and reports (keeps .venv)
+	rm -rf .aws-sam build dist reports/demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""Backlog per instance: the metric that target tracking holds at its target.
+
+Pure: no boto3, so the metric publisher, the simulator and the demo compute it the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """What `GetQueueAttributes` says of the queue (approximate counts)."""
+
+    visible: int
+    in_flight: int
+
+    def __post_init__(self) -> None:
+        if self.visible < 0 or self.in_flight < 0:
+            raise ValueError(f"queue counts cannot be negative: {self}")
+
+    @property
+    def backlog(self) -> int:
+        """Messages not yet done: waiting plus being processed."""
+        return self.visible + self.in_flight
+
+
+@dataclass(frozen=True)
+class FleetCapacity:
+    """Capacity of the worker fleet: consuming now (running) and asked for (desired)."""
+
+    running: int
+    desired: int
+
+    def __post_init__(self) -> None:
+        if self.running < 0 or self.desired < 0:
+            raise ValueError(f"capacity cannot be negative: {self}")
+
+
+def backlog_per_instance(visible: int, in_flight: int, running: int) -> float:
+    """(visible + in-flight) / max(1, running).
+
+    In-flight messages count: they are work the fleet still holds, so scaling in on visible
+    messages alone would remove busy instances. Dividing by max(1, running) keeps the metric
+    defined (and large) while the fleet is empty or booting, so target tracking scales out from
+    the actual backlog instead of dropping the datapoint as metric math would.
+    """
+    if visible < 0 or in_flight < 0 or running < 0:
+        raise ValueError("counts cannot be negative")
+    return (visible + in_flight) / max(1, running)
+
+
+@dataclass(frozen=True)
+class BacklogSample:
+    """One sample of the metric publisher: the scaling metric and its inputs."""
+
+    queue: QueueCounts
+    capacity: FleetCapacity
+
+    @property
+    def backlog_per_instance(self) -> float:
+        return backlog_per_instance(self.queue.visible, self.queue.in_flight, self.capacity.running)
+
+    def metrics(self) -> dict[str, float]:
+        """Metric name -> value, as published under the project's namespace (see docs/contracts.md)."""
+        return {
+            "BacklogPerInstance": self.backlog_per_instance,
+            "VisibleMessages": float(self.queue.visible),
+            "InFlightMessages": float(self.queue.in_flight),
+            "RunningCapacity": float(self.capacity.running),
+            "DesiredCapacity": float(self.capacity.desired),
+        }
