@@ -1,0 +1,191 @@
+"""The `qas` console script: `qas simulate`, `qas bench`, `qas trace` and `qas demo`.
+
+`qas simulate --trace PATH --slo-seconds S --max-capacity N --boot-seconds B --concurrency C
+--policy NAME --json` prints one JSON object (the contract other tools rely on); without `--json`, a
+table. `qas demo` imports the demo only when asked for, so the simulator works without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from qas.sim.bench import SCENARIOS, run_bench
+from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
+from qas.sim.runner import simulate
+from qas.sim.traces import read_csv, write_csv
+from scaling.control_plane import Platform
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _steps(text: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+    if any(k < 1 for k in steps):
+        raise argparse.ArgumentTypeError("steps must be >= 1")
+    return steps
+
+
+def _add_fleet_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--slo-seconds", type=_positive_float, required=required, help="latency SLO")
+    parser.add_argument("--max-capacity", type=_positive_int, required=required, help="MaxCapacity")
+    parser.add_argument(
+        "--boot-seconds", type=_non_negative_float, required=required, help="launch to consuming"
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive_int, required=required, help="worker slots per instance"
+    )
+    parser.add_argument("--platform", choices=[p.value for p in Platform], default=Platform.EC2.value)
+    parser.add_argument("--shutdown-minutes", type=_positive_int, default=5, help="ShutdownAfterMinutes")
+    parser.add_argument(
+        "--bootstrap-capacity", type=_positive_int, default=1, help="ExactCapacity of the bootstrap policy"
+    )
+    parser.add_argument(
+        "--bootstrap-steps",
+        type=_steps,
+        default=(2, 4, 8, 16, 32, 64),
+        help="comma-separated k: start k instances once visible >= k x the initial target ('' for none)",
+    )
+    parser.add_argument("--lead-time-weight", type=float, default=1.0, help="LEAD_TIME_WEIGHT (0..1)")
+    parser.add_argument(
+        "--instance-warmup-seconds",
+        type=_non_negative_float,
+        default=None,
+        help="EC2 DefaultInstanceWarmup (default: the boot time)",
+    )
+
+
+def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
+    values: dict[str, object] = {
+        "slo_s": args.slo_seconds,
+        "max_capacity": args.max_capacity,
+        "boot_s": args.boot_seconds,
+        "concurrency": args.concurrency,
+        "platform": Platform(args.platform),
+        "shutdown_minutes": args.shutdown_minutes,
+        "bootstrap_capacity": args.bootstrap_capacity,
+        "bootstrap_steps": args.bootstrap_steps,
+        "lead_time_weight": args.lead_time_weight,
+        "instance_warmup_s": args.instance_warmup_seconds,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return FleetSettings(**values)  # type: ignore[arg-type]
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    trace = read_csv(Path(args.trace))
+    started = time.perf_counter()
+    result = simulate(trace, args.policy, _fleet(args))
+    summary: dict[str, object] = {"policy": args.policy, **result.summary()}
+    summary["wall_seconds"] = round(time.perf_counter() - started, 3)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        width = max(len(k) for k in summary)
+        for key, value in summary.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    scenarios = args.scenarios.split(",") if args.scenarios else None
+    policies = args.policies.split(",") if args.policies else None
+    report = run_bench(
+        Path(args.out), scenarios=scenarios, policies=policies, scale=args.scale, charts=not args.no_charts
+    )
+    print(report.markdown_path.read_text())
+    return 0 if report.goal_met or not args.strict else 1
+
+
+def _trace(args: argparse.Namespace) -> int:
+    scenario = SCENARIOS[args.scenario]
+    trace = scenario.trace(args.scale)
+    write_csv(trace, Path(args.out))
+    print(f"wrote {len(trace)} messages to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _demo(argv: Sequence[str]) -> int:
+    # Lazy: the demo (and its dependencies) load only for `qas demo`.
+    try:
+        from qas.demo import cli as demo_cli  # noqa: PLC0415 (lazy on purpose)
+    except ImportError as exc:
+        print(f"qas demo is not available: {exc}", file=sys.stderr)
+        return 2
+    parser = argparse.ArgumentParser(prog="qas demo", description="the whole system on an emulated AWS")
+    demo_cli.add_arguments(parser)
+    return demo_cli.run(parser.parse_args(list(argv)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qas", description="queue-autoscaler: simulator, benchmark, demo")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="replay a trace under one scaling policy")
+    sim.add_argument("--trace", required=True, help="CSV with header arrival_s,processing_s")
+    sim.add_argument("--policy", required=True, choices=[*POLICIES, REFERENCE])
+    sim.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_fleet_options(sim, required=True)
+    sim.set_defaults(func=_simulate)
+
+    bench = sub.add_parser("bench", help="every policy on every scenario; writes results.md/.json and charts")
+    bench.add_argument("--out", default="reports/bench", help="output directory")
+    bench.add_argument("--scenarios", default="", help="comma-separated subset")
+    bench.add_argument("--policies", default="", help="comma-separated subset")
+    bench.add_argument("--scale", type=_positive_float, default=1.0, help="trace length factor (tests: 0.1)")
+    bench.add_argument("--no-charts", action="store_true")
+    bench.add_argument("--strict", action="store_true", help="exit 1 when the goal is not met")
+    bench.set_defaults(func=_bench)
+
+    trace = sub.add_parser("trace", help="write a benchmark scenario's trace as CSV")
+    trace.add_argument("scenario", choices=list(SCENARIOS))
+    trace.add_argument("--out", required=True)
+    trace.add_argument("--scale", type=_positive_float, default=1.0)
+    trace.set_defaults(func=_trace)
+
+    # Listed for --help only: main() hands `qas demo ...` to the demo's own parser.
+    sub.add_parser("demo", help="the whole system end to end on an emulated AWS (qas demo --help)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo"]:
+        return _demo(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (OSError, ValueError) as exc:
+        print(f"qas {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

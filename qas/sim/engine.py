@@ -1,0 +1,331 @@
+"""The discrete-event simulator: a queue, a fleet of instances with worker slots, and a controller.
+
+Events, in time order: message arrivals (from the trace), an instance finishing its boot, a slot
+finishing a message, a message becoming visible again (its worker was killed), the metric period
+(the publisher's sample, then the controller's decision) and the hourly tuner run.
+
+What it takes from the real system:
+
+* SQS with long polling: a message goes to a free slot of a running instance at once, else waits
+  (first in, first out; SQS is only roughly ordered, which changes who waits, not how long in total).
+  Workers extend visibility while they work, so a message returns only when its worker is killed,
+  ``visibility_timeout_s`` later.
+* Instances launch when the desired capacity rises, consume after ``boot_s``, and are billed from
+  launch to termination. A busy worker protects itself (when the policy allows it); scale-in takes
+  unprotected instances (`scaling.control_plane.plan_scale_in`), and an instance left over because it
+  was protected goes as soon as it is idle, before it takes more work.
+* The metric publisher samples every period: visible, in flight, running, desired.
+* The tuner runs on the controller's schedule on the durations completed in its lookback window
+  (exact percentiles, as CloudWatch computes them from the worker's Values/Counts).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from dataclasses import dataclass, field
+from itertools import count
+
+import numpy as np
+
+from qas.sim.policies import Controller
+from qas.sim.traces import Trace
+from scaling.control_plane import InstanceView, plan_scale_in
+from scaling.target import DurationStats
+
+# Event kinds; at equal times, lower kinds run first (work finishes before the publisher samples).
+_READY, _DONE, _VISIBLE, _TICK, _TUNE = range(5)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    concurrency: int
+    boot_s: float
+    period_s: float = 60.0
+    tail_percentile: float = 90.0
+    visibility_timeout_s: float = 60.0
+    drain_s: float = 6 * 3600.0  # how long after the last arrival the run may go on
+    record_timeline: bool = True
+    initial_running: int = 0  # instances already running at t=0 (the always-on reference)
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    t_s: float
+    visible: int
+    in_flight: int
+    running: int
+    desired: int
+    target: float | None
+
+
+@dataclass
+class SimResult:
+    messages: int
+    completed: int
+    lost: int
+    slo_attainment: float
+    latency_p50_s: float
+    latency_p95_s: float
+    latency_p99_s: float
+    instance_seconds: float
+    work_seconds: float
+    cost_ratio: float
+    scale_actions: int
+    peak_capacity: int
+    redeliveries: int
+    simulated_s: float
+    timeline: list[TimelinePoint] = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict[str, float | int | None]:
+        """The measures, as ``qas simulate --json`` prints them."""
+        return {
+            "messages": self.messages,
+            "completed": self.completed,
+            "lost": self.lost,
+            "slo_attainment": round(self.slo_attainment, 6),
+            "latency_p50_s": round(self.latency_p50_s, 3),
+            "latency_p95_s": round(self.latency_p95_s, 3),
+            "latency_p99_s": round(self.latency_p99_s, 3),
+            "instance_seconds": round(self.instance_seconds, 3),
+            "work_seconds": round(self.work_seconds, 3),
+            # No work at all (an empty trace) has no ratio; JSON has no Infinity.
+            "cost_ratio": round(self.cost_ratio, 4) if math.isfinite(self.cost_ratio) else None,
+            "scale_actions": self.scale_actions,
+            "peak_capacity": self.peak_capacity,
+            "redeliveries": self.redeliveries,
+            "simulated_s": round(self.simulated_s, 3),
+        }
+
+
+class _Instance:
+    __slots__ = ("alive", "busy", "iid", "launched_s", "messages", "ready")
+
+    def __init__(self, iid: int, launched_s: float) -> None:
+        self.iid = iid
+        self.launched_s = launched_s
+        self.ready = False
+        self.alive = True
+        self.busy = 0
+        self.messages: set[int] = set()
+
+
+def duration_stats(durations: list[float], percentile: float) -> DurationStats | None:
+    if not durations:
+        return None
+    values = np.asarray(durations)
+    return DurationStats(
+        samples=len(durations),
+        mean_s=float(values.mean()),
+        tail_s=float(np.percentile(values, percentile)),
+        max_s=float(values.max()),
+    )
+
+
+class Simulation:
+    def __init__(self, trace: Trace, controller: Controller, settings: EngineSettings, slo_s: float) -> None:
+        if settings.concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.trace = trace
+        self.controller = controller
+        self.cfg = settings
+        self.slo_s = slo_s
+        self._events: list[tuple[float, int, int, int, int]] = []  # (time, kind, seq, instance, message)
+        self._seq = count()
+        self._queue: list[int] = []  # visible message indices, a FIFO over a growing list
+        self._head = 0
+        self._instances: dict[int, _Instance] = {}
+        self._free: dict[int, _Instance] = {}  # running instances with a free slot
+        self._next_id = count(1)
+        self._live = 0
+        self._running = 0
+        self._in_flight = 0
+        self._desired = 0
+        self._billed = 0.0
+        self._done_s = [math.nan] * len(trace)
+        self._completions_t: list[float] = []
+        self._completions_d: list[float] = []
+        self._actions = 0
+        self._peak = 0
+        self._redeliveries = 0
+        self._timeline: list[TimelinePoint] = []
+
+    # -- fleet ---------------------------------------------------------------------------------
+    def _push(self, t: float, kind: int, iid: int = 0, msg: int = 0) -> None:
+        heapq.heappush(self._events, (t, kind, next(self._seq), iid, msg))
+
+    def _launch(self, t: float) -> None:
+        inst = _Instance(next(self._next_id), t)
+        self._instances[inst.iid] = inst
+        self._live += 1
+        self._peak = max(self._peak, self._live)
+        self._push(t + self.cfg.boot_s, _READY, inst.iid)
+
+    def _terminate(self, inst: _Instance, t: float) -> None:
+        inst.alive = False
+        self._live -= 1
+        if inst.ready:
+            self._running -= 1
+        self._free.pop(inst.iid, None)
+        del self._instances[inst.iid]
+        self._billed += t - inst.launched_s
+        for msg in inst.messages:  # killed while busy: the message reappears when visibility expires
+            self._in_flight -= 1
+            self._redeliveries += 1
+            self._push(t + self.cfg.visibility_timeout_s, _VISIBLE, 0, msg)
+        inst.messages.clear()
+        inst.busy = 0
+
+    def _start(self, inst: _Instance, msg: int, t: float) -> None:
+        inst.busy += 1
+        inst.messages.add(msg)
+        self._in_flight += 1
+        if inst.busy >= self.cfg.concurrency:
+            self._free.pop(inst.iid, None)
+        self._push(t + self.trace.processing_s[msg], _DONE, inst.iid, msg)
+
+    def _fill(self, inst: _Instance, t: float) -> None:
+        """An instance with free slots takes waiting messages, or offers its slots."""
+        queue = self._queue
+        while inst.busy < self.cfg.concurrency and self._head < len(queue):
+            msg = queue[self._head]
+            self._head += 1
+            self._start(inst, msg, t)
+        if inst.busy < self.cfg.concurrency:
+            self._free[inst.iid] = inst
+
+    def _enqueue(self, msg: int, t: float) -> None:
+        if self._free:
+            self._start(next(iter(self._free.values())), msg, t)
+        else:
+            self._queue.append(msg)
+            if self._head > 4096 and self._head * 2 > len(self._queue):
+                del self._queue[: self._head]  # keep the FIFO list from growing without bound
+                self._head = 0
+
+    def _apply_desired(self, desired: int, t: float) -> None:
+        self._desired = desired
+        while self._live < desired:
+            self._launch(t)
+        if self._live > desired:
+            protects = self.controller.protects_busy
+            views = [
+                InstanceView(
+                    str(i.iid), protected=protects and i.busy > 0, launched_at_s=i.launched_s, running=i.ready
+                )
+                for i in self._instances.values()
+            ]
+            for iid in plan_scale_in(views, desired).terminate:
+                self._terminate(self._instances[int(iid)], t)
+
+    # -- events --------------------------------------------------------------------------------
+    def _on_done(self, inst_id: int, msg: int, t: float) -> None:
+        inst = self._instances.get(inst_id)
+        if inst is None or msg not in inst.messages:
+            return  # its worker was killed; the message was put back
+        inst.messages.discard(msg)
+        inst.busy -= 1
+        self._in_flight -= 1
+        self._done_s[msg] = t
+        self._completions_t.append(t)
+        self._completions_d.append(self.trace.processing_s[msg])
+        if inst.busy == 0 and self._live > self._desired:
+            self._terminate(inst, t)  # protection just came off and the fleet is above desired
+        else:
+            self._fill(inst, t)
+
+    def _on_tick(self, t: float) -> None:
+        visible = len(self._queue) - self._head
+        step = self.controller.step(t, visible, self._in_flight, self._running, self._desired)
+        self._actions += step.actions
+        if self.cfg.record_timeline:
+            self._timeline.append(
+                TimelinePoint(
+                    t, visible, self._in_flight, self._running, step.desired, self.controller.target
+                )
+            )
+        self._apply_desired(step.desired, t)
+
+    def _on_tune(self, t: float) -> None:
+        first = bisect.bisect_right(self._completions_t, t - self.controller.lookback_s)
+        self.controller.retune(duration_stats(self._completions_d[first:], self.cfg.tail_percentile))
+
+    def run(self) -> SimResult:
+        arrivals = self.trace.arrival_s
+        n = len(arrivals)
+        end_cap = (arrivals[-1] if n else 0.0) + self.cfg.drain_s
+        for _ in range(self.cfg.initial_running):
+            inst = _Instance(next(self._next_id), 0.0)
+            inst.ready = True
+            self._instances[inst.iid] = inst
+            self._free[inst.iid] = inst
+        self._live = self._running = self._desired = self._peak = self.cfg.initial_running
+        self._push(self.cfg.period_s, _TICK)
+        self._push(self.controller.tune_every_s, _TUNE)
+        next_arrival = 0
+        t = 0.0
+        while True:
+            event_t = self._events[0][0]
+            if next_arrival < n and arrivals[next_arrival] <= event_t:
+                t = arrivals[next_arrival]
+                self._enqueue(next_arrival, t)
+                next_arrival += 1
+                continue
+            t, kind, _seq, iid, msg = heapq.heappop(self._events)
+            if t > end_cap:
+                t = end_cap
+                break
+            if kind == _DONE:
+                self._on_done(iid, msg, t)
+            elif kind == _READY:
+                booted = self._instances.get(iid)
+                if booted is not None:  # else it was terminated while booting
+                    booted.ready = True
+                    self._running += 1
+                    self._fill(booted, t)
+            elif kind == _VISIBLE:
+                self._enqueue(msg, t)
+            elif kind == _TICK:
+                self._on_tick(t)
+                idle = len(self._queue) == self._head and self._in_flight == 0 and self._live == 0
+                if next_arrival >= n and idle and not any(e[1] == _VISIBLE for e in self._events):
+                    break
+                self._push(t + self.cfg.period_s, _TICK)
+            elif kind == _TUNE:
+                self._on_tune(t)
+                self._push(t + self.controller.tune_every_s, _TUNE)
+        for inst in list(self._instances.values()):
+            self._terminate(inst, t)
+        return self._result(t)
+
+    def _result(self, end_s: float) -> SimResult:
+        done = np.asarray(self._done_s)
+        arrivals = np.asarray(self.trace.arrival_s)
+        completed_mask = ~np.isnan(done)
+        latencies = (done - arrivals)[completed_mask]
+        messages = len(self.trace)
+        completed = int(completed_mask.sum())
+
+        def pct(q: float) -> float:
+            return float(np.percentile(latencies, q)) if completed else 0.0
+
+        work = float(np.sum(self.trace.processing_s)) / self.cfg.concurrency if messages else 0.0
+        within = int(np.count_nonzero(latencies <= self.slo_s))
+        return SimResult(
+            messages=messages,
+            completed=completed,
+            lost=messages - completed,
+            slo_attainment=within / messages if messages else 1.0,
+            latency_p50_s=pct(50),
+            latency_p95_s=pct(95),
+            latency_p99_s=pct(99),
+            instance_seconds=self._billed,
+            work_seconds=work,
+            cost_ratio=self._billed / work if work > 0 else math.inf,
+            scale_actions=self._actions,
+            peak_capacity=self._peak,
+            redeliveries=self._redeliveries,
+            simulated_s=end_s,
+            timeline=self._timeline,
+        )

@@ -1,0 +1,235 @@
+"""The scaling policies the simulator compares, as controllers the engine calls once per period.
+
+Every policy except ``keda-5`` runs on the same AWS control-plane model (`scaling.control_plane`)
+with this project's bootstrap and shutdown alarms; they differ in the metric target tracking
+follows and in how its target is set. Without the bootstrap alarm, the metric-math baselines
+(visible / InService) could never leave zero: the division drops the datapoint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from scaling.backlog import backlog_per_instance
+from scaling.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Platform
+from scaling.target import DurationStats, GuardRails, TargetModel, aws_guidance_target, decide_target
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """What the user deploys: the template parameters the policies depend on."""
+
+    slo_s: float
+    max_capacity: int
+    boot_s: float
+    concurrency: int
+    platform: Platform = Platform.EC2
+    period_s: int = 60
+    shutdown_minutes: int = 5  # ShutdownAfterMinutes (the benchmark shows 5 halves a burst's cost)
+    instance_warmup_s: float | None = None  # None: the boot time (DefaultInstanceWarmup ~ boot)
+    scale_out_cooldown_s: float = 60.0  # ECS, as template.yaml sets it
+    scale_in_cooldown_s: float = 300.0  # ECS
+    bootstrap_capacity: int = 1
+    # The bootstrap alarm on IF(desired == 0, visible / InitialTarget, 0) with ExactCapacity steps:
+    # this many instances once the visible messages fill that many instances at the initial target.
+    bootstrap_steps: tuple[int, ...] = (2, 4, 8, 16, 32, 64)
+    lead_time_weight: float = 1.0
+    rails: GuardRails = field(default_factory=GuardRails)
+    tuner_interval_s: float = 300.0  # the tuner's schedule
+    lookback_s: float = 600.0  # LOOKBACK_MINUTES
+    tail_percentile: float = 99.0  # TAIL_PERCENTILE
+
+    def control_plane(self, target: float) -> ControlPlaneConfig:
+        warmup = self.boot_s if self.instance_warmup_s is None else self.instance_warmup_s
+        return ControlPlaneConfig(
+            target=target,
+            platform=self.platform,
+            max_capacity=self.max_capacity,
+            period_s=self.period_s,
+            instance_warmup_s=warmup,
+            scale_out_cooldown_s=self.scale_out_cooldown_s,
+            scale_in_cooldown_s=self.scale_in_cooldown_s,
+            bootstrap_capacity=self.bootstrap_capacity,
+            bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
+            shutdown_after_minutes=self.shutdown_minutes,
+        )
+
+    def target_model(self, high_datapoints: int = 3) -> TargetModel:
+        # CAPACITY_LEAD_SECONDS: the high alarm's evaluation plus boot time.
+        return TargetModel(
+            latency_slo_s=self.slo_s,
+            concurrency=self.concurrency,
+            capacity_lead_s=high_datapoints * self.period_s + self.boot_s,
+            lead_time_weight=self.lead_time_weight,
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    desired: int
+    actions: int  # how many scale actions changed the desired capacity
+
+
+class Controller(Protocol):
+    protects_busy: bool  # do busy workers protect themselves from scale-in
+    tune_every_s: float  # how often retune() is called
+    lookback_s: float  # the window of completed durations it gets
+
+    @property
+    def target(self) -> float | None: ...
+
+    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step: ...
+
+    def retune(self, stats: DurationStats | None) -> None: ...
+
+
+Metric = Callable[[int, int, int], float | None]  # (visible, in_flight, running) -> datapoint
+
+
+def visible_per_in_service(visible: int, _in_flight: int, running: int) -> float | None:
+    """AWS's guidance / metric math: visible / InService; a division by zero drops the datapoint."""
+    return None if running == 0 else visible / running
+
+
+def our_backlog(visible: int, in_flight: int, running: int) -> float:
+    return backlog_per_instance(visible, in_flight, running)
+
+
+class TargetTracking:
+    """A policy on the AWS control-plane model: a metric, an initial target, and a retuning rule."""
+
+    protects_busy = True
+
+    def __init__(self, settings: FleetSettings, target: float, retune_rule: str, metric: Metric) -> None:
+        self.settings = settings
+        # AWS's guidance (and the ECS blueprint) retune hourly on the last hour's mean.
+        hourly = retune_rule == "aws"
+        self.tune_every_s = 3600.0 if hourly else settings.tuner_interval_s
+        self.lookback_s = 3600.0 if hourly else settings.lookback_s
+        self.plane = ControlPlane(settings.control_plane(target))
+        self.retune_rule = retune_rule  # "tuned", "aws" or "static"
+        self._metric = metric
+
+    @property
+    def target(self) -> float:
+        return self.plane.target
+
+    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
+        metric = self._metric(visible, in_flight, running)
+        result = self.plane.evaluate(PeriodInput(now_s, metric, visible, in_flight, running, desired))
+        return Step(result.desired, int(result.changed))
+
+    def retune(self, stats: DurationStats | None) -> None:
+        if self.retune_rule == "tuned":
+            decision = decide_target(self.target, stats, self.settings.target_model(), self.settings.rails)
+            if decision.changed:
+                self.plane.set_target(decision.target)
+        elif self.retune_rule == "aws" and stats is not None and stats.samples > 0 and stats.mean_s > 0:
+            # The blueprint's bug (a target of 0) is avoided with a floor; nothing else is added.
+            self.plane.set_target(max(0.1, aws_guidance_target(self.settings.slo_s, stats.mean_s)))
+
+
+class Keda:
+    """KEDA's aws-sqs-queue scaler under the Kubernetes HPA: replicas = ceil(backlog / queueLength),
+    scale-up at once, scale-down to the highest recommendation of the last 5 minutes, to zero after a
+    300 s cooldown; the HPA picks victims, so busy workers are not protected."""
+
+    protects_busy = False
+    tune_every_s = 3600.0
+    lookback_s = 3600.0
+
+    def __init__(
+        self, settings: FleetSettings, queue_length: int = 5, stabilization_s: float = 300.0
+    ) -> None:
+        self.settings = settings
+        self.queue_length = queue_length
+        self.stabilization_s = stabilization_s
+        self._recent: deque[tuple[float, int]] = deque()
+        self._last_active_s = -math.inf
+
+    @property
+    def target(self) -> float:
+        return float(self.queue_length)
+
+    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
+        backlog = visible + in_flight
+        if backlog > 0:
+            self._last_active_s = now_s
+        wanted = min(self.settings.max_capacity, math.ceil(backlog / self.queue_length))
+        self._recent.append((now_s, wanted))
+        while self._recent[0][0] < now_s - self.stabilization_s:
+            self._recent.popleft()
+        stabilized = max(w for _, w in self._recent)
+        new = wanted if wanted > desired else min(desired, stabilized)
+        if new == 0 and now_s - self._last_active_s < self.stabilization_s:
+            new = min(desired, 1)  # KEDA's cooldownPeriod before going to zero
+        return Step(new, int(new != desired))
+
+    def retune(self, stats: DurationStats | None) -> None:
+        return None
+
+
+class AlwaysOn:
+    """The reference, not a policy: ``max_capacity`` instances running from the start, never scaled.
+    Its SLO attainment bounds what any policy can reach with this fleet size."""
+
+    protects_busy = True
+    tune_every_s = 3600.0
+    lookback_s = 3600.0
+
+    def __init__(self, settings: FleetSettings) -> None:
+        self.settings = settings
+
+    @property
+    def target(self) -> float | None:
+        return None
+
+    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
+        return Step(self.settings.max_capacity, 0)
+
+    def retune(self, stats: DurationStats | None) -> None:
+        return None
+
+
+REFERENCE = "always-on-max"
+
+POLICIES: dict[str, str] = {
+    "tuned": "this project: (visible + in-flight) / running; target from the SLO, concurrency, p99 tail"
+    " and lead time, retuned every 5 minutes",
+    "static-8": "the scale-to-zero ASG design: same metric, fixed target 8",
+    "static-3": "the Compiler Explorer metric-math design: visible / InService, fixed target 3",
+    "aws-guidance": "AWS's guidance: visible / InService; target = SLO / mean processing time, retuned"
+    " hourly",
+    "keda-5": "KEDA aws-sqs-queue (queueLength 5, scaleOnInFlight) under the HPA; no scale-in protection",
+}
+
+
+def make_controller(name: str, settings: FleetSettings, expected_mean_s: float) -> Controller:
+    """Build a policy; ``expected_mean_s`` is the user's estimate of processing time at deploy time."""
+    if name == "tuned":
+        estimate = DurationStats(samples=1, mean_s=expected_mean_s)
+        first = decide_target(
+            1.0, estimate, settings.target_model(), GuardRails(min_samples=1, max_step_ratio=1e9)
+        )
+        initial = min(max(first.target, settings.rails.min_target), settings.rails.max_target)
+        return TargetTracking(settings, initial, "tuned", our_backlog)
+    if name == "static-8":
+        return TargetTracking(settings, 8.0, "static", our_backlog)
+    if name == "static-3":
+        return TargetTracking(settings, 3.0, "static", visible_per_in_service)
+    if name == "aws-guidance":
+        return TargetTracking(
+            settings,
+            max(0.1, aws_guidance_target(settings.slo_s, expected_mean_s)),
+            "aws",
+            visible_per_in_service,
+        )
+    if name == "keda-5":
+        return Keda(settings)
+    if name == REFERENCE:
+        return AlwaysOn(settings)
+    raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICIES)}")

@@ -1,0 +1,37 @@
+"""One simulation from a trace, a policy name and the deployment's parameters."""
+
+from __future__ import annotations
+
+from qas.sim.engine import EngineSettings, SimResult, Simulation
+from qas.sim.policies import REFERENCE, FleetSettings, make_controller
+from qas.sim.traces import Trace
+
+# The user's estimate of processing time at deploy time: the mean of the first messages, which a
+# user who has run the job a few times knows. Policies that retune replace it within the hour.
+ESTIMATE_SAMPLE = 100
+
+
+def expected_mean(trace: Trace) -> float:
+    first = trace.processing_s[:ESTIMATE_SAMPLE]
+    return max(0.001, sum(first) / len(first)) if first else 1.0
+
+
+def simulate(
+    trace: Trace,
+    policy: str,
+    fleet: FleetSettings,
+    *,
+    record_timeline: bool = False,
+    drain_s: float | None = None,
+) -> SimResult:
+    engine = EngineSettings(
+        concurrency=fleet.concurrency,
+        boot_s=fleet.boot_s,
+        period_s=float(fleet.period_s),
+        tail_percentile=fleet.tail_percentile,
+        record_timeline=record_timeline,
+        initial_running=fleet.max_capacity if policy == REFERENCE else 0,
+        **({} if drain_s is None else {"drain_s": drain_s}),
+    )
+    controller = make_controller(policy, fleet, expected_mean(trace))
+    return Simulation(trace, controller, engine, fleet.slo_s).run()

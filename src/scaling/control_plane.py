@@ -1,0 +1,377 @@
+"""What AWS does with the scaling resources of template.yaml, one metric period at a time.
+
+Pure (no boto3, no clock): the simulator and the local demo feed it what the metric publisher
+published and apply the desired capacity it returns. It models:
+
+* the target-tracking policy as AWS evaluates it: a high alarm (``high_datapoints`` of
+  ``high_datapoints`` datapoints strictly above the target) and a low alarm (``low_datapoints`` of
+  ``low_datapoints`` strictly below ``scale_in_ratio * target``); new capacity
+  ``ceil(max(1, running) * metric / target)`` (= ``ceil(backlog / target)`` with our metric);
+  scale-out only when that exceeds the desired capacity (instances in warm-up, or capacity added
+  during a scale-out cooldown, count toward desired: no double scale-out); scale-in rounded up, so
+  it removes less, never below what the metric needs; ``disable_scale_in``; min/max clamping;
+* EC2 instance warm-up (no target-tracking scale-in while the last scale-out is warming up) and ECS
+  cooldowns (no scale-in within ``scale_in_cooldown_s`` of a scale-in or ``scale_out_cooldown_s`` of a
+  scale-out; scale-out interrupts a scale-in cooldown); ECS at 0 scales out by 1 after a single
+  datapoint above target;
+* a missing datapoint (``metric=None``): the target-tracking alarms see INSUFFICIENT_DATA, no action;
+* the bootstrap alarm: ``visible > 0 and desired == 0``, 1 of 1 -> ExactCapacity ``bootstrap_capacity``,
+  or, with ``bootstrap_steps`` (a step policy on ``IF(desired == 0, visible, 0)``), the capacity of the
+  highest step whose lower bound ``visible`` reaches, so a large burst starts more than one instance;
+* the shutdown alarm: ``visible + in_flight == 0 and desired > 0`` for ``ShutdownAfterMinutes`` worth of
+  periods -> ExactCapacity 0;
+* alarms re-fire their action every period while they stay in ALARM, as real alarms do;
+* several policies at once: any one can scale out (the largest capacity wins); a step policy's
+  scale-in is not blocked by target tracking.
+
+Which instances go on scale-in is the fleet's job; :func:`plan_scale_in` gives the AWS default
+(unprotected first) for the simulator and the demo.
+
+Stable API (the demo and the simulator use exactly this)::
+
+    cp = ControlPlane(ControlPlaneConfig(platform=Platform.EC2, max_capacity=10, target=8.0))
+    result = cp.evaluate(PeriodInput(now_s=60.0, metric=12.0, visible=10, in_flight=2,
+                                     running=1, desired=1))
+    result.desired        # int: the desired capacity to apply (== input desired when nothing fired)
+    result.actions        # tuple[ScalingAction, ...]: every policy that fired this period
+    result.alarms         # dict[AlarmName, AlarmState]: state of each alarm after this period
+    cp.set_target(5.0)    # the tuner's put_scaling_policy; alarm history is kept, as AWS does
+    cp.target             # the target in force
+
+    plan = plan_scale_in([InstanceView("i-1", protected=True, launched_at_s=0.0, running=True), ...],
+                         new_desired=0)
+    plan.terminate        # tuple[str, ...]: ids to terminate now
+    plan.blocked          # int: how many more should go but are protected
+
+Call ``evaluate`` once per metric period (``config.period_s``), in time order, with the datapoint the
+metric publisher published for the period that just ended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    EC2 = "EC2"
+    ECS = "ECS"
+
+
+class Source(StrEnum):
+    """Which scaling resource acted."""
+
+    TARGET_TRACKING = "target-tracking"
+    BOOTSTRAP = "bootstrap"
+    SHUTDOWN = "shutdown"
+
+
+class AlarmName(StrEnum):
+    HIGH = "target-tracking-high"
+    LOW = "target-tracking-low"
+    BOOTSTRAP = "bootstrap"
+    SHUTDOWN = "shutdown"
+
+
+class AlarmState(StrEnum):
+    OK = "OK"
+    ALARM = "ALARM"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+@dataclass(frozen=True)
+class ControlPlaneConfig:
+    """The scaling resources' settings; defaults are AWS's documented/observed behaviour."""
+
+    target: float
+    platform: Platform = Platform.EC2
+    min_capacity: int = 0
+    max_capacity: int = 10
+    period_s: int = 60
+    high_datapoints: int = 3
+    low_datapoints: int = 15
+    scale_in_ratio: float = 0.9  # the low alarm's threshold, as a share of the target
+    disable_scale_in: bool = False
+    instance_warmup_s: float = 0.0  # EC2 DefaultInstanceWarmup (the template sets it; 0 is allowed)
+    scale_out_cooldown_s: float = 300.0  # ECS (Application Auto Scaling)
+    scale_in_cooldown_s: float = 300.0  # ECS
+    bootstrap_capacity: int = 1  # ExactCapacity of the bootstrap step policy
+    # Extra steps: (lowest visible count, ExactCapacity), for a burst into an empty fleet.
+    bootstrap_steps: tuple[tuple[int, int], ...] = ()
+    shutdown_after_minutes: int = 15  # template parameter ShutdownAfterMinutes
+    ecs_scale_out_from_zero: bool = True  # ECS target tracking leaves 0 by 1 after one datapoint
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.target) or self.target <= 0:
+            raise ValueError("target must be a positive number")
+        if self.min_capacity < 0 or self.max_capacity < self.min_capacity:
+            raise ValueError("need 0 <= min_capacity <= max_capacity")
+        if self.period_s <= 0:
+            raise ValueError("period_s must be > 0")
+        if self.high_datapoints < 1 or self.low_datapoints < 1:
+            raise ValueError("datapoints must be >= 1")
+        if not 0 < self.scale_in_ratio <= 1:
+            raise ValueError("scale_in_ratio must be within (0, 1]")
+        if min(self.instance_warmup_s, self.scale_out_cooldown_s, self.scale_in_cooldown_s) < 0:
+            raise ValueError("warm-up and cooldowns must be >= 0")
+        if self.bootstrap_capacity < 1:
+            raise ValueError("bootstrap_capacity must be >= 1")
+        if any(bound < 1 or capacity < 1 for bound, capacity in self.bootstrap_steps):
+            raise ValueError("bootstrap_steps need visible bounds and capacities >= 1")
+
+    def bootstrap_for(self, visible: int) -> int:
+        """The bootstrap policy's ExactCapacity for this many visible messages (before min/max)."""
+        capacity = self.bootstrap_capacity
+        for bound, step_capacity in sorted(self.bootstrap_steps):
+            if visible >= bound:
+                capacity = step_capacity
+        return capacity
+        if self.shutdown_after_minutes < 1:
+            raise ValueError("shutdown_after_minutes must be >= 1")
+
+    @property
+    def shutdown_datapoints(self) -> int:
+        return max(1, math.ceil(self.shutdown_after_minutes * 60 / self.period_s))
+
+
+@dataclass(frozen=True)
+class PeriodInput:
+    """What the metric publisher published for the period ending at ``now_s``."""
+
+    now_s: float
+    metric: float | None  # the value the target-tracking policy tracks; None = missing datapoint
+    visible: int
+    in_flight: int
+    running: int  # EC2 InService instances / ECS running tasks
+    desired: int
+
+    def __post_init__(self) -> None:
+        if min(self.visible, self.in_flight, self.running, self.desired) < 0:
+            raise ValueError(f"counts cannot be negative: {self}")
+        if self.metric is not None and (not math.isfinite(self.metric) or self.metric < 0):
+            raise ValueError(f"metric must be a non-negative number or None, got {self.metric!r}")
+
+
+@dataclass(frozen=True)
+class ScalingAction:
+    """One policy firing: the capacity it asked for, and whether that changed the desired capacity."""
+
+    time_s: float
+    source: Source
+    previous: int  # desired capacity before this period
+    capacity: int  # what this policy asked for
+    applied: bool  # this policy's capacity is the period's result and differs from ``previous``
+    reason: str
+
+    @property
+    def is_scale_out(self) -> bool:
+        return self.capacity > self.previous
+
+
+@dataclass(frozen=True)
+class PeriodResult:
+    desired: int
+    actions: tuple[ScalingAction, ...]
+    alarms: dict[AlarmName, AlarmState]
+
+    @property
+    def changed(self) -> bool:
+        return any(action.applied for action in self.actions)
+
+
+@dataclass
+class _Window:
+    """The last N datapoints of one alarm (None = missing), judged by a threshold test at evaluation."""
+
+    size: int
+    points: deque[float | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.points = deque(maxlen=self.size)
+
+    def push(self, point: float | None) -> None:
+        self.points.append(point)
+
+    def state(self, breaching: Callable[[float], bool]) -> AlarmState:
+        if len(self.points) < self.size or any(p is None for p in self.points):
+            return AlarmState.INSUFFICIENT_DATA
+        return AlarmState.ALARM if all(breaching(p) for p in self.points if p is not None) else AlarmState.OK
+
+
+def _positive(value: float) -> bool:
+    return value > 0
+
+
+class ControlPlane:
+    """The target-tracking, bootstrap and shutdown policies of one fleet."""
+
+    def __init__(self, config: ControlPlaneConfig) -> None:
+        self.config = config
+        self._target = config.target
+        self._high = _Window(config.high_datapoints)
+        self._low = _Window(config.low_datapoints)
+        self._bootstrap = _Window(1)
+        self._shutdown = _Window(config.shutdown_datapoints)
+        self._last_scale_out_s: float | None = None
+        self._last_scale_in_s: float | None = None
+        self._last_time_s: float | None = None
+
+    @property
+    def target(self) -> float:
+        return self._target
+
+    def set_target(self, value: float) -> None:
+        """The tuner's update of ``TargetValue``; the alarms keep their datapoints (they are re-created
+        with the new threshold, but the metric history they evaluate is the same)."""
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"target must be a positive number, got {value!r}")
+        self._target = value
+
+    def alarm_states(self) -> dict[AlarmName, AlarmState]:
+        return {
+            AlarmName.HIGH: self._high_state(),
+            AlarmName.LOW: self._low_state(),
+            AlarmName.BOOTSTRAP: self._bootstrap.state(_positive),
+            AlarmName.SHUTDOWN: self._shutdown.state(_positive),
+        }
+
+    def _high_state(self) -> AlarmState:
+        return self._high.state(lambda m: m > self._target)
+
+    def _low_state(self) -> AlarmState:
+        if self.config.disable_scale_in:
+            return AlarmState.OK  # AWS creates no low alarm then
+        return self._low.state(lambda m: m < self.config.scale_in_ratio * self._target)
+
+    def evaluate(self, period: PeriodInput) -> PeriodResult:
+        """Push this period's datapoints into every alarm and apply what fires."""
+        cfg = self.config
+        if self._last_time_s is not None and period.now_s < self._last_time_s:
+            raise ValueError("periods must be evaluated in time order")
+        self._last_time_s = period.now_s
+        now, desired, metric = period.now_s, period.desired, period.metric
+
+        # The target-tracking alarms keep raw values: a new target re-creates them with a new
+        # threshold over the same metric history. Bootstrap and shutdown are metric-math 0/1 series.
+        self._high.push(metric)
+        self._low.push(metric)
+        self._bootstrap.push(float(period.visible > 0 and desired == 0))
+        self._shutdown.push(float(period.visible + period.in_flight == 0 and desired > 0))
+
+        proposals: list[tuple[Source, int, str]] = []
+        tracked = self._target_tracking(period)
+        if tracked is not None:
+            proposals.append(tracked)
+        if self._bootstrap.state(_positive) is AlarmState.ALARM:
+            capacity = self._clamp(cfg.bootstrap_for(period.visible))
+            proposals.append((Source.BOOTSTRAP, capacity, f"visible={period.visible} with desired=0"))
+        if self._shutdown.state(_positive) is AlarmState.ALARM:
+            proposals.append(
+                (Source.SHUTDOWN, 0, f"queue empty for {cfg.shutdown_datapoints} periods with desired>0")
+            )
+
+        new_desired, winner = self._resolve(desired, proposals)
+        if new_desired > desired:
+            self._last_scale_out_s = now
+        elif new_desired < desired:
+            self._last_scale_in_s = now
+        actions = tuple(
+            ScalingAction(
+                time_s=now,
+                source=source,
+                previous=desired,
+                capacity=capacity,
+                applied=winner == source and new_desired != desired,
+                reason=reason,
+            )
+            for source, capacity, reason in proposals
+        )
+        return PeriodResult(new_desired, actions, self.alarm_states())
+
+    def _clamp(self, capacity: int) -> int:
+        return min(max(capacity, self.config.min_capacity), self.config.max_capacity)
+
+    def _target_tracking(self, period: PeriodInput) -> tuple[Source, int, str] | None:
+        cfg, metric, desired, now = self.config, period.metric, period.desired, period.now_s
+        if metric is None:
+            return None
+        src = Source.TARGET_TRACKING
+        if cfg.platform is Platform.ECS and desired == 0 and cfg.ecs_scale_out_from_zero:
+            if metric > self._target:
+                return (src, self._clamp(1), f"ECS from 0: metric {metric:g} > target {self._target:g}")
+            return None
+        wanted = math.ceil(max(1, period.running) * metric / self._target)
+        if self._high_state() is AlarmState.ALARM:
+            # Warming instances / capacity added in the cooldown count toward desired: only the rest.
+            if self._clamp(wanted) > desired:
+                return (src, self._clamp(wanted), f"high alarm: metric {metric:g} > target {self._target:g}")
+            return None
+        if self._low_state() is not AlarmState.ALARM:
+            return None
+        if cfg.platform is Platform.EC2:
+            if self._last_scale_out_s is not None and now < self._last_scale_out_s + cfg.instance_warmup_s:
+                return None
+        else:
+            if self._last_scale_in_s is not None and now < self._last_scale_in_s + cfg.scale_in_cooldown_s:
+                return None
+            if self._last_scale_out_s is not None and now < self._last_scale_out_s + cfg.scale_out_cooldown_s:
+                return None
+        if self._clamp(wanted) < desired:
+            low = cfg.scale_in_ratio * self._target
+            return (src, self._clamp(wanted), f"low alarm: metric {metric:g} < {low:g}")
+        return None
+
+    @staticmethod
+    def _resolve(desired: int, proposals: list[tuple[Source, int, str]]) -> tuple[int, Source | None]:
+        """Any policy may scale out (the largest wins); otherwise the lowest scale-in applies."""
+        if not proposals:
+            return desired, None
+        out = [p for p in proposals if p[1] > desired]
+        if out:
+            best = max(out, key=lambda p: p[1])
+            return best[1], best[0]
+        inward = [p for p in proposals if p[1] < desired]
+        if inward:
+            best = min(inward, key=lambda p: p[1])
+            return best[1], best[0]
+        return desired, None
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """One instance (EC2) or task (ECS) as scale-in sees it."""
+
+    instance_id: str
+    protected: bool
+    launched_at_s: float
+    running: bool = True  # False while still booting (pending)
+
+
+@dataclass(frozen=True)
+class ScaleInPlan:
+    terminate: tuple[str, ...]
+    blocked: int  # excess instances that stay because they are protected
+
+
+def plan_scale_in(instances: Iterable[InstanceView], new_desired: int) -> ScaleInPlan:
+    """Which instances go when the fleet is above ``new_desired``.
+
+    AWS never picks a protected instance; the desired capacity still drops, and the excess goes
+    once protection is removed (call again then). Among unprotected ones: pending first (they do no
+    work yet), then the oldest launch (the default policy's last tie-breakers vary; this one is
+    deterministic).
+    """
+    if new_desired < 0:
+        raise ValueError("new_desired must be >= 0")
+    fleet = list(instances)
+    excess = len(fleet) - new_desired
+    if excess <= 0:
+        return ScaleInPlan((), 0)
+    candidates = sorted(
+        (i for i in fleet if not i.protected), key=lambda i: (i.running, i.launched_at_s, i.instance_id)
+    )
+    chosen = tuple(i.instance_id for i in candidates[:excess])
+    return ScaleInPlan(chosen, excess - len(chosen))

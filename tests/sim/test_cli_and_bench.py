@@ -1,0 +1,83 @@
+"""`qas simulate --json` as other tools call it, and a tiny `qas bench`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qas import cli
+from qas.sim import traces
+from qas.sim.bench import run_bench
+
+SIMULATE = ["--slo-seconds", "300", "--max-capacity", "10", "--boot-seconds", "60", "--concurrency", "2"]
+CONTRACT_KEYS = {
+    "messages", "completed", "lost", "slo_attainment", "latency_p50_s", "latency_p95_s", "latency_p99_s",
+    "instance_seconds", "work_seconds", "cost_ratio", "scale_actions", "peak_capacity",
+}  # fmt: skip
+
+
+@pytest.fixture
+def trace_path(tmp_path: Path) -> Path:
+    path = tmp_path / "trace.csv"
+    traces.write_csv(traces.steady(0.3, 1800, traces.lognormal(10, 0.5), seed=9), path)
+    return path
+
+
+@pytest.mark.slow
+def test_simulate_json_through_the_console_script(trace_path: Path) -> None:
+    qas = Path(sys.executable).with_name("qas")
+    args = [str(qas), "simulate", "--trace", str(trace_path), *SIMULATE, "--policy", "tuned", "--json"]
+    done = subprocess.run(
+        args, capture_output=True, text=True, timeout=60, env=os.environ.copy(), check=False
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary.keys() >= CONTRACT_KEYS
+    assert summary["messages"] == len(traces.read_csv(trace_path))
+    assert summary["completed"] + summary["lost"] == summary["messages"]
+    assert summary["cost_ratio"] == pytest.approx(
+        summary["instance_seconds"] / summary["work_seconds"], rel=1e-3
+    )
+
+
+def test_simulate_table_and_errors(trace_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["simulate", "--trace", str(trace_path), *SIMULATE, "--policy", "keda-5"]) == 0
+    out = capsys.readouterr().out
+    assert "slo_attainment" in out and "peak_capacity" in out
+    assert (
+        cli.main(
+            ["simulate", "--trace", str(trace_path.with_name("missing.csv")), *SIMULATE, "--policy", "tuned"]
+        )
+        == 2
+    )
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", "--trace", str(trace_path), *SIMULATE, "--policy", "nope"])
+
+
+def test_demo_subcommand_is_lazy(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # With the demo package unimportable, simulate still works and `qas demo` says why it cannot run.
+    monkeypatch.setitem(sys.modules, "qas.demo.cli", None)
+    assert cli.main(["demo"]) == 2
+    assert "not available" in capsys.readouterr().err
+
+
+def test_tiny_bench_writes_agreeing_files(tmp_path: Path) -> None:
+    report = run_bench(tmp_path, scenarios=["steady", "burst"], policies=["tuned", "static-8"], scale=0.05)
+    data = json.loads((tmp_path / "results.json").read_text())
+    markdown = (tmp_path / "results.md").read_text()
+    assert [s["name"] for s in data["scenarios"]] == ["steady", "burst"]
+    assert {p.name for p in tmp_path.glob("*.png")} == {"steady.png", "burst.png"}
+    assert data["goal_met"] == report.goal_met
+    for scenario in data["scenarios"]:
+        assert set(scenario["results"]) == {"tuned", "static-8"}
+        tuned = scenario["results"]["tuned"]
+        assert f"| **tuned** | {tuned['lost']} | {tuned['slo_attainment']:.2%} |" in markdown
+        assert scenario["messages"] == tuned["messages"]
+        assert isinstance(scenario["goal"]["met"], bool)
+    with pytest.raises(ValueError):
+        run_bench(tmp_path, scenarios=["nope"])

@@ -1,0 +1,115 @@
+"""The tuner's formula and guard rails."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from scaling.target import (
+    TAIL_FROM_MAX_CAP,
+    Action,
+    DurationStats,
+    GuardRails,
+    TargetModel,
+    aws_guidance_target,
+    decide_target,
+    ideal_target,
+)
+
+
+def test_aws_guidance_matches_the_user_guide_example() -> None:
+    # 10 s acceptable latency, 0.1 s per message: target 100.
+    assert aws_guidance_target(10, 0.1) == pytest.approx(100)
+    with pytest.raises(ValueError):
+        aws_guidance_target(10, 0)
+
+
+def test_formula_without_lead_time() -> None:
+    # wait = 100 - 12 = 88 s; target = c * (wait + mean) / mean = 2 * 98 / 10
+    stats = DurationStats(samples=100, mean_s=10, tail_s=12)
+    assert ideal_target(stats, TargetModel(latency_slo_s=100, concurrency=2)) == pytest.approx(19.6)
+
+
+def test_lead_time_reserve_is_capped_at_half_the_waiting_time() -> None:
+    stats = DurationStats(samples=100, mean_s=10, tail_s=20)
+    # wait = 580; reserve = min(1.0 * 270, 0.5 * 580) = 270
+    roomy = TargetModel(latency_slo_s=600, concurrency=4, capacity_lead_s=270)
+    assert ideal_target(stats, roomy) == pytest.approx(4 * (580 - 270 + 10) / 10)
+    # wait = 160; the reserve would be 270 but is capped at 80: a standing queue stays.
+    tight = TargetModel(latency_slo_s=180, concurrency=4, capacity_lead_s=270)
+    assert ideal_target(stats, tight) == pytest.approx(4 * (160 - 80 + 10) / 10)
+    half = TargetModel(latency_slo_s=600, concurrency=4, capacity_lead_s=270, lead_time_weight=0.5)
+    assert ideal_target(stats, half) == pytest.approx(4 * (580 - 135 + 10) / 10)
+
+
+def test_target_grows_with_concurrency_and_shrinks_with_longer_tails() -> None:
+    model = TargetModel(latency_slo_s=300, concurrency=1)
+    short_tail = ideal_target(DurationStats(100, 10, tail_s=15), model)
+    long_tail = ideal_target(DurationStats(100, 10, tail_s=60), model)
+    assert long_tail < short_tail
+    assert ideal_target(DurationStats(100, 10, tail_s=15), TargetModel(300, concurrency=4)) == pytest.approx(
+        4 * short_tail
+    )
+
+
+def test_tail_estimate_prefers_the_percentile_then_a_capped_max() -> None:
+    assert DurationStats(10, 5, tail_s=9, max_s=100).tail_estimate() == 9
+    assert DurationStats(10, 5, max_s=100).tail_estimate() == TAIL_FROM_MAX_CAP * 5
+    assert DurationStats(10, 5).tail_estimate() == 5
+    assert DurationStats(10, 5, tail_s=2).tail_estimate() == 5
+
+
+def test_no_or_few_samples_keep_the_target() -> None:
+    model = TargetModel(latency_slo_s=300)
+    assert decide_target(10, None, model).action is Action.KEEP
+    few = decide_target(10, DurationStats(5, 1), model, GuardRails(min_samples=30))
+    assert few.action is Action.KEEP and few.target == 10
+    assert "too few samples" in few.reason
+
+
+def test_raises_are_step_limited_but_cuts_follow_at_once() -> None:
+    model = TargetModel(latency_slo_s=600, concurrency=4)
+    # Durations x4 longer: the ideal target is far below; the cut is applied in one run.
+    slow = DurationStats(100, mean_s=40, tail_s=50)
+    cut = decide_target(184, slow, model)
+    assert cut.changed
+    assert cut.target == pytest.approx(ideal_target(slow, model), rel=0.01)
+    # Faster durations: the target may only double per run.
+    fast = DurationStats(100, mean_s=10, tail_s=12)
+    raised = decide_target(50, fast, model)
+    assert raised.target == 100
+    assert "raise limited" in raised.reason
+
+
+def test_cut_limit_and_rails() -> None:
+    model = TargetModel(latency_slo_s=60, concurrency=1)
+    rails = GuardRails(max_down_ratio=4)
+    collapse = decide_target(400, DurationStats(100, mean_s=50, tail_s=70), model, rails)
+    assert collapse.target == 100  # limited to /4, not the ideal (below 1)
+    floor = decide_target(2, DurationStats(100, mean_s=50, tail_s=70), model, rails)
+    assert floor.target == 1  # never below min_target
+    assert "clamped" in floor.reason or "cut" in floor.reason
+
+
+def test_small_changes_are_skipped() -> None:
+    model = TargetModel(latency_slo_s=100, concurrency=2)
+    stats = DurationStats(samples=100, mean_s=10, tail_s=12)  # ideal 19.6
+    decision = decide_target(19.0, stats, model)
+    assert decision.action is Action.KEEP
+    assert decision.ideal == pytest.approx(19.6)
+
+
+def test_invalid_inputs() -> None:
+    model = TargetModel(latency_slo_s=100)
+    with pytest.raises(ValueError):
+        decide_target(0, None, model)
+    with pytest.raises(ValueError):
+        decide_target(math.nan, None, model)
+    with pytest.raises(ValueError):
+        TargetModel(latency_slo_s=0)
+    with pytest.raises(ValueError):
+        TargetModel(latency_slo_s=1, max_lead_share=1.0)
+    with pytest.raises(ValueError):
+        GuardRails(max_down_ratio=1.0)
+    assert decide_target(5, DurationStats(100, mean_s=0), model).action is Action.KEEP
