@@ -1,0 +1,1 @@
+"""Small boto3 adapters: the only code in the Lambda bundle that talks to AWS."""

@@ -1,0 +1,122 @@
+"""CloudWatch: the scaling metrics (PutMetricData) and the measured durations (GetMetricStatistics).
+
+AWS calls: cloudwatch:PutMetricData, cloudwatch:GetMetricStatistics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from adapters import clients
+from scaling.target import DurationStats
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.literals import StandardUnitType
+    from mypy_boto3_cloudwatch.type_defs import DatapointTypeDef, MetricDatumTypeDef
+
+FLEET_DIMENSION = "FleetName"
+DURATION_METRIC = "MsgProcessingDuration"
+
+# Units of the metrics this bundle publishes (docs/contracts.md).
+UNITS: dict[str, StandardUnitType] = {
+    "BacklogPerInstance": "None",
+    "VisibleMessages": "Count",
+    "InFlightMessages": "Count",
+    "RunningCapacity": "Count",
+    "DesiredCapacity": "Count",
+    "TargetBacklogPerInstance": "None",
+}
+
+
+@dataclass(frozen=True)
+class DurationWindow:
+    """What GetMetricStatistics said about one window, before it becomes DurationStats."""
+
+    samples: int
+    mean_s: float
+    max_s: float | None
+
+
+class FleetMetrics:
+    """Metrics of one fleet: namespace + the single dimension FleetName."""
+
+    def __init__(self, namespace: str, fleet_name: str, client: CloudWatchClient | None = None) -> None:
+        self.namespace = namespace
+        self.fleet_name = fleet_name
+        self._client = client
+
+    @property
+    def client(self) -> CloudWatchClient:
+        return self._client or clients.cloudwatch()
+
+    @property
+    def dimensions(self) -> list[Any]:
+        return [{"Name": FLEET_DIMENSION, "Value": self.fleet_name}]
+
+    def put(
+        self, values: Mapping[str, float], timestamp: datetime, storage_resolution: Literal[1, 60] = 60
+    ) -> None:
+        """All values of one sample in ONE PutMetricData call (at most 1,000 metrics a call)."""
+        data: list[MetricDatumTypeDef] = [
+            {
+                "MetricName": name,
+                "Dimensions": self.dimensions,
+                "Timestamp": timestamp,
+                "Value": float(value),
+                "Unit": UNITS.get(name, "None"),
+                "StorageResolution": storage_resolution,
+            }
+            for name, value in values.items()
+        ]
+        self.client.put_metric_data(Namespace=self.namespace, MetricData=data)
+
+    def duration_stats(
+        self, end: datetime, lookback_minutes: int, tail_percentile: str
+    ) -> DurationStats | None:
+        """Average, count, maximum and the tail percentile of MsgProcessingDuration over the window.
+
+        ONE period spans the whole window (a multiple of 60 s, so any retention works), so every
+        sample counts, not only the newest datapoint. Statistics and ExtendedStatistics must be
+        asked in separate calls. A source that computes no percentile (statistic sets, moto)
+        leaves tail_s None and scaling.target estimates the tail from the maximum.
+        """
+        period = lookback_minutes * 60
+        query: dict[str, Any] = {
+            "Namespace": self.namespace,
+            "MetricName": DURATION_METRIC,
+            "Dimensions": self.dimensions,
+            "StartTime": end - timedelta(seconds=period),
+            "EndTime": end,
+            "Period": period,
+        }
+        basic = self.client.get_metric_statistics(**query, Statistics=["Average", "SampleCount", "Maximum"])
+        window = combine(basic["Datapoints"])
+        if window is None:
+            return None
+        extended = self.client.get_metric_statistics(**query, ExtendedStatistics=[tail_percentile])
+        tails = [
+            value
+            for point in extended["Datapoints"]
+            if (value := point.get("ExtendedStatistics", {}).get(tail_percentile)) is not None
+            and math.isfinite(value)
+        ]
+        # Across several datapoints (a window straddling a period boundary) the largest tail is
+        # the safe choice: percentiles cannot be merged exactly.
+        tail = max(tails) if tails else None
+        return DurationStats(samples=window.samples, mean_s=window.mean_s, tail_s=tail, max_s=window.max_s)
+
+
+def combine(datapoints: Sequence[DatapointTypeDef]) -> DurationWindow | None:
+    """Merge datapoints into one window: sample-weighted mean, largest maximum."""
+    counted = [p for p in datapoints if p.get("SampleCount", 0) > 0 and "Average" in p]
+    samples = sum(p["SampleCount"] for p in counted)
+    if samples <= 0:
+        return None
+    mean = sum(p["Average"] * p["SampleCount"] for p in counted) / samples
+    maxima = [p["Maximum"] for p in counted if "Maximum" in p]
+    return DurationWindow(samples=round(samples), mean_s=mean, max_s=max(maxima) if maxima else None)

@@ -1,0 +1,1 @@
+"""What every Lambda shares: Powertools objects, settings parsing, error logging, a local context."""

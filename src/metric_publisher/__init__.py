@@ -1,0 +1,1 @@
+"""The metric publisher Lambda: BacklogPerInstance and its inputs, every minute."""

@@ -1,0 +1,105 @@
+"""Metric publisher: reads the queue and the fleet, publishes BacklogPerInstance and its inputs.
+
+AWS calls: sqs:GetQueueAttributes, cloudwatch:PutMetricData, and
+autoscaling:DescribeAutoScalingGroups (EC2) or ecs:DescribeServices (ECS).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from adapters.fleet import AsgFleet, EcsServiceFleet, Fleet
+from adapters.metrics import FleetMetrics
+from adapters.queue import SqsQueue
+from common.errors import fail_loudly
+from common.observability import logger, tracer
+from common.settings import Platform, load_settings
+from metric_publisher.settings import PublisherSettings
+from scaling.backlog import BacklogSample
+
+# Stop sampling when less than this is left before the Lambda timeout after the next sleep.
+TIMEOUT_MARGIN_S = 5.0
+
+
+@cache
+def get_settings() -> PublisherSettings:
+    return load_settings(PublisherSettings)
+
+
+def make_fleet(settings: PublisherSettings) -> Fleet:
+    if settings.platform is Platform.EC2:
+        return AsgFleet(settings.fleet_name)
+    return EcsServiceFleet(settings.ecs_cluster, settings.fleet_name)
+
+
+def take_sample(queue: SqsQueue, fleet: Fleet, metrics: FleetMetrics, high_resolution: bool) -> BacklogSample:
+    """One sample: read both sides, then publish all five metrics in one call, zeros included."""
+    with fail_loudly("read queue"):
+        counts = queue.counts()
+    with fail_loudly("read fleet capacity"):
+        capacity = fleet.capacity()
+    sample = BacklogSample(queue=counts, capacity=capacity)
+    with fail_loudly("publish metrics"):
+        metrics.put(sample.metrics(), datetime.now(UTC), storage_resolution=1 if high_resolution else 60)
+    logger.info(
+        "published backlog sample",
+        extra={
+            "visible": counts.visible,
+            "in_flight": counts.in_flight,
+            "running": capacity.running,
+            "desired": capacity.desired,
+            "backlog_per_instance": sample.backlog_per_instance,
+        },
+    )
+    return sample
+
+
+def publish(
+    settings: PublisherSettings,
+    remaining_ms: Callable[[], int],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[BacklogSample]:
+    """Publish one sample, or in high-resolution mode one every interval within the minute.
+
+    Samples are scheduled from the start time (no drift from the time calls take) and the loop
+    stops early rather than run into the Lambda timeout.
+    """
+    queue = SqsQueue(settings.queue_url)
+    fleet = make_fleet(settings)
+    metrics = FleetMetrics(settings.namespace, settings.fleet_name)
+    samples: list[BacklogSample] = []
+    start = clock()
+    for index in range(settings.samples_per_invocation):
+        if index:
+            wait = max(0.0, start + index * settings.sample_interval_s - clock())
+            if remaining_ms() / 1000 < wait + TIMEOUT_MARGIN_S:
+                logger.warning(
+                    "stopping early to stay inside the Lambda timeout",
+                    extra={"samples": index, "planned": settings.samples_per_invocation},
+                )
+                break
+            sleep(wait)
+        samples.append(take_sample(queue, fleet, metrics, settings.high_resolution))
+    return samples
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    logger.append_keys(fleet=settings.fleet_name, platform=settings.platform.value)
+    samples = publish(settings, context.get_remaining_time_in_millis)
+    return {"samples": [sample.metrics() for sample in samples]}
+
+
+# Fail the cold start, not the first sample, when the configuration is wrong.
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    get_settings()

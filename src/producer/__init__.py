@@ -1,0 +1,1 @@
+"""The producer Lambda: load-test messages for the work queue."""

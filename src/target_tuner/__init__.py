@@ -1,0 +1,1 @@
+"""The target tuner Lambda: retunes the target-tracking policy's TargetValue every hour."""

@@ -1,0 +1,54 @@
+"""Settings of the target tuner, from the environment the template sets."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from common.settings import FleetSettings
+from scaling.target import GuardRails, TargetModel
+
+# Defaults come from the pure models so the Lambda, the simulator and the docs cannot disagree.
+_MODEL = TargetModel(latency_slo_s=1)
+_RAILS = GuardRails()
+
+
+class TunerSettings(FleetSettings):
+    policy_name: str = Field(alias="SCALING_POLICY_NAME", min_length=1)
+    latency_slo_s: float = Field(alias="LATENCY_SLO_SECONDS", gt=0)
+    worker_concurrency: int = Field(default=1, alias="WORKER_CONCURRENCY", ge=1)
+    capacity_lead_s: float = Field(default=_MODEL.capacity_lead_s, alias="CAPACITY_LEAD_SECONDS", ge=0)
+    lead_time_weight: float = Field(default=_MODEL.lead_time_weight, alias="LEAD_TIME_WEIGHT", ge=0, le=1)
+    # One period covers the window; 1-minute data is kept 15 days, so a day is a safe ceiling.
+    lookback_minutes: int = Field(default=60, alias="LOOKBACK_MINUTES", ge=1, le=1440)
+    min_samples: int = Field(default=_RAILS.min_samples, alias="MIN_SAMPLES", ge=1)
+    target_min: float = Field(default=_RAILS.min_target, alias="TARGET_MIN", ge=1)
+    target_max: float = Field(default=_RAILS.max_target, alias="TARGET_MAX", ge=1)
+    min_change_ratio: float = Field(default=_RAILS.min_change_ratio, alias="MIN_CHANGE_RATIO", ge=0)
+    max_step_ratio: float = Field(default=_RAILS.max_step_ratio, alias="MAX_STEP_RATIO", gt=1)
+    tail_percentile: str = Field(default="p90", alias="TAIL_PERCENTILE", pattern=r"^p(\d{1,2}(\.\d{1,2})?)$")
+    dry_run: bool = Field(default=False, alias="DRY_RUN")
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> TunerSettings:
+        if self.target_max < self.target_min:
+            raise ValueError(f"TARGET_MAX ({self.target_max:g}) must be >= TARGET_MIN ({self.target_min:g})")
+        return self
+
+    @property
+    def model(self) -> TargetModel:
+        return TargetModel(
+            latency_slo_s=self.latency_slo_s,
+            concurrency=self.worker_concurrency,
+            capacity_lead_s=self.capacity_lead_s,
+            lead_time_weight=self.lead_time_weight,
+        )
+
+    @property
+    def rails(self) -> GuardRails:
+        return GuardRails(
+            min_target=self.target_min,
+            max_target=self.target_max,
+            min_samples=self.min_samples,
+            min_change_ratio=self.min_change_ratio,
+            max_step_ratio=self.max_step_ratio,
+        )
