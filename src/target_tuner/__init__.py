@@ -1,1 +1,1 @@
-"""The target tuner Lambda: retunes the target-tracking policy's TargetValue every hour."""
+"""The target tuner Lambda: retunes the target-tracking TargetValue on a schedule (every 5 minutes)."""

@@ -204,7 +204,7 @@ def test_percentile_from_cloudwatch_is_used_as_the_tail(monkeypatch):
     # Given CloudWatch's p90 (moto never computes one, so the CloudWatch client is stubbed)
     make_asg(desired=1)
     make_asg_policy(target=40)
-    set_env(monkeypatch, "EC2", TAIL_PERCENTILE="p90")
+    set_env(monkeypatch, "EC2", TAIL_PERCENTILE="p90", LOOKBACK_MINUTES="60")
     settings = app.get_settings()
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     window = {

@@ -83,7 +83,8 @@ def test_tuner_builds_the_pure_models_from_its_variables():
     assert (rails.min_change_ratio, rails.max_step_ratio) == (0.1, 3)
     assert settings.tail_percentile == "p99.9"
     assert settings.dry_run is True
-    assert settings.lookback_minutes == 60
+    assert settings.lookback_minutes == 10  # the benchmarked default
+    assert settings.rails.max_down_ratio == 8
 
 
 def test_producer_distribution_is_json_with_a_default():
