@@ -17,7 +17,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install test check lint typecheck cfn-lint unit demo bench build validate clean
+.PHONY: help install test check lint typecheck cfn-lint unit demo bench bench-worker build validate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ lint: $(STAMP) ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP) ## mypy (strict)
-	$(BIN)/mypy src worker qas
+	$(BIN)/mypy src worker qas benchmarks
 
 cfn-lint: $(STAMP) ## cfn-lint the template
 	@if [ -f template.yaml ]; then $(BIN)/cfn-lint template.yaml; fi
@@ -60,6 +60,9 @@ demo: $(STAMP) ## the whole system end to end on an emulated AWS (no account nee
 
 bench: $(STAMP) ## every scaling policy on every scenario; writes reports/bench/
 	$(BIN)/qas bench $(BENCH_ARGS)
+
+bench-worker: $(STAMP) ## one worker's throughput and API calls per message at concurrency 1, 4, 16
+	$(BIN)/python benchmarks/worker_throughput.py
 
 build: $(STAMP) ## sam build (needs a python3.13 on PATH; pyenv's is used when present)
 	PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | head -1 | sed 's/^/3.11.7:/') $(BIN)/sam build

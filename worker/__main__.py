@@ -1,0 +1,66 @@
+"""`python -m worker`: validate settings (exit 2 naming the bad variable), then consume until SIGTERM."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from worker import handlers, logs
+from worker.clients import make_clients
+from worker.consumer import Consumer
+from worker.metrics import Publisher, Recorder
+from worker.protection import (
+    Ec2InstanceProtection,
+    EcsTaskProtection,
+    NoProtection,
+    ProtectionState,
+    Protector,
+)
+from worker.settings import Platform, Settings, SettingsError
+
+
+def load_handler(spec: str) -> handlers.Handler:
+    module_name, _, function_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:  # any import failure is a bad setting
+        raise SettingsError("WORKER_HANDLER", f"cannot import {module_name!r}: {error}") from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise SettingsError("WORKER_HANDLER", f"{module_name!r} has no callable {function_name!r}")
+    handler: handlers.Handler = function
+    return handler
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env(os.environ)
+        handler = load_handler(settings.handler)
+        clients = make_clients(settings)
+    except SettingsError as error:
+        print(f"worker: {error}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    protector: Protector
+    if settings.platform is Platform.EC2:
+        protector = Ec2InstanceProtection(clients.autoscaling, settings.fleet_name, settings.imds_endpoint)
+    elif settings.platform is Platform.ECS:
+        protector = EcsTaskProtection(settings.ecs_agent_uri, settings.protection_expires_minutes)
+    else:
+        protector = NoProtection()
+    recorder = Recorder()
+    consumer = Consumer(
+        settings,
+        clients.sqs,
+        handler,
+        protection=ProtectionState(protector),
+        recorder=recorder,
+        publisher=Publisher(clients.cloudwatch, settings.metric_namespace, settings.fleet_name, recorder),
+        api_calls=clients.counter.snapshot if clients.counter else None,
+    )
+    return consumer.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""boto3 clients with botocore's standard retry mode; an optional per-operation call counter."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from worker.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_sqs import SQSClient
+
+_QUEUE_URL_REGION = re.compile(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
+
+
+@dataclass
+class ApiCallCounter:
+    """Counts completed API calls by `service.Operation` (the benchmark reads it from the log)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, model: Any = None, **_: Any) -> None:
+        if model is None:
+            return
+        with self._lock:
+            self.counts[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+@dataclass(frozen=True)
+class Clients:
+    sqs: SQSClient
+    cloudwatch: CloudWatchClient
+    autoscaling: AutoScalingClient
+    counter: ApiCallCounter | None
+
+
+def make_clients(settings: Settings) -> Clients:
+    session = boto3.session.Session()
+    region = session.region_name or _region_from_queue_url(settings.queue_url)
+    if not region:
+        raise SettingsError("AWS_REGION", "not set, and QUEUE_URL does not name a region")
+    counter: ApiCallCounter | None = None
+    if settings.count_api_calls:
+        counter = ApiCallCounter()
+        session.events.register("after-call", counter)
+    # Standard mode; the attempt count stays botocore's (3) unless AWS_MAX_ATTEMPTS says otherwise.
+    retries: Any = {"mode": "standard"}
+    # A long poll holds the connection for WaitTimeSeconds: the read timeout must outlast it.
+    sqs_config = Config(retries=retries, connect_timeout=5, read_timeout=settings.wait_time_seconds + 15)
+    config = Config(retries=retries, connect_timeout=5, read_timeout=30)
+    return Clients(
+        sqs=session.client("sqs", region_name=region, config=sqs_config),
+        cloudwatch=session.client("cloudwatch", region_name=region, config=config),
+        autoscaling=session.client("autoscaling", region_name=region, config=config),
+        counter=counter,
+    )
+
+
+def _region_from_queue_url(queue_url: str) -> str | None:
+    match = _QUEUE_URL_REGION.match(queue_url)
+    return match.group(1) if match else None

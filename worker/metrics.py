@@ -1,0 +1,127 @@
+"""Per-message measurements aggregated in memory, published in ONE PutMetricData call per flush.
+
+One call per interval whatever the throughput (a few CloudWatch calls a minute per worker), with
+the durations as a histogram so CloudWatch can still compute percentiles for the target tuner.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from worker.histogram import Histogram
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Snapshot:
+    """What one flush publishes."""
+
+    durations: Histogram = field(default_factory=Histogram)
+    latencies: Histogram = field(default_factory=Histogram)
+    processed: int = 0
+    failed: int = 0
+
+    def is_empty(self) -> bool:
+        return self.processed == 0 and self.failed == 0
+
+    def metric_data(self, fleet_name: str) -> list[dict[str, Any]]:
+        """The MetricData list: exactly one dimension, FleetName (docs/contracts.md)."""
+        dimensions = [{"Name": "FleetName", "Value": fleet_name}]
+        data: list[dict[str, Any]] = [
+            {
+                "MetricName": "MessagesProcessed",
+                "Dimensions": dimensions,
+                "Value": float(self.processed),
+                "Unit": "Count",
+            },
+            {
+                "MetricName": "MessagesFailed",
+                "Dimensions": dimensions,
+                "Value": float(self.failed),
+                "Unit": "Count",
+            },
+        ]
+        for name, histogram in (
+            ("MsgProcessingDuration", self.durations),
+            ("MessageLatency", self.latencies),
+        ):
+            if len(histogram):
+                values, counts = histogram.values_and_counts()
+                data.append(
+                    {
+                        "MetricName": name,
+                        "Dimensions": dimensions,
+                        "Values": values,
+                        "Counts": counts,
+                        "Unit": "Seconds",
+                    }
+                )
+        return data
+
+
+class Recorder:
+    """Thread-safe accumulator: handler threads record, the flusher takes snapshots."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current = Snapshot()
+
+    def processed(self, duration_s: float, latency_s: float | None) -> None:
+        with self._lock:
+            self._current.processed += 1
+            self._current.durations.add(duration_s)
+            if latency_s is not None:
+                self._current.latencies.add(latency_s)
+
+    def failed(self, duration_s: float | None = None) -> None:
+        # A failed job's duration is not a processing time the target should plan for.
+        with self._lock:
+            self._current.failed += 1
+
+    def take(self) -> Snapshot:
+        with self._lock:
+            snapshot, self._current = self._current, Snapshot()
+        return snapshot
+
+    def put_back(self, snapshot: Snapshot) -> None:
+        """Merge an unpublished snapshot back so a failed flush loses nothing."""
+        with self._lock:
+            current = self._current
+            current.processed += snapshot.processed
+            current.failed += snapshot.failed
+            current.durations.merge(snapshot.durations)
+            current.latencies.merge(snapshot.latencies)
+
+
+class Publisher:
+    def __init__(
+        self, cloudwatch: CloudWatchClient, namespace: str, fleet_name: str, recorder: Recorder
+    ) -> None:
+        self._cloudwatch = cloudwatch
+        self._namespace = namespace
+        self._fleet_name = fleet_name
+        self._recorder = recorder
+
+    def flush(self) -> bool:
+        """Publish what was recorded since the last flush; an idle interval makes no call."""
+        snapshot = self._recorder.take()
+        if snapshot.is_empty():
+            return True
+        try:
+            self._cloudwatch.put_metric_data(
+                Namespace=self._namespace,
+                MetricData=snapshot.metric_data(self._fleet_name),  # type: ignore[arg-type]
+            )
+        except Exception as error:  # any failure: keep the data for the next flush
+            log.warning("metrics flush failed", extra={"error": str(error)})
+            self._recorder.put_back(snapshot)
+            return False
+        log.debug("metrics flushed", extra={"processed": snapshot.processed, "failed": snapshot.failed})
+        return True

@@ -1,0 +1,141 @@
+"""Scale-in protection while the worker is busy: EC2 instance protection or ECS task protection.
+
+The two HTTP calls (IMDSv2 and the ECS agent) use urllib: they are tiny, local to the host, and a
+third-party HTTP library would only grow the image. Failures are logged and never stop
+processing: protection is a guard against losing work to scale-in, the work itself comes first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.request
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+
+log = logging.getLogger(__name__)
+
+_HTTP_TIMEOUT_SECONDS = 3
+_IMDS_TOKEN_TTL_SECONDS = 21_600
+
+
+class Protector(Protocol):
+    def set(self, enabled: bool) -> None:
+        """Switch protection on or off; raises on failure."""
+
+    def refresh_after(self) -> float | None:
+        """Seconds after which an enabled protection must be renewed (None: it never expires)."""
+
+
+class NoProtection:
+    """WORKER_PLATFORM=LOCAL: no calls at all."""
+
+    def set(self, enabled: bool) -> None:
+        return None
+
+    def refresh_after(self) -> float | None:
+        return None
+
+
+class Ec2InstanceProtection:
+    """Instance id from IMDSv2, then autoscaling:SetInstanceProtection on the fleet's ASG."""
+
+    def __init__(self, autoscaling: AutoScalingClient, group_name: str, imds_endpoint: str) -> None:
+        self._autoscaling = autoscaling
+        self._group_name = group_name
+        self._imds = imds_endpoint
+        self._instance_id: str | None = None
+
+    def instance_id(self) -> str:
+        if self._instance_id is None:
+            token_request = urllib.request.Request(  # noqa: S310 - http(s) URL validated in settings
+                f"{self._imds}/latest/api/token",
+                method="PUT",
+                headers={"X-aws-ec2-metadata-token-ttl-seconds": str(_IMDS_TOKEN_TTL_SECONDS)},
+            )
+            with urllib.request.urlopen(token_request, timeout=_HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
+                token = response.read().decode()
+            id_request = urllib.request.Request(  # noqa: S310
+                f"{self._imds}/latest/meta-data/instance-id", headers={"X-aws-ec2-metadata-token": token}
+            )
+            with urllib.request.urlopen(id_request, timeout=_HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
+                self._instance_id = response.read().decode().strip()
+        return self._instance_id
+
+    def set(self, enabled: bool) -> None:
+        self._autoscaling.set_instance_protection(
+            InstanceIds=[self.instance_id()],
+            AutoScalingGroupName=self._group_name,
+            ProtectedFromScaleIn=enabled,
+        )
+
+    def refresh_after(self) -> float | None:
+        return None
+
+
+class EcsTaskProtection:
+    """PUT $ECS_AGENT_URI/task-protection/v1/state; the protection expires, so it is renewed."""
+
+    def __init__(self, agent_uri: str, expires_minutes: int) -> None:
+        self._url = f"{agent_uri}/task-protection/v1/state"
+        self._expires_minutes = expires_minutes
+
+    def set(self, enabled: bool) -> None:
+        body: dict[str, object] = {"ProtectionEnabled": enabled}
+        if enabled:
+            body["ExpiresInMinutes"] = self._expires_minutes
+        request = urllib.request.Request(  # noqa: S310 - http(s) URL validated in settings
+            self._url,
+            data=json.dumps(body).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=_HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
+            answer = json.loads(response.read() or b"{}")
+        # The agent answers 200 with a "failure" object when ECS refused the change.
+        if isinstance(answer, dict) and answer.get("failure"):
+            raise RuntimeError(f"ECS task protection refused: {answer['failure']}")
+
+    def refresh_after(self) -> float | None:
+        return self._expires_minutes * 60 / 2
+
+
+class ProtectionState:
+    """Calls the protector only on idle->busy and busy->idle, plus renewals before expiry."""
+
+    def __init__(self, protector: Protector) -> None:
+        self._protector = protector
+        self._enabled = False
+        self._set_at = 0.0
+        # The receiver switches, the housekeeper renews, shutdown clears: one call at a time.
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def busy(self) -> None:
+        with self._lock:
+            refresh = self._protector.refresh_after()
+            due = refresh is not None and time.monotonic() - self._set_at >= refresh
+            if not self._enabled or due:
+                self._switch(True)
+
+    def idle(self) -> None:
+        with self._lock:
+            if self._enabled:
+                self._switch(False)
+
+    def _switch(self, enabled: bool) -> None:
+        try:
+            self._protector.set(enabled)
+        except Exception as error:  # any failure: log, keep working, retry next transition
+            log.warning("scale-in protection call failed", extra={"enabled": enabled, "error": str(error)})
+            return
+        self._enabled = enabled
+        self._set_at = time.monotonic()
+        log.info("scale-in protection " + ("on" if enabled else "off"), extra={"protected": enabled})

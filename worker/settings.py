@@ -1,0 +1,184 @@
+"""Worker settings from the environment, validated once at start (names in docs/contracts.md)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+from urllib.parse import urlparse
+
+# SQS hard limits.
+MAX_VISIBILITY_SECONDS = 43_200  # 12 h, also the cap on a message's total invisibility from receive
+MAX_WAIT_SECONDS = 20
+# ECS task scale-in protection accepts 1..2880 minutes.
+MAX_PROTECTION_MINUTES = 2_880
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"invalid setting {variable}: {problem}")
+        self.variable = variable
+
+
+class Platform(StrEnum):
+    LOCAL = "LOCAL"
+    EC2 = "EC2"
+    ECS = "ECS"
+
+
+@dataclass(frozen=True)
+class Settings:
+    queue_url: str
+    concurrency: int = 1
+    handler: str = "worker.handlers:simulated_work"
+    platform: Platform = Platform.LOCAL
+    fleet_name: str = "local"
+    metric_namespace: str = "QueueAutoscaler"
+    visibility_timeout: int = 60
+    max_job_seconds: float = 3600.0
+    shutdown_grace_seconds: float = 100.0
+    wait_time_seconds: int = 20
+    metrics_interval: float = 60.0
+    imds_endpoint: str = "http://169.254.169.254"
+    ecs_agent_uri: str = ""
+    # Settings beyond the contract (reported to the lead).
+    retry_base_seconds: float = 10.0
+    retry_max_seconds: float = 900.0
+    protection_expires_minutes: int = 60
+    log_level: str = "INFO"
+    count_api_calls: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Parse and validate; raises SettingsError naming the first bad variable."""
+        reader = _Reader(env)
+        queue_url = reader.text("QUEUE_URL", None)
+        if not _is_http_url(queue_url):
+            raise SettingsError("QUEUE_URL", f"{queue_url!r} is not an http(s) URL")
+        handler = reader.text("WORKER_HANDLER", cls.handler)
+        module, _, function = handler.partition(":")
+        if not module or not function:
+            raise SettingsError("WORKER_HANDLER", f"{handler!r} is not module:function")
+        platform = reader.parse(
+            "WORKER_PLATFORM", cls.platform, lambda raw: Platform(raw.strip().upper()), "EC2, ECS or LOCAL"
+        )
+        namespace = reader.text("METRIC_NAMESPACE", cls.metric_namespace)
+        if namespace.startswith("AWS/"):
+            raise SettingsError("METRIC_NAMESPACE", "the AWS/ prefix is reserved")
+        imds_endpoint = reader.text("WORKER_IMDS_ENDPOINT", cls.imds_endpoint).rstrip("/")
+        if not _is_http_url(imds_endpoint):
+            raise SettingsError("WORKER_IMDS_ENDPOINT", f"{imds_endpoint!r} is not an http(s) URL")
+        ecs_agent_uri = env.get("ECS_AGENT_URI", "").strip().rstrip("/")
+        if platform is Platform.ECS and not _is_http_url(ecs_agent_uri):
+            raise SettingsError("ECS_AGENT_URI", "WORKER_PLATFORM=ECS needs the ECS agent URL (set by ECS)")
+        retry_base = reader.number(
+            "WORKER_RETRY_BASE_SECONDS", cls.retry_base_seconds, 0, MAX_VISIBILITY_SECONDS
+        )
+        settings = cls(
+            queue_url=queue_url,
+            concurrency=reader.integer("WORKER_CONCURRENCY", cls.concurrency, 1, 1000),
+            handler=handler,
+            platform=platform,
+            fleet_name=reader.text("FLEET_NAME", cls.fleet_name),
+            metric_namespace=namespace,
+            visibility_timeout=reader.integer(
+                "WORKER_VISIBILITY_TIMEOUT", cls.visibility_timeout, 1, MAX_VISIBILITY_SECONDS
+            ),
+            max_job_seconds=reader.number(
+                "WORKER_MAX_JOB_SECONDS", cls.max_job_seconds, 0, MAX_VISIBILITY_SECONDS, low_open=True
+            ),
+            shutdown_grace_seconds=reader.number(
+                "WORKER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, 0, 3600
+            ),
+            wait_time_seconds=reader.integer(
+                "WORKER_WAIT_TIME_SECONDS", cls.wait_time_seconds, 0, MAX_WAIT_SECONDS
+            ),
+            metrics_interval=reader.number("WORKER_METRICS_INTERVAL", cls.metrics_interval, 1, 3600),
+            imds_endpoint=imds_endpoint,
+            ecs_agent_uri=ecs_agent_uri,
+            retry_base_seconds=retry_base,
+            retry_max_seconds=reader.number(
+                "WORKER_RETRY_MAX_SECONDS", cls.retry_max_seconds, retry_base, MAX_VISIBILITY_SECONDS
+            ),
+            protection_expires_minutes=reader.integer(
+                "WORKER_PROTECTION_EXPIRES_MINUTES", cls.protection_expires_minutes, 1, MAX_PROTECTION_MINUTES
+            ),
+            log_level=reader.parse(
+                "WORKER_LOG_LEVEL", cls.log_level, _log_level, "DEBUG, INFO, WARNING or ERROR"
+            ),
+            count_api_calls=reader.parse(
+                "WORKER_COUNT_API_CALLS", cls.count_api_calls, _boolean, "true or false"
+            ),
+        )
+        return settings
+
+
+class _Reader:
+    """Reads one variable at a time so every error names it."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def _raw(self, name: str) -> str | None:
+        value = self._env.get(name)
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    def text(self, name: str, default: str | None) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            if default is None:
+                raise SettingsError(name, "required but not set")
+            return default
+        return raw
+
+    def parse(self, name: str, default: T, convert: Callable[[str], T], expected: str) -> T:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            return convert(raw)
+        except ValueError:
+            raise SettingsError(name, f"{raw!r} is not {expected}") from None
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.parse(name, default, int, "an integer")
+        if not low <= value <= high:
+            raise SettingsError(name, f"{value} is outside {low}..{high}")
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float, *, low_open: bool = False) -> float:
+        value = self.parse(name, default, float, "a number")
+        too_low = value <= low if low_open else value < low
+        if not math.isfinite(value) or too_low or value > high:
+            bracket = "(" if low_open else "["
+            raise SettingsError(name, f"{value} is outside {bracket}{low:g}, {high:g}]")
+        return value
+
+
+def _is_http_url(value: str) -> bool:
+    parsed = urlparse(value)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError(level)
+    return level
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError(raw)
