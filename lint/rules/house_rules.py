@@ -1,0 +1,105 @@
+"""House rules for template.yaml, run by `cfn-lint` (see .cfnlintrc).
+
+Custom rules see the template as written (SAM resources, before the transform), so both the SAM and
+the plain CloudFormation forms are checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+# Actions without resource-level permissions: the only ones a role may grant on "*".
+RESOURCE_STAR_ACTIONS = frozenset(
+    {
+        "cloudwatch:PutMetricData",  # with a cloudwatch:namespace condition
+        "cloudwatch:GetMetricStatistics",
+        "cloudwatch:DescribeAlarms",
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribePolicies",
+        "application-autoscaling:DescribeScalingPolicies",
+        "ecr:GetAuthorizationToken",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Policy statements, looking into both branches of Fn::If."""
+    if isinstance(node, dict) and "Fn::If" in node:
+        for branch in node["Fn::If"][1:]:
+            yield from _statements(branch)
+    elif isinstance(node, dict) and "Effect" in node:
+        yield node
+
+
+class FunctionLogGroup(CloudFormationLintRule):  # type: ignore[misc]
+    """Every function writes to an explicit log group of the stack that has a retention."""
+
+    id = "E9101"
+    shortdesc = "Function without an explicit log group with retention"
+    description = "Set LoggingConfig.LogGroup to a Ref of an AWS::Logs::LogGroup with RetentionInDays."
+    source_url = "https://github.com/aws-cloudformation/cfn-lint/blob/main/docs/custom_rules.md"
+    tags: ClassVar[list[str]] = ["house", "lambda", "logs"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches: list[RuleMatch] = []
+        resources = cfn.template.get("Resources", {})
+        global_logging = cfn.template.get("Globals", {}).get("Function", {}).get("LoggingConfig", {})
+        for name, resource in resources.items():
+            if resource.get("Type") not in ("AWS::Lambda::Function", "AWS::Serverless::Function"):
+                continue
+            logging = resource.get("Properties", {}).get("LoggingConfig", global_logging)
+            log_group = logging.get("LogGroup") if isinstance(logging, dict) else None
+            target = log_group.get("Ref") if isinstance(log_group, dict) else None
+            group = resources.get(target, {}) if isinstance(target, str) else {}
+            if group.get("Type") != "AWS::Logs::LogGroup" or "RetentionInDays" not in group.get(
+                "Properties", {}
+            ):
+                matches.append(
+                    RuleMatch(["Resources", name, "Properties"], f"{name} has no log group with retention")
+                )
+        return matches
+
+
+class LeastPrivilege(CloudFormationLintRule):  # type: ignore[misc]
+    """No wildcard actions; "*" resources only for actions that have no resource-level permissions."""
+
+    id = "E9102"
+    shortdesc = "IAM statement broader than least privilege"
+    description = 'Allow statements name their actions and use Resource "*" only where IAM cannot scope it.'
+    source_url = "https://docs.aws.amazon.com/service-authorization/latest/reference/"
+    tags: ClassVar[list[str]] = ["house", "iam"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches: list[RuleMatch] = []
+        for name, resource in cfn.template.get("Resources", {}).items():
+            if resource.get("Type") not in ("AWS::IAM::Role", "AWS::Serverless::Function"):
+                continue
+            for index, policy in enumerate(_as_list(resource.get("Properties", {}).get("Policies", []))):
+                if not isinstance(policy, dict):
+                    continue  # a managed policy or SAM policy template by name
+                document = policy.get("PolicyDocument", policy)  # a role's policy, or SAM's inline form
+                path = ["Resources", name, "Properties", "Policies", index]
+                for statement in _as_list(document.get("Statement", [])):
+                    for inner in _statements(statement):
+                        matches.extend(self._check(path, name, inner))
+        return matches
+
+    def _check(self, path: list[Any], role: str, statement: dict[str, Any]) -> Iterator[RuleMatch]:
+        if statement.get("Effect") != "Allow":
+            return
+        actions = [action for action in _as_list(statement.get("Action")) if isinstance(action, str)]
+        for action in actions:
+            if action == "*" or action.endswith(":*"):
+                yield RuleMatch(path, f"{role} allows the wildcard action {action}")
+        if "*" in _as_list(statement.get("Resource")):
+            for action in sorted(set(actions) - RESOURCE_STAR_ACTIONS):
+                yield RuleMatch(path, f'{role} allows {action} on "*" though IAM can scope it')

@@ -1,0 +1,125 @@
+"""The demo's control plane: the publisher's datapoints from the emulated CloudWatch, fed to the
+shared model (`scaling.control_plane`), whose desired capacity the fleet then applies.
+
+moto stores the alarms and policies but never evaluates them; this is the part of AWS it lacks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mypy_boto3_cloudwatch import CloudWatchClient
+
+from scaling.control_plane import ControlPlane, PeriodInput, PeriodResult
+
+# The statistic each alarm asks of each metric in template.yaml (target tracking: Average;
+# bootstrap/shutdown metric math: Maximum). One datapoint per period, so they agree anyway.
+_STATS = {
+    "BacklogPerInstance": "Average",
+    "VisibleMessages": "Maximum",
+    "InFlightMessages": "Maximum",
+    "RunningCapacity": "Maximum",
+    "DesiredCapacity": "Maximum",
+}
+
+
+@dataclass(frozen=True)
+class Datapoints:
+    """The publisher's metrics for one demo minute (None: nothing was published)."""
+
+    backlog_per_instance: float | None
+    visible: int | None
+    in_flight: int | None
+    running: int | None
+    desired: int | None
+
+    @property
+    def complete(self) -> bool:
+        return None not in (
+            self.backlog_per_instance,
+            self.visible,
+            self.in_flight,
+            self.running,
+            self.desired,
+        )
+
+
+def read_datapoints(
+    cloudwatch: CloudWatchClient, namespace: str, fleet_name: str, start: datetime, end: datetime
+) -> Datapoints:
+    """Aggregate each metric over [start, end): one real-time window is one demo-minute period.
+
+    The period asked of CloudWatch spans the whole window, so the compressed clock needs no
+    sub-minute period support (moto buckets any Period; AWS would need high resolution).
+    """
+    period = max(1, math.ceil((end - start).total_seconds()))
+    response = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": f"m{index}",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": namespace,
+                        "MetricName": name,
+                        "Dimensions": [{"Name": "FleetName", "Value": fleet_name}],
+                    },
+                    "Period": period,
+                    "Stat": stat,
+                },
+            }
+            for index, (name, stat) in enumerate(_STATS.items())
+        ],
+        StartTime=start,
+        EndTime=end,
+    )
+    values: dict[str, float | None] = dict.fromkeys(_STATS)
+    names = list(_STATS)
+    for result in response["MetricDataResults"]:
+        if result.get("Values"):
+            values[names[int(result["Id"][1:])]] = float(result["Values"][0])
+
+    def as_int(name: str) -> int | None:
+        value = values[name]
+        return None if value is None else round(value)
+
+    return Datapoints(
+        backlog_per_instance=values["BacklogPerInstance"],
+        visible=as_int("VisibleMessages"),
+        in_flight=as_int("InFlightMessages"),
+        running=as_int("RunningCapacity"),
+        desired=as_int("DesiredCapacity"),
+    )
+
+
+def evaluate(
+    model: ControlPlane, minute: int, points: Datapoints, desired_now: int, running_now: int
+) -> PeriodResult:
+    """One alarm evaluation at the end of demo minute ``minute`` (model time: demo seconds)."""
+    now_s = (minute + 1) * 60.0
+    if not points.complete:
+        # Missing data: target tracking sees INSUFFICIENT_DATA (metric=None). The bootstrap and
+        # shutdown alarms treat missing data as notBreaching: visible=0 keeps bootstrap quiet and
+        # in_flight=1 keeps shutdown quiet, whatever the capacity.
+        return model.evaluate(
+            PeriodInput(
+                now_s=now_s, metric=None, visible=0, in_flight=1, running=running_now, desired=desired_now
+            )
+        )
+    assert points.visible is not None and points.in_flight is not None
+    assert points.running is not None and points.desired is not None
+    return model.evaluate(
+        PeriodInput(
+            now_s=now_s,
+            metric=points.backlog_per_instance,
+            visible=points.visible,
+            in_flight=points.in_flight,
+            running=points.running,
+            desired=points.desired,
+        )
+    )
+
+
+def utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)

@@ -1,0 +1,112 @@
+"""The stack the demo runs on: the real template deployed on the emulator, with demo-scaled parameters."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from qas import emulator
+from qas.demo.config import DemoConfig
+from qas.emulator import ScalingResources
+from scaling.control_plane import ControlPlaneConfig
+from scaling.target import DurationStats, TargetModel, ideal_target
+
+# Target tracking's high alarm needs 3 one-minute datapoints: part of the capacity lead time.
+ALARM_MINUTES = 3
+SHUTDOWN_GRACE_S = 10  # real seconds; the template's minimum is 5 (AWS default 100)
+VISIBILITY_TIMEOUT_S = 30
+STACK_NAME = "qas-demo"  # real seconds; the template's minimum is 10
+
+
+@dataclass(frozen=True)
+class DeployedStack:
+    endpoint_url: str
+    outputs: Mapping[str, str]
+    namespace: str
+    control: ControlPlaneConfig  # the template's scaling resources, as the shared model takes them
+    shutdown_grace_s: float = SHUTDOWN_GRACE_S
+
+
+def capacity_lead_s(cfg: DemoConfig) -> float:
+    """Alarm evaluation plus boot, in real seconds on the demo clock."""
+    return cfg.real_seconds(ALARM_MINUTES + cfg.boot_minutes)
+
+
+def initial_target(cfg: DemoConfig) -> int:
+    """The template cannot divide, so the demo computes InitialTarget with the tuner's own formula
+    from the profile's declared durations (the tuner then retunes it from measured ones)."""
+    mean, tail = cfg.profile.expected_seconds()
+    model = TargetModel(cfg.slo_seconds, cfg.worker_concurrency, capacity_lead_s(cfg))
+    return max(1, round(ideal_target(DurationStats(samples=1, mean_s=mean, tail_s=tail), model)))
+
+
+def stack_parameters(cfg: DemoConfig) -> dict[str, str]:
+    return {
+        "WorkerPlatform": str(cfg.platform),
+        "WorkerConcurrency": str(cfg.worker_concurrency),
+        "MaxCapacity": str(cfg.max_capacity),
+        "WorkerVisibilityTimeout": str(VISIBILITY_TIMEOUT_S),
+        "WorkerShutdownGraceSeconds": str(SHUTDOWN_GRACE_S),
+        "LatencySloSeconds": f"{cfg.slo_seconds:g}",
+        "InitialTarget": str(initial_target(cfg)),
+        "CapacityLeadSeconds": f"{capacity_lead_s(cfg):g}",
+        "ShutdownAfterMinutes": str(cfg.shutdown_after_minutes),
+        # One publisher sample per demo minute: a 10 s loop would last 60 real seconds.
+        "HighResolutionMetrics": "false",
+    }
+
+
+def control_plane_config(cfg: DemoConfig, scaling: ScalingResources) -> ControlPlaneConfig:
+    """The shared model's settings, from the scaling resources the emulator materialized."""
+    tracking = scaling.tracking_policy
+    _, bootstrap = scaling.bootstrap
+    shutdown_alarm, _ = scaling.shutdown
+    period_s = next((q.period for q in shutdown_alarm.metrics if q.period), shutdown_alarm.period) or 60
+    defaults = ControlPlaneConfig(target=tracking.target_value)
+    return ControlPlaneConfig(
+        target=tracking.target_value,
+        platform=cfg.platform,
+        min_capacity=scaling.min_capacity,
+        max_capacity=scaling.max_capacity,
+        period_s=tracking.period_s,
+        disable_scale_in=tracking.disable_scale_in,
+        instance_warmup_s=float(scaling.instance_warmup_s or 0),
+        scale_out_cooldown_s=float(tracking.scale_out_cooldown_s or defaults.scale_out_cooldown_s),
+        scale_in_cooldown_s=float(tracking.scale_in_cooldown_s or defaults.scale_in_cooldown_s),
+        bootstrap_capacity=bootstrap.steps[0].scaling_adjustment,
+        shutdown_after_minutes=max(1, shutdown_alarm.datapoints_to_alarm * period_s // 60),
+    )
+
+
+def _not_skipped_resource_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("No Moto CloudFormation support")
+
+
+@contextlib.contextmanager
+def deploy(cfg: DemoConfig) -> Iterator[DeployedStack]:
+    """Start the emulator, deploy template.yaml with the demo's parameters, stop it at the end."""
+    # moto warns about every resource its CloudFormation skips; the emulator creates those itself.
+    logging.getLogger("moto").addFilter(_not_skipped_resource_warning)
+    with emulator.running_server() as server:
+        # moto's state is per process, shared by every server in it: start from an empty cloud and
+        # leave one behind (tests run several demos, and other moto users, in one process).
+        server.reset()
+        try:
+            yield _deploy(cfg, server.endpoint)
+        finally:
+            server.reset()
+
+
+def _deploy(cfg: DemoConfig, endpoint: str) -> DeployedStack:
+    stack = emulator.deploy(endpoint, STACK_NAME, stack_parameters(cfg), str(cfg.platform))
+    if stack.scaling is None:
+        raise RuntimeError("the emulator did not materialize the scaling resources")
+    return DeployedStack(
+        endpoint_url=endpoint,
+        outputs=stack.outputs,
+        namespace=stack.parameters.get("MetricNamespace", "QueueAutoscaler"),
+        control=control_plane_config(cfg, stack.scaling),
+        shutdown_grace_s=float(stack.parameters["WorkerShutdownGraceSeconds"]),
+    )
