@@ -17,7 +17,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install test check lint typecheck cfn-lint unit demo bench bench-worker build validate clean
+.PHONY: help install test check lint typecheck cfn-lint checkov unit demo bench bench-worker build validate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,12 +42,15 @@ lint: $(STAMP) ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP) ## mypy (strict)
-	$(BIN)/mypy src worker qas benchmarks
+	$(BIN)/mypy src worker qas benchmarks lint
 
 cfn-lint: $(STAMP) ## cfn-lint the template
 	@if [ -f template.yaml ]; then $(BIN)/cfn-lint template.yaml; fi
 
-check: lint typecheck cfn-lint ## static checks only
+checkov: $(CHECKOV_STAMP) ## security scan of the template (checkov, in its own environment)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+
+check: lint typecheck cfn-lint checkov ## static checks only
 
 unit: $(STAMP) ## the fast tests only (no moto server, no subprocesses, no SAM CLI)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
@@ -64,8 +67,10 @@ bench: $(STAMP) ## every scaling policy on every scenario; writes reports/bench/
 bench-worker: $(STAMP) ## one worker's throughput and API calls per message at concurrency 1, 4, 16
 	$(BIN)/python benchmarks/worker_throughput.py
 
-build: $(STAMP) ## sam build (needs a python3.13 on PATH; pyenv's is used when present)
-	PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | head -1 | sed 's/^/3.11.7:/') $(BIN)/sam build
+# sam build needs a python3.13 on PATH for the python3.13 runtime; with pyenv, name one here.
+PYENV_VERSION ?= 3.11.7:3.13.0
+build: $(STAMP) ## sam build (needs a python3.13 on PATH; pyenv's shims are tried first)
+	PATH="$${PYENV_ROOT:-$$HOME/.pyenv}/shims:$$PATH" PYENV_VERSION=$(PYENV_VERSION) $(BIN)/sam build
 
 validate: $(STAMP) ## sam validate --lint
 	$(BIN)/sam validate --lint

@@ -1,4 +1,4 @@
-"""`qas demo`: the whole system end to end on an emulated AWS (see docs/demo.md)."""
+"""`qas demo`: the whole system end to end on an emulated AWS (README: "The demo")."""
 
 from __future__ import annotations
 

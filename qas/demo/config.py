@@ -104,7 +104,7 @@ class DemoConfig:
     max_capacity: int = 6
     shutdown_after_minutes: int = 4
     seed: int = 7
-    tuner_every_minutes: int | None = None  # None: the tuner's own rule (rate(1 hour))
+    tuner_every_minutes: int | None = None  # None: the tuner's own rule (TunerSchedule)
     report_dir: str = "reports/demo"
 
     def __post_init__(self) -> None:

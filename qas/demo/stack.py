@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from qas import emulator
 from qas.demo.config import DemoConfig
-from qas.emulator import ScalingResources
+from qas.emulator import ScalingResources, StepAdjustment
 from scaling.control_plane import ControlPlaneConfig
 from scaling.target import DurationStats, TargetModel, ideal_target
 
 # Target tracking's high alarm needs 3 one-minute datapoints: part of the capacity lead time.
 ALARM_MINUTES = 3
 SHUTDOWN_GRACE_S = 10  # real seconds; the template's minimum is 5 (AWS default 100)
-VISIBILITY_TIMEOUT_S = 30
-STACK_NAME = "qas-demo"  # real seconds; the template's minimum is 10
+VISIBILITY_TIMEOUT_S = 30  # real seconds; the template's minimum is 10
+STACK_NAME = "qas-demo"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,19 @@ def stack_parameters(cfg: DemoConfig) -> dict[str, str]:
     }
 
 
+def bootstrap_steps(steps: Sequence[StepAdjustment], initial_target: float) -> tuple[tuple[int, int], ...]:
+    """The bootstrap policy's steps as the model takes them: (visible messages, ExactCapacity).
+
+    The bootstrap alarm's metric is visible / InitialTarget (instances' worth of waiting work), so a
+    step from k starts once visible >= k x InitialTarget. The step from 0 is ``bootstrap_capacity``.
+    """
+    return tuple(
+        (max(1, math.ceil(step.lower_bound * initial_target)), step.scaling_adjustment)
+        for step in steps
+        if step.lower_bound is not None and step.lower_bound > 0
+    )
+
+
 def control_plane_config(cfg: DemoConfig, scaling: ScalingResources) -> ControlPlaneConfig:
     """The shared model's settings, from the scaling resources the emulator materialized."""
     tracking = scaling.tracking_policy
@@ -76,6 +90,7 @@ def control_plane_config(cfg: DemoConfig, scaling: ScalingResources) -> ControlP
         scale_out_cooldown_s=float(tracking.scale_out_cooldown_s or defaults.scale_out_cooldown_s),
         scale_in_cooldown_s=float(tracking.scale_in_cooldown_s or defaults.scale_in_cooldown_s),
         bootstrap_capacity=bootstrap.steps[0].scaling_adjustment,
+        bootstrap_steps=bootstrap_steps(bootstrap.steps, initial_target(cfg)),
         shutdown_after_minutes=max(1, shutdown_alarm.datapoints_to_alarm * period_s // 60),
     )
 

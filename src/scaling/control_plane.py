@@ -121,6 +121,8 @@ class ControlPlaneConfig:
             raise ValueError("bootstrap_capacity must be >= 1")
         if any(bound < 1 or capacity < 1 for bound, capacity in self.bootstrap_steps):
             raise ValueError("bootstrap_steps need visible bounds and capacities >= 1")
+        if self.shutdown_after_minutes < 1:
+            raise ValueError("shutdown_after_minutes must be >= 1")
 
     def bootstrap_for(self, visible: int) -> int:
         """The bootstrap policy's ExactCapacity for this many visible messages (before min/max)."""
@@ -129,8 +131,6 @@ class ControlPlaneConfig:
             if visible >= bound:
                 capacity = step_capacity
         return capacity
-        if self.shutdown_after_minutes < 1:
-            raise ValueError("shutdown_after_minutes must be >= 1")
 
     @property
     def shutdown_datapoints(self) -> int:

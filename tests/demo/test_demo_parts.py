@@ -11,8 +11,9 @@ from qas.demo.cli import add_arguments, config_from
 from qas.demo.config import PROFILES, DemoConfig
 from qas.demo.lambdas import Rule, due, rate_minutes
 from qas.demo.report import Completions, percentile
-from qas.demo.stack import capacity_lead_s, initial_target, stack_parameters
-from scaling.control_plane import Platform
+from qas.demo.stack import bootstrap_steps, capacity_lead_s, initial_target, stack_parameters
+from qas.emulator import StepAdjustment
+from scaling.control_plane import ControlPlaneConfig, Platform
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -98,3 +99,17 @@ def test_percentile_is_nearest_rank():
     assert percentile(values, 50) == 10.0
     assert percentile(values, 95) == 19.0
     assert percentile([], 95) is None
+
+
+def test_bootstrap_steps_in_instances_become_visible_message_bounds():
+    # Given the template's bootstrap steps on visible / InitialTarget (InitialTarget 12)
+    steps = [
+        StepAdjustment(lower_bound=0.0, upper_bound=2.0, scaling_adjustment=1),
+        StepAdjustment(lower_bound=2.0, upper_bound=4.0, scaling_adjustment=2),
+        StepAdjustment(lower_bound=4.0, upper_bound=None, scaling_adjustment=4),
+    ]
+    # Then the model gets visible-message bounds; the step from 0 is its bootstrap_capacity
+    converted = bootstrap_steps(steps, 12)
+    assert converted == ((24, 2), (48, 4))
+    config = ControlPlaneConfig(target=12.0, max_capacity=10, bootstrap_steps=converted)
+    assert [config.bootstrap_for(v) for v in (1, 23, 24, 47, 48, 500)] == [1, 1, 2, 2, 4, 4]

@@ -112,7 +112,7 @@ def test_three_schedules_and_the_producer_is_disabled(stack: emulator.DeployedSt
     producer_rule = stack.outputs["ProducerRuleName"]
     assert set(rules) == {publisher_rule, tuner_rule, producer_rule}
     assert rules[publisher_rule]["ScheduleExpression"] == "rate(1 minute)"
-    assert rules[tuner_rule]["ScheduleExpression"] == "rate(1 hour)"
+    assert rules[tuner_rule]["ScheduleExpression"] == "rate(5 minutes)"  # TunerSchedule's default
     assert rules[producer_rule]["ScheduleExpression"] == "rate(1 minute)"
     assert rules[publisher_rule]["State"] == "ENABLED"
     assert rules[tuner_rule]["State"] == "ENABLED"

@@ -218,7 +218,8 @@ def _seed_durations(stack: emulator.DeployedStack) -> None:
                 "MetricName": "MsgProcessingDuration",
                 "Dimensions": [{"Name": "FleetName", "Value": stack.outputs["FleetName"]}],
                 "Timestamp": datetime.now(UTC) - timedelta(minutes=5),
-                "Values": [5, 10, 15],
+                # Mean 20 s: far enough from the InitialTarget (sized for 10 s jobs) to update it.
+                "Values": [10, 20, 30],
                 "Counts": [20, 20, 20],
                 "Unit": "Seconds",
             }

@@ -3,6 +3,7 @@ the translated template, read back through the service APIs."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -74,12 +75,14 @@ def test_target_tracking_on_backlog_per_instance(stack: emulator.DeployedStack) 
         assert (config["ScaleOutCooldown"], config["ScaleInCooldown"]) == (60, 300)
 
 
-def test_bootstrap_alarm_sets_one_when_work_waits_and_nothing_is_desired(
+def test_bootstrap_alarm_starts_capacity_for_the_waiting_work_when_nothing_is_desired(
     stack: emulator.DeployedStack,
 ) -> None:
     alarm = _alarm(stack, "BootstrapAlarm")
     queries = _queries(alarm)
-    assert queries["bootstrap"]["Expression"] == "IF(visible > 0 AND desired == 0, 1, 0)"
+    # Instances' worth of visible work (visible / InitialTarget), only while nothing is desired.
+    initial_target = stack.parameters["InitialTarget"]
+    assert queries["bootstrap"]["Expression"] == f"IF(desired == 0, visible / {initial_target}, 0)"
     assert queries["bootstrap"]["ReturnData"] is True
     # Keyed on DESIRED capacity so that it stops re-firing once capacity was asked for.
     assert _fleet_metric(queries["visible"], stack) == ("VisibleMessages", "Maximum")
@@ -93,7 +96,15 @@ def test_bootstrap_alarm_sets_one_when_work_waits_and_nothing_is_desired(
     config = _step_config(stack, policy)
     assert policy["PolicyType"] == "StepScaling"
     assert config["AdjustmentType"] == "ExactCapacity"
-    assert config["StepAdjustments"] == [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}]
+    # 1 instance for less than 2 instances' worth of work, then powers of two (clamped to the max).
+    steps = config["StepAdjustments"]
+    first = {"MetricIntervalLowerBound": 0.0, "MetricIntervalUpperBound": 2.0, "ScalingAdjustment": 1}
+    assert steps[0] == first
+    assert steps[-1] == {"MetricIntervalLowerBound": 64.0, "ScalingAdjustment": 64}
+    assert [s["ScalingAdjustment"] for s in steps] == [1, 2, 4, 8, 16, 32, 64]
+    # Contiguous intervals: no gap and no overlap, as the APIs require.
+    pairs = itertools.pairwise(steps)
+    assert all(a["MetricIntervalUpperBound"] == b["MetricIntervalLowerBound"] for a, b in pairs)
 
 
 def test_shutdown_alarm_waits_for_an_empty_queue(stack: emulator.DeployedStack) -> None:
@@ -103,7 +114,7 @@ def test_shutdown_alarm_waits_for_an_empty_queue(stack: emulator.DeployedStack) 
     assert _fleet_metric(queries["visible"], stack) == ("VisibleMessages", "Maximum")
     assert _fleet_metric(queries["inflight"], stack) == ("InFlightMessages", "Maximum")
     assert _fleet_metric(queries["desired"], stack) == ("DesiredCapacity", "Maximum")
-    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (15, 15)  # ShutdownAfterMinutes
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (5, 5)  # ShutdownAfterMinutes
     assert alarm["TreatMissingData"] == "notBreaching"
 
     (action,) = alarm["AlarmActions"]
@@ -114,7 +125,7 @@ def test_shutdown_alarm_waits_for_an_empty_queue(stack: emulator.DeployedStack) 
     # The typed view the demo hands to the control-plane model agrees with what was created.
     assert stack.scaling is not None
     typed_alarm, typed_policy = stack.scaling.shutdown
-    assert typed_alarm.evaluation_periods == 15
+    assert typed_alarm.evaluation_periods == 5
     assert typed_policy.arn == action
     assert typed_policy.steps[0].scaling_adjustment == 0
     assert stack.scaling.bootstrap[1].steps[0].scaling_adjustment == 1

@@ -201,6 +201,8 @@ def test_config_rejects_nonsense() -> None:
         ControlPlaneConfig(target=0.0)
     with pytest.raises(ValueError):
         ControlPlaneConfig(target=1.0, min_capacity=3, max_capacity=2)
+    with pytest.raises(ValueError, match="shutdown_after_minutes"):
+        ControlPlaneConfig(target=1.0, shutdown_after_minutes=0)
     assert ControlPlaneConfig(target=1.0, period_s=10, shutdown_after_minutes=2).shutdown_datapoints == 12
 
 
