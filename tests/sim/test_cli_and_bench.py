@@ -62,6 +62,10 @@ def test_simulate_table_and_errors(trace_path: Path, capsys: pytest.CaptureFixtu
 def test_demo_subcommand_is_lazy(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     # With the demo package unimportable, simulate still works and `qas demo` says why it cannot run.
     monkeypatch.setitem(sys.modules, "qas.demo.cli", None)
+    # Another test may have imported the real demo into this process: hide the package's attribute
+    # too, or `from qas.demo import cli` finds it there and runs a whole demo.
+    if "qas.demo" in sys.modules:
+        monkeypatch.delattr(sys.modules["qas.demo"], "cli", raising=False)
     assert cli.main(["demo"]) == 2
     assert "not available" in capsys.readouterr().err
 
