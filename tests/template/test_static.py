@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from samcli.cli.types import CfnParameterOverridesType  # type: ignore[import-untyped]
 
+from lint.rules.house_rules import RESOURCE_STAR_ACTIONS
 from qas import emulator
 
 ROOT = emulator.REPO_ROOT
@@ -86,17 +87,7 @@ def test_checkov_passes_and_every_skip_has_a_reason() -> None:
 
 def test_no_wildcard_actions_and_resource_star_only_where_unavoidable() -> None:
     """`Resource: "*"` only for actions without resource-level permissions (or a key's own policy)."""
-    allowed_star = {
-        "cloudwatch:PutMetricData",
-        "cloudwatch:GetMetricStatistics",
-        "cloudwatch:DescribeAlarms",
-        "autoscaling:DescribeAutoScalingGroups",
-        "autoscaling:DescribePolicies",
-        "application-autoscaling:DescribeScalingPolicies",
-        "ecr:GetAuthorizationToken",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-    }
+    allowed_star = RESOURCE_STAR_ACTIONS  # one list, shared with the house cfn-lint rule
     for platform in ("EC2", "ECS"):
         for logical_id, statement in _policy_statements(
             emulator.translate(parameters={"WorkerPlatform": platform})
