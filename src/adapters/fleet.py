@@ -27,6 +27,9 @@ class Fleet(Protocol):
 
 
 class TargetPolicy(Protocol):
+    """A target-tracking policy. Make one per invocation: it reads the policy once, and set_target
+    sends that same configuration back with only TargetValue changed."""
+
     name: str
 
     def current_target(self) -> float: ...
@@ -62,17 +65,21 @@ class AsgTargetPolicy:
         self.group = group
         self.name = name
         self._client = client
+        self._described: Any = None  # one invocation's read, reused by set_target
 
     @property
     def client(self) -> AutoScalingClient:
         return self._client or clients.autoscaling()
 
     def _describe(self) -> Any:
+        if self._described is not None:
+            return self._described
         policies = self.client.describe_policies(AutoScalingGroupName=self.group, PolicyNames=[self.name])[
             "ScalingPolicies"
         ]
         for policy in policies:
             if policy["PolicyName"] == self.name and policy.get("PolicyType") == TARGET_TRACKING:
+                self._described = policy
                 return policy
         raise ResourceNotFoundError(
             f"target-tracking policy {self.name!r} of Auto Scaling group {self.group!r} does not exist"
@@ -140,12 +147,15 @@ class EcsTargetPolicy:
         self.resource_id = f"service/{cluster}/{service}"
         self.name = name
         self._client = client
+        self._described: Any = None  # one invocation's read, reused by set_target
 
     @property
     def client(self) -> ApplicationAutoScalingClient:
         return self._client or clients.application_autoscaling()
 
     def _describe(self) -> Any:
+        if self._described is not None:
+            return self._described
         paginator = self.client.get_paginator("describe_scaling_policies")
         pages = paginator.paginate(
             ServiceNamespace=ECS_NAMESPACE,
@@ -161,6 +171,7 @@ class EcsTargetPolicy:
                     and policy["ResourceId"] == self.resource_id
                     and policy["PolicyType"] == TARGET_TRACKING
                 ):
+                    self._described = policy
                     return policy
         raise ResourceNotFoundError(
             f"target-tracking policy {self.name!r} of {self.resource_id!r} does not exist"

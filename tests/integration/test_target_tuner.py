@@ -277,8 +277,7 @@ def test_access_denied_on_update_fails_the_invocation(monkeypatch, context, capl
         ]
     }
     with Stubber(clients.autoscaling()) as stub:
-        stub.add_response("describe_policies", described)  # current target
-        stub.add_response("describe_policies", described)  # fresh copy right before the put
+        stub.add_response("describe_policies", described)  # read once: the target and the whole configuration
         stub.add_client_error("put_scaling_policy", service_error_code="AccessDenied", http_status_code=403)
         with pytest.raises(ClientError, match="AccessDenied"):
             app.lambda_handler(load_event("target_tuner"), context)
