@@ -30,15 +30,10 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from qas.offline import OFFLINE_ENV
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
+FAKE_ENV = OFFLINE_ENV
 
 
 def run_one(

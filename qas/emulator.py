@@ -73,14 +73,16 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
+from qas import offline
+from qas.offline import FAKE_CREDENTIALS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
-REGION = "us-east-1"
+REGION = offline.REGION  # where the emulator deploys
 ACCOUNT_ID = "123456789012"  # moto's default account
 PARTITION = "aws"
 CODE_BUCKET = "queue-autoscaler-emulated-code"
 CODE_KEY = "src.zip"
-FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 # Resource types moto's CloudFormation accepts but does not create.
 SKIPPED_TYPES = frozenset(

@@ -10,16 +10,9 @@ from typing import Any
 
 import pytest
 
-_FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "SAM_CLI_TELEMETRY": "0",
-}
+from qas.offline import OFFLINE_ENV
+
+_FAKE_ENV = {**OFFLINE_ENV, "SAM_CLI_TELEMETRY": "0"}
 # Set at import so every subprocess a test starts inherits them too.
 os.environ.update(_FAKE_ENV)
 for _var in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL"):

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import os
 
-from qas.emulator import REGION
+from qas.offline import OFFLINE_ENV
 
 _FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_EC2_METADATA_DISABLED": "true",
+    **OFFLINE_ENV,
     # Tracer would try to reach an X-Ray daemon; the demo has none.
     "POWERTOOLS_TRACE_DISABLED": "true",
     "PYTHONUNBUFFERED": "1",
