@@ -797,12 +797,8 @@ class _Materializer:
             props.update(ResourceId=resource_id, ScalableDimension=dimension, ServiceNamespace=namespace)
         request = _coerce(api, "PutScalingPolicy", props)
         arn = str(api.put_scaling_policy(**request)["PolicyARN"])
-        if request["PolicyType"] == "TargetTrackingScaling":
-            config = request["TargetTrackingScalingPolicyConfiguration"]
-            self._tracking = _tracking_definition(logical_id, request["PolicyName"], arn, config)
-        else:
-            config = request["StepScalingPolicyConfiguration"]
-            self._step_policies[logical_id] = _step_definition(logical_id, request["PolicyName"], arn, config)
+        tracking = request.get("TargetTrackingScalingPolicyConfiguration")
+        self._record_policy(logical_id, request, arn, tracking, request.get("StepScalingPolicyConfiguration"))
         return arn
 
     def _ec2_policy(self, logical_id: str, props: JsonDict) -> str:
@@ -815,14 +811,19 @@ class _Materializer:
             AutoScalingGroupName=request["AutoScalingGroupName"], PolicyNames=[request["PolicyName"]]
         )["ScalingPolicies"]
         arn = str(described[0]["PolicyARN"])
-        if request["PolicyType"] == "TargetTrackingScaling":
-            config = request["TargetTrackingConfiguration"]
-            self._tracking = _tracking_definition(logical_id, request["PolicyName"], arn, config)
-        else:
-            self._step_policies[logical_id] = _step_definition(
-                logical_id, request["PolicyName"], arn, request
-            )
+        # EC2 step policies keep their step settings at the top level of the request.
+        self._record_policy(logical_id, request, arn, request.get("TargetTrackingConfiguration"), request)
         return arn
+
+    def _record_policy(
+        self, logical_id: str, request: JsonDict, arn: str, tracking: JsonDict | None, step: JsonDict | None
+    ) -> None:
+        """Keep the typed definition of a policy just created (EC2 and ECS differ only in where)."""
+        name = request["PolicyName"]
+        if request["PolicyType"] == "TargetTrackingScaling":
+            self._tracking = _tracking_definition(logical_id, name, arn, cast(JsonDict, tracking))
+        else:
+            self._step_policies[logical_id] = _step_definition(logical_id, name, arn, cast(JsonDict, step))
 
     def _alarm(self, logical_id: str, props: JsonDict) -> str:
         api = client(self._endpoint, "cloudwatch")
