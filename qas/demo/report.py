@@ -93,27 +93,28 @@ def write_timeline(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    minutes = [r.minute for r in rows]
+    series = timeline_series(rows)
+    minutes = series["minute"]
     fig, (ax_queue, ax_cap, ax_lat) = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
-    ax_queue.plot(minutes, [r.visible for r in rows], label="visible", color="tab:blue")
-    ax_queue.plot(minutes, [r.in_flight for r in rows], label="in flight", color="tab:cyan")
+    ax_queue.plot(minutes, series["visible"], label="visible", color="tab:blue")
+    ax_queue.plot(minutes, series["in_flight"], label="in flight", color="tab:cyan")
     ax_queue.set_ylabel("messages")
     ax_queue.set_title(f"queue-autoscaler demo (1 demo minute = {seconds_per_minute:g} s real)")
     ax_target = ax_queue.twinx()
     ax_target.plot(
-        minutes, [r.backlog_per_instance for r in rows], label="backlog/instance", color="tab:orange", ls=":"
+        minutes, series["backlog_per_instance"], label="backlog/instance", color="tab:orange", ls=":"
     )
-    ax_target.plot(minutes, [r.target for r in rows], label="target", color="tab:red", ls="--")
+    ax_target.plot(minutes, series["target"], label="target", color="tab:red", ls="--")
     ax_target.set_ylabel("backlog per instance")
     lines = ax_queue.get_legend_handles_labels()
     more = ax_target.get_legend_handles_labels()
     ax_queue.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right", fontsize="small")
 
-    ax_cap.step(minutes, [r.desired for r in rows], where="post", label="desired", color="tab:purple")
-    ax_cap.step(minutes, [r.running for r in rows], where="post", label="running", color="tab:green")
+    ax_cap.step(minutes, series["desired"], where="post", label="desired", color="tab:purple")
+    ax_cap.step(minutes, series["running"], where="post", label="running", color="tab:green")
     ax_cap.step(
         minutes,
-        [r.instances for r in rows],
+        series["instances"],
         where="post",
         label="instances (incl. booting)",
         color="tab:gray",
@@ -127,7 +128,7 @@ def write_timeline(
 
     ax_lat.plot(
         minutes,
-        [r.latency_p95_s for r in rows],
+        series["latency_p95_s"],
         marker=".",
         label="p95 latency of completions",
         color="tab:brown",
@@ -141,6 +142,11 @@ def write_timeline(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def timeline_series(rows: list[MinuteRow]) -> dict[str, list[Any]]:
+    """The chart's data: one list per column of the per-minute rows, in minute order."""
+    return {name: [getattr(row, name) for row in rows] for name in MinuteRow.__dataclass_fields__}
 
 
 def rows_as_dicts(rows: list[MinuteRow]) -> list[dict[str, Any]]:

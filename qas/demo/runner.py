@@ -78,7 +78,6 @@ class DemoRun:
         self.fleet_name = out["FleetName"]
         self.state = _State()
         self.model = ControlPlane(stack.control)
-        self.policy = self._target_policy()
         self.completions = Completions()
         self.functions: dict[str, WarmFunction] = {}
         self.fleet = self._fleet()
@@ -265,9 +264,15 @@ class DemoRun:
         return float(math.floor(time.time()))
 
     def _sync_target(self, minute: int) -> None:
-        """The tuner changes the policy in the emulator; the model follows, as AWS re-creates its alarms."""
+        """The tuner changes the policy in the emulator; the model follows, as AWS re-creates its alarms.
+
+        Runs after this minute's invocations, which the demo waits for, so a change is followed the
+        minute it is made. The reader is a new one each time: the adapter keeps one invocation's
+        DescribePolicies (the tuner reads once and sends that back), so a long-lived reader would
+        keep the target it read first and miss every change (issue 14).
+        """
         try:
-            target = self.policy.current_target()
+            target = self._target_policy().current_target()
         except Exception as exc:
             self.console.event(minute, f"cannot read the scaling policy: {exc}")
             return
@@ -384,6 +389,14 @@ class DemoRun:
         visible, in_flight = self._queue_counts(self.queue_url)
         return self.fleet.desired == 0 and self.fleet.size == 0 and visible + in_flight == 0
 
+    def step(self, minute: int) -> None:
+        """Demo minute ``minute``: the load, the schedules, the tuner's policy, then the alarms."""
+        self.state.minute = minute
+        self._apply_phase(minute)
+        self._fire(minute)
+        self._sync_target(minute)
+        self._control(minute)
+
     def run(self) -> dict[str, Any]:
         cfg = self.cfg
         self._started = time.time()
@@ -392,11 +405,7 @@ class DemoRun:
         try:
             while True:
                 self._wait_until(self._minute_start(minute))
-                self.state.minute = minute
-                self._apply_phase(minute)
-                self._fire(minute)
-                self._sync_target(minute)
-                self._control(minute)
+                self.step(minute)
                 minute += 1
                 if self._load_over(minute) and self._settled():
                     break
@@ -404,12 +413,16 @@ class DemoRun:
                     self.console.event(minute, f"drain limit of {cfg.drain_minutes} demo minutes reached")
                     break
         finally:
-            self.fleet.stop_all(grace_s=self.stack.shutdown_grace_s + 5.0)
-            for function in self.functions.values():
-                function.close()
-        return self._summary(minute, time.time() - self._started)
+            self.close()
+        return self.summary(minute, time.time() - self._started)
 
-    def _summary(self, minutes: int, wall_s: float) -> dict[str, Any]:
+    def close(self) -> None:
+        """Stop every worker and every warm function this run started."""
+        self.fleet.stop_all(grace_s=self.stack.shutdown_grace_s + 5.0)
+        for function in self.functions.values():
+            function.close()
+
+    def summary(self, minutes: int, wall_s: float) -> dict[str, Any]:
         self.completions.read(self.fleet.completion_files)
         visible, in_flight = self._queue_counts(self.queue_url)
         dlq = self._visible(self.dlq_url)
