@@ -1,4 +1,4 @@
-"""The `qas` console script: `qas simulate`, `qas bench`, `qas trace` and `qas demo`.
+"""The `qas` console script: `qas simulate`, `qas bench`, `qas trace`, `qas plan` and `qas demo`.
 
 `qas simulate --trace PATH --slo-seconds S --max-capacity N --boot-seconds B --concurrency C
 --policy NAME --json` prints one JSON object (the contract other tools rely on); without `--json`, a
@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from qas.plan import cli as plan_cli
 from qas.sim.bench import SCENARIOS, run_bench
 from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
@@ -168,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--out", required=True)
     trace.add_argument("--scale", type=_positive_float, default=1.0)
     trace.set_defaults(func=_trace)
+
+    plan_cli.add_parser(sub)
 
     # Listed for --help only: main() hands `qas demo ...` to the demo's own parser.
     sub.add_parser("demo", help="the whole system end to end on an emulated AWS (qas demo --help)")

@@ -208,8 +208,15 @@ POLICIES: dict[str, str] = {
 }
 
 
-def make_controller(name: str, settings: FleetSettings, expected_mean_s: float) -> Controller:
-    """Build a policy; ``expected_mean_s`` is the user's estimate of processing time at deploy time."""
+def make_controller(
+    name: str, settings: FleetSettings, expected_mean_s: float, initial_target: float | None = None
+) -> Controller:
+    """Build a policy; ``expected_mean_s`` is the user's estimate of processing time at deploy time.
+
+    ``initial_target``: the `tuned` policy's InitialTarget when the user sets one (`qas plan`).
+    """
+    if name == "tuned" and initial_target is not None:
+        return TargetTracking(settings, initial_target, "tuned", our_backlog)
     if name == "tuned":
         estimate = DurationStats(samples=1, mean_s=expected_mean_s)
         first = decide_target(

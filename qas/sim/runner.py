@@ -23,6 +23,7 @@ def simulate(
     *,
     record_timeline: bool = False,
     drain_s: float | None = None,
+    initial_target: float | None = None,
 ) -> SimResult:
     engine = EngineSettings(
         concurrency=fleet.concurrency,
@@ -33,5 +34,5 @@ def simulate(
         initial_running=fleet.max_capacity if policy == REFERENCE else 0,
         **({} if drain_s is None else {"drain_s": drain_s}),
     )
-    controller = make_controller(policy, fleet, expected_mean(trace))
+    controller = make_controller(policy, fleet, expected_mean(trace), initial_target)
     return Simulation(trace, controller, engine, fleet.slo_s).run()

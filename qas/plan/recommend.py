@@ -1,0 +1,241 @@
+"""The planner: template parameters for a workload, checked on the simulator.
+
+Pure (no AWS). From a trace and what the user cannot change (SLO, boot time, slots per instance,
+platform), it derives:
+
+* ``InitialTarget`` with the tuner's own formula (`scaling.target.ideal_target`, the tuner's rails)
+  from the trace's mean and p99 processing time, at the lead time the tuner will be told;
+* ``CapacityLeadSeconds``: the high alarm's 3 datapoints plus the boot time, as the simulator's
+  tuner reserves it (`FleetSettings.target_model`);
+* ``MaxCapacity``: the busiest window's work sized first, then raised until the simulated `tuned`
+  policy meets the goal (99% of messages within the SLO, the benchmark's) or the limit is hit;
+* ``ShutdownAfterMinutes``: the cheapest of a few values that still meets the goal.
+
+When the goal is out of reach it says why, from the trace and the always-on reference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from qas.sim.bench import SLO_GOAL
+from qas.sim.engine import SimResult, duration_stats
+from qas.sim.policies import REFERENCE, FleetSettings
+from qas.sim.runner import simulate
+from qas.sim.traces import Trace
+from scaling.control_plane import Platform
+from scaling.target import DurationStats, ideal_target
+
+TAIL_PERCENTILE = 99.0  # the tuner's TAIL_PERCENTILE (p99)
+MAX_CAPACITY_CEILING = 1000  # template.yaml: MaxCapacity MaxValue
+SHUTDOWN_CHOICES = (3, 5, 10, 15)  # minutes; 5 is the template's default (docs/design.md)
+HEADROOM = 1.2  # first MaxCapacity guess: the busiest window's instances x this
+GROWTH = 1.5  # MaxCapacity x this per round while the simulated goal is missed
+MAX_ROUNDS = 8
+MIN_GAIN = 0.001  # a larger MaxCapacity must gain at least 0.1 point of attainment
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    slo_s: float
+    boot_s: float
+    concurrency: int
+    platform: Platform = Platform.EC2
+    max_capacity_limit: int | None = None  # the most the user allows; None: the template's ceiling
+    goal: float = SLO_GOAL
+
+    def __post_init__(self) -> None:
+        if self.slo_s <= 0:
+            raise ValueError("--slo-seconds must be > 0")
+        if self.boot_s < 0:
+            raise ValueError("--boot-seconds must be >= 0")
+        if self.concurrency < 1:
+            raise ValueError("--concurrency must be >= 1")
+        if self.max_capacity_limit is not None and not 1 <= self.max_capacity_limit <= MAX_CAPACITY_CEILING:
+            raise ValueError(f"--max-capacity must be within 1..{MAX_CAPACITY_CEILING}")
+
+    @property
+    def ceiling(self) -> int:
+        return self.max_capacity_limit or MAX_CAPACITY_CEILING
+
+    def fleet(self, max_capacity: int, shutdown_minutes: int = 5) -> FleetSettings:
+        return FleetSettings(
+            slo_s=self.slo_s,
+            max_capacity=max_capacity,
+            boot_s=self.boot_s,
+            concurrency=self.concurrency,
+            platform=self.platform,
+            shutdown_minutes=shutdown_minutes,
+        )
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the trace asks for."""
+
+    messages: int
+    span_s: float
+    stats: DurationStats  # mean and exact p99, as the tuner sees them
+    over_slo_share: float  # jobs longer than the SLO on their own: no capacity helps them
+    window_s: float  # the busiest window considered: the time a message may wait (SLO - p99)
+    peak_instances: float  # that window's work / (concurrency x window)
+
+
+def describe(trace: Trace, request: PlanRequest) -> Workload:
+    if len(trace) == 0:
+        raise ValueError("the trace has no messages: nothing to plan for")
+    stats = duration_stats(list(trace.processing_s), TAIL_PERCENTILE)
+    assert stats is not None and stats.tail_s is not None
+    over = sum(1 for p in trace.processing_s if p > request.slo_s) / len(trace)
+    window = max(60.0, request.slo_s - stats.tail_s)
+    return Workload(
+        messages=len(trace),
+        span_s=max(trace.duration_s, 60.0),
+        stats=stats,
+        over_slo_share=over,
+        window_s=window,
+        peak_instances=_busiest_work(trace, window) / (request.concurrency * window),
+    )
+
+
+def _busiest_work(trace: Trace, window_s: float) -> float:
+    """The most processing seconds arriving within any ``window_s`` (two pointers over arrivals)."""
+    best = total = 0.0
+    first = 0
+    for last, arrival in enumerate(trace.arrival_s):
+        total += trace.processing_s[last]
+        while trace.arrival_s[first] <= arrival - window_s:
+            total -= trace.processing_s[first]
+            first += 1
+        best = max(best, total)
+    return best
+
+
+def initial_target(workload: Workload, request: PlanRequest) -> int:
+    """The tuner's formula on the trace's durations, within the tuner's rails; a whole number >= 1."""
+    fleet = request.fleet(1)
+    ideal = ideal_target(workload.stats, fleet.target_model())
+    rails = fleet.rails
+    return max(1, round(min(max(ideal, rails.min_target), rails.max_target)))
+
+
+def run_simulation(trace: Trace, policy: str, fleet: FleetSettings, target: float) -> SimResult:
+    """The one place the planner simulates (switch the simulator's realism here)."""
+    return simulate(trace, policy, fleet, initial_target=target)
+
+
+@dataclass
+class Trial:
+    max_capacity: int
+    shutdown_minutes: int
+    slo_attainment: float
+    cost_ratio: float
+
+
+@dataclass
+class Plan:
+    request: PlanRequest
+    workload: Workload
+    initial_target: int
+    max_capacity: int
+    shutdown_after_minutes: int
+    result: SimResult  # `tuned` with these parameters
+    reference: SimResult  # always-on at MaxCapacity: the best any policy can do with it
+    trials: list[Trial] = field(default_factory=list)
+    why_not: list[str] = field(default_factory=list)  # empty when the goal is met
+
+    @property
+    def reachable(self) -> bool:
+        return not self.why_not
+
+    @property
+    def capacity_lead_s(self) -> float:
+        return self.request.fleet(self.max_capacity).target_model().capacity_lead_s
+
+    @property
+    def parameter_overrides(self) -> dict[str, str]:
+        return {
+            "WorkerPlatform": str(self.request.platform),
+            "WorkerConcurrency": str(self.request.concurrency),
+            "LatencySloSeconds": f"{self.request.slo_s:g}",
+            "MaxCapacity": str(self.max_capacity),
+            "InitialTarget": str(self.initial_target),
+            "CapacityLeadSeconds": f"{self.capacity_lead_s:g}",
+            "ShutdownAfterMinutes": str(self.shutdown_after_minutes),
+        }
+
+    @property
+    def average_instances(self) -> float:
+        return self.result.instance_seconds / max(self.result.simulated_s, 1.0)
+
+
+def plan(trace: Trace, request: PlanRequest) -> Plan:
+    workload = describe(trace, request)
+    target = initial_target(workload, request)
+    trials: list[Trial] = []
+
+    def tuned(max_capacity: int, shutdown: int) -> SimResult:
+        result = run_simulation(trace, "tuned", request.fleet(max_capacity, shutdown), target)
+        trials.append(Trial(max_capacity, shutdown, result.slo_attainment, result.cost_ratio))
+        return result
+
+    capacity = min(request.ceiling, max(1, math.ceil(workload.peak_instances * HEADROOM)))
+    result = tuned(capacity, 5)
+    for _ in range(MAX_ROUNDS):
+        if result.slo_attainment >= request.goal or capacity >= request.ceiling:
+            break
+        grown = tuned(min(request.ceiling, math.ceil(capacity * GROWTH)), 5)
+        if grown.slo_attainment <= result.slo_attainment + MIN_GAIN:
+            break  # more capacity does not help: the misses come from elsewhere (explain says where)
+        capacity, result = trials[-1].max_capacity, grown
+
+    shutdown = 5
+    if result.slo_attainment >= request.goal:
+        for minutes in SHUTDOWN_CHOICES:
+            if minutes == 5:
+                continue
+            other = tuned(capacity, minutes)
+            if other.slo_attainment >= request.goal and other.instance_seconds < result.instance_seconds:
+                result, shutdown = other, minutes
+
+    reference = run_simulation(trace, REFERENCE, request.fleet(capacity, shutdown), target)
+    found = Plan(request, workload, target, capacity, shutdown, result, reference, trials)
+    if result.slo_attainment < request.goal:
+        found.why_not = explain(found)
+    return found
+
+
+def explain(found: Plan) -> list[str]:
+    """Why the goal is out of reach, and what would make it reachable."""
+    request, workload, goal = found.request, found.workload, found.request.goal
+    p99 = workload.stats.tail_s or workload.stats.mean_s
+    reasons: list[str] = []
+    if workload.over_slo_share > 1 - goal:
+        reasons.append(
+            f"{workload.over_slo_share:.1%} of the jobs take longer than the SLO of {request.slo_s:g} s on "
+            f"their own (p99 {p99:.0f} s): no capacity gets them done in time. Reachable with "
+            f"LatencySloSeconds of at least {math.ceil(p99 + request.boot_s + 180)} s (p99 + boot + 3 alarm "
+            f"minutes), or with jobs split into parts shorter than the SLO."
+        )
+    if found.reference.slo_attainment < goal:
+        needed = math.ceil(workload.peak_instances)
+        limit = "your limit" if request.max_capacity_limit else "the template's maximum"
+        reasons.append(
+            f"MaxCapacity {found.max_capacity} ({limit}) cannot serve the load: even always on, it gets "
+            f"{found.reference.slo_attainment:.1%} of messages within the SLO. The busiest "
+            f"{workload.window_s:.0f} s bring {needed} instances' worth of work "
+            f"({request.concurrency} slots each); reachable with a higher MaxCapacity, more slots per "
+            f"instance (WorkerConcurrency) or a longer SLO."
+        )
+    if not reasons:
+        reasons.append(
+            f"always on, MaxCapacity {found.max_capacity} meets the SLO "
+            f"({found.reference.slo_attainment:.1%}), "
+            f"but scaling gets {found.result.slo_attainment:.1%}: the fleet does not follow the load fast "
+            f"enough (new capacity takes {found.capacity_lead_s:g} s, alarm + boot, against an SLO of "
+            f"{request.slo_s:g} s; a change in processing time is measured over the tuner's 10-minute "
+            f"lookback). Reachable with a faster boot or a longer SLO; a longer trace also weighs the "
+            f"start from zero less."
+        )
+    return reasons

@@ -1,0 +1,162 @@
+"""`qas plan` from a trace or a steady load: its recommendation, simulated again, meets the SLO on
+the benchmark's scenarios; out-of-reach workloads say why and what would make them reachable."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from qas import cli
+from qas.plan import workloads
+from qas.plan.cli import samconfig_block
+from qas.plan.prices import HOURS_PER_MONTH
+from qas.plan.recommend import PlanRequest, describe, plan
+from qas.sim.bench import SCENARIOS, SLO_GOAL
+from qas.sim.policies import FleetSettings
+from qas.sim.runner import simulate
+from qas.sim.traces import write_csv
+from scaling.control_plane import Platform
+from scaling.target import Action, TargetModel, decide_target
+
+# Half-length traces keep the test fast; the start from zero (steady-tight) and the change of
+# processing time (duration-shift) then weigh twice as much as in the benchmark, and still pass.
+SCALE = 0.5
+REACHABLE = [name for name in SCENARIOS if name != "overload"]
+
+
+def _request(name: str, limit: int | None = None) -> PlanRequest:
+    fleet = SCENARIOS[name].fleet
+    return PlanRequest(fleet.slo_s, fleet.boot_s, fleet.concurrency, fleet.platform, limit)
+
+
+@pytest.mark.parametrize("name", REACHABLE)
+def test_the_recommendation_simulated_again_meets_the_slo(name: str) -> None:
+    trace = SCENARIOS[name].trace(SCALE)
+    found = plan(trace, _request(name))
+    assert found.reachable, found.why_not
+
+    # Simulate the printed parameters from scratch, as a user would deploy them.
+    overrides = found.parameter_overrides
+    fleet = FleetSettings(
+        slo_s=float(overrides["LatencySloSeconds"]),
+        max_capacity=int(overrides["MaxCapacity"]),
+        boot_s=SCENARIOS[name].fleet.boot_s,
+        concurrency=int(overrides["WorkerConcurrency"]),
+        platform=Platform(overrides["WorkerPlatform"]),
+        shutdown_minutes=int(overrides["ShutdownAfterMinutes"]),
+    )
+    again = simulate(trace, "tuned", fleet, initial_target=float(overrides["InitialTarget"]))
+    assert again.lost == 0
+    assert again.slo_attainment >= SLO_GOAL
+    assert again.slo_attainment == found.result.slo_attainment  # the prediction is this simulation
+    assert fleet.target_model().capacity_lead_s == float(overrides["CapacityLeadSeconds"])
+
+
+@pytest.mark.parametrize("name", ["steady", "heavy-tail", "trickle"])
+def test_initial_target_is_what_the_tuner_would_keep(name: str) -> None:
+    """The tuner, given the trace's durations and the recommended settings, keeps InitialTarget."""
+    trace = SCENARIOS[name].trace(SCALE)
+    request = _request(name)
+    found = plan(trace, request)
+    overrides = found.parameter_overrides
+    model = TargetModel(
+        latency_slo_s=float(overrides["LatencySloSeconds"]),
+        concurrency=int(overrides["WorkerConcurrency"]),
+        capacity_lead_s=float(overrides["CapacityLeadSeconds"]),
+    )
+    decision = decide_target(float(overrides["InitialTarget"]), describe(trace, request).stats, model)
+    assert decision.action is Action.KEEP, decision
+
+
+def test_overload_beyond_max_capacity_is_out_of_reach_and_says_why(capsys, tmp_path: Path) -> None:
+    scenario = SCENARIOS["overload"]
+    trace = scenario.trace(1.0)
+    found = plan(trace, _request("overload", limit=scenario.fleet.max_capacity))
+    assert not found.reachable
+    assert found.max_capacity == scenario.fleet.max_capacity
+    (reason,) = found.why_not
+    assert "MaxCapacity 20 (your limit) cannot serve the load" in reason
+    assert f"{found.reference.slo_attainment:.1%}" in reason
+    assert "higher MaxCapacity" in reason
+
+    # Without the limit, the planner finds the capacity that serves it.
+    unlimited = plan(trace, _request("overload"))
+    assert unlimited.reachable
+    assert unlimited.max_capacity > 20 * 5
+    assert unlimited.result.slo_attainment >= SLO_GOAL
+
+    path = tmp_path / "overload.csv"
+    write_csv(trace, path)
+    argv = ["plan", "--trace", str(path), "--slo-seconds", "600", "--boot-seconds", "90"]
+    code = cli.main([*argv, "--concurrency", "4", "--max-capacity", "20"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "SLO OUT OF REACH" in out and "not a recommendation" in out
+
+
+def test_jobs_longer_than_the_slo_are_out_of_reach_until_the_suggested_slo() -> None:
+    trace = workloads.steady(6, 400, sigma=0, hours=2)
+    found = plan(trace, PlanRequest(slo_s=300, boot_s=60, concurrency=1))
+    assert not found.reachable
+    reason = found.why_not[0]
+    assert "100.0% of the jobs take longer than the SLO of 300 s" in reason
+    suggested = int(reason.split("LatencySloSeconds of at least ")[1].split(" s")[0])
+    assert suggested == 400 + 60 + 180
+    assert plan(trace, PlanRequest(slo_s=suggested, boot_s=60, concurrency=1)).reachable
+
+
+def test_json_contract_and_a_samconfig_block_that_parses(capsys) -> None:
+    argv = ["plan", "--rate-per-minute", "30", "--duration-seconds", "20", "--hours", "2"]
+    argv += ["--slo-seconds", "300", "--boot-seconds", "60", "--concurrency", "2"]
+    assert cli.main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data.keys() >= {"max_capacity", "initial_target", "parameter_overrides", "predicted"}
+    assert data["predicted"].keys() >= {"slo_attainment", "cost_ratio"}
+    assert data["predicted"]["slo_attainment"] >= SLO_GOAL
+    overrides = data["parameter_overrides"]
+    assert overrides["MaxCapacity"] == str(data["max_capacity"])
+    assert overrides["InitialTarget"] == str(data["initial_target"])
+    assert set(overrides) >= {"MaxCapacity", "InitialTarget", "CapacityLeadSeconds", "ShutdownAfterMinutes"}
+    assert set(data["monthly_cost_usd"]) == {"on_demand", "spot"}
+    on_demand = data["monthly_cost_usd"]["on_demand"]
+    assert on_demand["autoscaled"] < on_demand["always_on_at_peak"]
+
+    # The text output's block is valid samconfig.toml with the same parameters.
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    block = samconfig_block(overrides)
+    assert block in text
+    parsed = tomllib.loads(block)["default"]["deploy"]["parameters"]["parameter_overrides"]
+    assert parsed == [f"{key}={value}" for key, value in overrides.items()]
+
+
+def test_price_override_and_fargate_prices(capsys) -> None:
+    argv = ["plan", "--rate-per-minute", "30", "--duration-seconds", "20", "--hours", "2"]
+    argv += ["--slo-seconds", "300", "--boot-seconds", "60", "--concurrency", "2", "--json"]
+    assert cli.main([*argv, "--price-per-hour", "1.0"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (custom,) = data["monthly_cost_usd"].values()
+    expected = data["predicted"]["average_instances"] * HOURS_PER_MONTH
+    assert custom["autoscaled"] == pytest.approx(expected, abs=1.0)
+    assert custom["always_on_at_peak"] == data["predicted"]["peak_capacity"] * HOURS_PER_MONTH
+    assert cli.main([*argv, "--platform", "ECS"]) == 0
+    ecs = json.loads(capsys.readouterr().out)
+    assert set(ecs["monthly_cost_usd"]) == {"fargate", "fargate_spot"}
+    assert ecs["parameter_overrides"]["WorkerPlatform"] == "ECS"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rate-per-minute", "30"], "--rate-per-minute needs --duration-seconds"),
+        (["--rate-per-minute", "0", "--duration-seconds", "5"], "--rate-per-minute must be > 0"),
+        (["--rate-per-minute", "3", "--duration-seconds", "5", "--concurrency", "1"], "--slo-seconds"),
+        (["--trace", "/nonexistent.csv", "--slo-seconds", "1", "--boot-seconds", "1"], "nonexistent"),
+    ],
+)
+def test_bad_input_names_the_setting(argv: list[str], message: str, capsys) -> None:
+    assert cli.main(["plan", *argv, "--boot-seconds", "1"]) == 2
+    assert message in capsys.readouterr().err
