@@ -1,0 +1,175 @@
+"""Every command in README.md and docs/ still works.
+
+The ones that run here (`qas plan`, `qas trace`, `make help`) run; the others are checked against
+what they name: `qas` subcommands and flags against the real parsers, `make` targets against the
+Makefile, `DEMO_ARGS` against the demo's options, stack outputs and functions against template.yaml,
+files against the repository, and the Python snippet's imports against the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from qas import cli
+from qas.demo import cli as demo_cli
+from qas.emulator import load_template
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+_INLINE = re.compile(r"`((?:qas|make) [^`]+)`")
+_PLACEHOLDER = re.compile(r"^[A-Z][A-Z_]*$|[{}\[\]<>]")
+
+
+def _blocks(language: set[str]) -> list[tuple[str, str]]:
+    found = []
+    for doc in DOCS:
+        for match in _FENCE.finditer(doc.read_text()):
+            if match.group(1) in language:
+                found.append((doc.name, match.group(2)))
+    return found
+
+
+def _shell_lines() -> list[tuple[str, str]]:
+    """Command lines of the shell blocks: continuations joined, comments and heredoc bodies dropped."""
+    lines = []
+    for doc, body in _blocks({"bash", "sh"}):
+        joined = body.replace("\\\n", " ")
+        heredoc_end = None
+        for raw in joined.splitlines():
+            if heredoc_end is not None:
+                heredoc_end = None if raw.strip() == heredoc_end else heredoc_end
+                continue
+            line = raw.split(" #", 1)[0].strip()
+            if not line or line.startswith("#"):
+                continue
+            if (marker := re.search(r"<<'?(\w+)'?", line)) is not None:
+                heredoc_end = marker.group(1)
+            lines.append((doc, line))
+    return lines
+
+
+def _commands(program: str, *, inline: bool = True) -> list[tuple[str, list[str]]]:
+    """Every use of ``program`` in a shell block (and in inline code spans, which name a command or
+    show its synopsis rather than a whole command line), as words."""
+    found = [(doc, shlex.split(line)) for doc, line in _shell_lines() if line.startswith(program + " ")]
+    for doc in DOCS if inline else []:
+        for span in _INLINE.findall(doc.read_text()):
+            if span.startswith(program + " "):
+                found.append((doc.name, [*shlex.split(span.replace("|", " ")), "<inline>"]))
+    return found
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    parsers = dict(sub.choices)
+    demo = argparse.ArgumentParser(prog="qas demo")
+    demo_cli.add_arguments(demo)
+    parsers["demo"] = demo
+    return parsers
+
+
+def _is_synopsis(words: list[str]) -> bool:
+    return any(_PLACEHOLDER.search(word) for word in words)
+
+
+def _fully_parsed(parser: argparse.ArgumentParser, words: list[str]) -> bool:
+    try:
+        parser.parse_args(words)
+    except SystemExit:
+        return False
+    return True
+
+
+def test_the_docs_have_commands_to_check() -> None:
+    assert len(_commands("qas")) >= 5 and len(_commands("make")) >= 5
+
+
+@pytest.mark.parametrize(
+    ("doc", "words"), _commands("qas"), ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
+def test_every_qas_command_and_flag_exists(doc: str, words: list[str]) -> None:
+    parsers = _parsers()
+    assert words[1] in parsers, f"{doc}: no such command: qas {words[1]}"
+    parser = parsers[words[1]]
+    known = {option for action in parser._actions for option in action.option_strings}
+    for word in words[2:]:
+        flag = word.split("=", 1)[0]
+        if flag.startswith("--"):
+            assert flag in known, f"{doc}: qas {words[1]} has no option {flag}"
+    if not _is_synopsis(words):
+        assert _fully_parsed(parser, words[2:]), f"{doc}: {' '.join(words)} does not parse"
+
+
+def test_the_runnable_qas_commands_run(tmp_path: Path) -> None:
+    """`qas plan` (not --stack: no stack here) and `qas trace` as written, in order, in one directory."""
+    qas = Path(sys.executable).with_name("qas")
+    ran = []
+    for doc, words in _commands("qas", inline=False):
+        if words[1] not in ("plan", "trace") or "--stack" in words or _is_synopsis(words):
+            continue
+        done = subprocess.run(
+            [str(qas), *words[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert done.returncode == 0, f"{doc}: {' '.join(words)}\n{done.stderr}"
+        ran.append(words[1])
+    assert {"plan", "trace"} <= set(ran)
+
+
+def test_every_make_target_and_demo_option_exists() -> None:
+    targets = set(re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), re.M))
+    demo = _parsers()["demo"]
+    for doc, words in _commands("make"):
+        for word in words[1:]:
+            if word.startswith("DEMO_ARGS="):
+                args = shlex.split(word.split("=", 1)[1])
+                assert _fully_parsed(demo, args), f"{doc}: make {word}: not a demo option"
+            elif not _is_synopsis([word]) and not word.startswith("-"):
+                assert word in targets, f"{doc}: no make target {word}"
+
+
+def test_make_help_lists_the_targets_the_readme_names() -> None:
+    done = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    for target in ("demo", "test", "bench", "unit", "check"):
+        assert f"make {target}" in done.stdout
+
+
+def test_aws_and_sam_snippets_name_real_outputs_functions_and_files() -> None:
+    template = load_template()
+    outputs, resources = set(template["Outputs"]), set(template["Resources"])
+    environments = set(tomllib.loads((REPO / "samconfig.toml").read_text()))
+    lines = _shell_lines()
+    named = [name for _, line in lines for name in re.findall(r"(?<![-\w])output (\w+)", line)]
+    assert named and set(named) <= outputs, set(named) - outputs
+    for doc, line in lines:
+        words = shlex.split(line)
+        if words[:3] == ["sam", "local", "invoke"]:
+            assert words[3] in resources, f"{doc}: no function {words[3]}"
+        if "--config-env" in words:
+            assert words[words.index("--config-env") + 1] in environments
+        for word in words:
+            first = word.split("/", 1)[0]
+            if "/" in word and "$" not in word and (REPO / first).is_dir():
+                assert (REPO / word).exists(), f"{doc}: {word} does not exist"
+
+
+def test_python_snippets_compile_and_import_what_exists() -> None:
+    blocks = _blocks({"python"})
+    assert blocks
+    for doc, body in blocks:
+        tree = ast.parse(body, filename=doc)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(module, alias.name), f"{doc}: {node.module} has no {alias.name}"
