@@ -111,6 +111,7 @@ def test_every_qas_command_and_flag_exists(doc: str, words: list[str]) -> None:
         assert _fully_parsed(parser, words[2:]), f"{doc}: {' '.join(words)} does not parse"
 
 
+@pytest.mark.slow
 def test_the_runnable_qas_commands_run(tmp_path: Path) -> None:
     """`qas plan` (not --stack: no stack here) and `qas trace` as written, in order, in one directory."""
     qas = Path(sys.executable).with_name("qas")
@@ -138,6 +139,7 @@ def test_every_make_target_and_demo_option_exists() -> None:
                 assert word in targets, f"{doc}: no make target {word}"
 
 
+@pytest.mark.slow
 def test_make_help_lists_the_targets_the_readme_names() -> None:
     done = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
     for target in ("demo", "test", "bench", "unit", "check"):
