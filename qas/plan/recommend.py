@@ -29,7 +29,8 @@ from scaling.target import DurationStats, ideal_target
 
 TAIL_PERCENTILE = 99.0  # the tuner's TAIL_PERCENTILE (p99)
 MAX_CAPACITY_CEILING = 1000  # template.yaml: MaxCapacity MaxValue
-SHUTDOWN_CHOICES = (3, 5, 10, 15)  # minutes; 5 is the template's default (docs/design.md)
+SHUTDOWN_DEFAULT = FleetSettings.shutdown_minutes  # 5, the template's default (docs/design.md)
+SHUTDOWN_CHOICES = (3, 5, 10, 15)  # minutes
 HEADROOM = 1.2  # first MaxCapacity guess: the busiest window's instances x this
 GROWTH = 1.5  # MaxCapacity x this per round while the simulated goal is missed
 MAX_ROUNDS = 8
@@ -59,7 +60,7 @@ class PlanRequest:
     def ceiling(self) -> int:
         return self.max_capacity_limit or MAX_CAPACITY_CEILING
 
-    def fleet(self, max_capacity: int, shutdown_minutes: int = 5) -> FleetSettings:
+    def fleet(self, max_capacity: int, shutdown_minutes: int = SHUTDOWN_DEFAULT) -> FleetSettings:
         return FleetSettings(
             slo_s=self.slo_s,
             max_capacity=max_capacity,
@@ -181,19 +182,19 @@ def plan(trace: Trace, request: PlanRequest) -> Plan:
         return result
 
     capacity = min(request.ceiling, max(1, math.ceil(workload.peak_instances * HEADROOM)))
-    result = tuned(capacity, 5)
+    result = tuned(capacity, SHUTDOWN_DEFAULT)
     for _ in range(MAX_ROUNDS):
         if result.slo_attainment >= request.goal or capacity >= request.ceiling:
             break
-        grown = tuned(min(request.ceiling, math.ceil(capacity * GROWTH)), 5)
+        grown = tuned(min(request.ceiling, math.ceil(capacity * GROWTH)), SHUTDOWN_DEFAULT)
         if grown.slo_attainment <= result.slo_attainment + MIN_GAIN:
             break  # more capacity does not help: the misses come from elsewhere (explain says where)
         capacity, result = trials[-1].max_capacity, grown
 
-    shutdown = 5
+    shutdown = SHUTDOWN_DEFAULT
     if result.slo_attainment >= request.goal:
         for minutes in SHUTDOWN_CHOICES:
-            if minutes == 5:
+            if minutes == SHUTDOWN_DEFAULT:
                 continue
             other = tuned(capacity, minutes)
             if other.slo_attainment >= request.goal and other.instance_seconds < result.instance_seconds:
