@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.errors import AdapterError
 from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 from qas import emulator
 from qas.demo.config import DemoConfig, Phase
@@ -78,6 +81,8 @@ class DemoRun:
         self.fleet_name = out["FleetName"]
         self.state = _State()
         self.model = ControlPlane(stack.control)
+        ec2 = cfg.platform is Platform.EC2
+        self._policy_client = self._client("autoscaling" if ec2 else "application-autoscaling")
         self.completions = Completions()
         self.functions: dict[str, WarmFunction] = {}
         self.fleet = self._fleet()
@@ -90,16 +95,12 @@ class DemoRun:
         return emulator.client(self.stack.endpoint_url, name)
 
     def _target_policy(self) -> TargetPolicy:
+        """A new reader of the policy (the adapter keeps its first read), on one long-lived client."""
         out = self.stack.outputs
         if self.cfg.platform is Platform.EC2:
-            return AsgTargetPolicy(
-                self.fleet_name, out["ScalingPolicyName"], client=self._client("autoscaling")
-            )
+            return AsgTargetPolicy(self.fleet_name, out["ScalingPolicyName"], client=self._policy_client)
         return EcsTargetPolicy(
-            out["ClusterName"],
-            self.fleet_name,
-            out["ScalingPolicyName"],
-            client=self._client("application-autoscaling"),
+            out["ClusterName"], self.fleet_name, out["ScalingPolicyName"], client=self._policy_client
         )
 
     def _fleet(self) -> Fleet:
@@ -273,7 +274,7 @@ class DemoRun:
         """
         try:
             target = self._target_policy().current_target()
-        except Exception as exc:
+        except (BotoCoreError, ClientError, AdapterError) as exc:  # not StopRequestedError: Ctrl-C must stop
             self.console.event(minute, f"cannot read the scaling policy: {exc}")
             return
         if target != self.model.target:
