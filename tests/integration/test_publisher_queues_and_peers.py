@@ -8,7 +8,17 @@ import pytest
 from common.settings import ConfigError, load_settings
 from metric_publisher import app
 from metric_publisher.settings import PublisherSettings, queue_url_from_arn
-from tests.integration.conftest import ASG_NAME, REGION, load_event, make_asg, make_asg_policy, make_queue
+from tests.integration.conftest import (
+    ASG_NAME,
+    CLUSTER,
+    REGION,
+    SERVICE,
+    load_event,
+    make_asg,
+    make_asg_policy,
+    make_ecs_service,
+    make_queue,
+)
 from tests.integration.test_metric_publisher import fill_queue, set_env
 
 
@@ -123,3 +133,31 @@ def test_arn_to_url_follows_the_partition():
     )
     with pytest.raises(ValueError):
         queue_url_from_arn("arn:aws:sns:us-east-1:123456789012:q")
+
+
+def test_ecs_peer_in_another_cluster_and_a_deleted_one(monkeypatch, context):
+    # Given our ECS service with 2 running tasks and a green service in another cluster with 1
+    url = make_queue()
+    fill_queue(url, visible=9, in_flight=0)
+    make_ecs_service(desired=2)
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.create_cluster(clusterName="green")
+    network = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0][
+        "networkConfiguration"
+    ]
+    ecs.create_service(
+        cluster="green",
+        serviceName="green-svc",
+        taskDefinition="worker",
+        desiredCount=0,
+        launchType="FARGATE",
+        networkConfiguration=network,
+    )
+    ecs.update_service(cluster="green", service="green-svc", desiredCount=1)
+    set_env(monkeypatch, "ECS", url, PEER_FLEETS="green/green-svc,gone-cluster/old-svc")
+
+    sample = app.lambda_handler(load_event("metric_publisher"), context)["samples"][0]
+
+    # Then 9 messages over 3 running tasks; the peer whose cluster is gone counts 0
+    assert sample["PeerRunningCapacity"] == 1.0
+    assert sample["BacklogPerInstance"] == 3.0
