@@ -39,6 +39,16 @@ def fill_fifo(url: str, groups: int, per_group: int, in_flight_groups: int) -> N
         assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=600)["Messages"]
 
 
+def fifo_sample(monkeypatch, context, *, groups, per_group, in_flight_groups, instances):
+    """One publisher sample on a FIFO queue, an ASG of 4-slot instances and a policy at target 10."""
+    url = make_queue("jobs.fifo")
+    fill_fifo(url, groups=groups, per_group=per_group, in_flight_groups=in_flight_groups)
+    make_asg(desired=instances)
+    make_asg_policy(target=10.0)
+    set_env(monkeypatch, "EC2", url, WORKER_CONCURRENCY="4", SCALING_POLICY_NAME="backlog-target-tracking")
+    return app.lambda_handler(load_event("metric_publisher"), context)["samples"][0]
+
+
 def test_several_queues_add_up_with_their_weights(monkeypatch, context):
     # Given a high-priority queue (4 visible, 2 in flight) and a low one whose messages take 3x as long
     high, low = make_queue("high"), make_queue("low")
@@ -75,13 +85,7 @@ def test_peer_fleets_divide_the_shared_backlog(monkeypatch, context):
 
 def test_fifo_backlog_is_capped_at_what_the_groups_can_use(monkeypatch, context):
     # Given 3 groups of 20 messages, one message of each in flight, 3 instances x 4 slots, target 10
-    url = make_queue("jobs.fifo")
-    fill_fifo(url, groups=3, per_group=20, in_flight_groups=3)
-    make_asg(desired=3)
-    make_asg_policy(target=10.0)
-    set_env(monkeypatch, "EC2", url, WORKER_CONCURRENCY="4", SCALING_POLICY_NAME="backlog-target-tracking")
-
-    sample = app.lambda_handler(load_event("metric_publisher"), context)["samples"][0]
+    sample = fifo_sample(monkeypatch, context, groups=3, per_group=20, in_flight_groups=3, instances=3)
 
     # Then 60 messages / 3 = 20 per instance would double the fleet; the groups can use 3 + 1 slots,
     # one instance: the metric is 10 x 1 / 3, so target tracking asks for 1 instance.
@@ -93,13 +97,7 @@ def test_fifo_backlog_is_capped_at_what_the_groups_can_use(monkeypatch, context)
 
 def test_fifo_with_every_slot_busy_scales_normally(monkeypatch, context):
     # Given 8 groups in flight on 2 instances x 4 slots: no idle slot, so groups are plentiful
-    url = make_queue("jobs.fifo")
-    fill_fifo(url, groups=10, per_group=3, in_flight_groups=8)
-    make_asg(desired=2)
-    make_asg_policy(target=10.0)
-    set_env(monkeypatch, "EC2", url, WORKER_CONCURRENCY="4", SCALING_POLICY_NAME="backlog-target-tracking")
-
-    sample = app.lambda_handler(load_event("metric_publisher"), context)["samples"][0]
+    sample = fifo_sample(monkeypatch, context, groups=10, per_group=3, in_flight_groups=8, instances=2)
 
     assert sample["BacklogPerInstance"] == 15.0
     assert "GroupBoundBacklogCeiling" not in sample
