@@ -3,8 +3,9 @@
 * One fleet serving queues in priority order: the backlogs add up (each optionally weighted by how
   long its messages take relative to the fleet's average), because the same slots drain them all.
 * Fleets sharing a queue (blue/green): each divides the shared backlog by the running capacity of
-  all of them. Target tracking then sets each fleet to ~ its share of backlog / target, and the sum
-  is what one fleet alone would get, instead of every fleet sizing itself for the whole backlog.
+  all of them (`BacklogSample.peer_running`). Target tracking then sets each fleet to ~ its share of
+  backlog / target, and the sum is what one fleet alone would get, instead of every fleet sizing
+  itself for the whole backlog.
 
 Pure: no boto3.
 """
@@ -15,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scaling.backlog import FleetCapacity, QueueCounts
+from scaling.backlog import QueueCounts
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,3 @@ def combine_queues(queues: Sequence[WeightedQueue]) -> QueueCounts:
     visible = sum(q.counts.visible * q.weight for q in queues)
     in_flight = sum(q.counts.in_flight * q.weight for q in queues)
     return QueueCounts(visible=math.ceil(visible - 1e-9), in_flight=math.ceil(in_flight - 1e-9))
-
-
-def running_on_queue(own: FleetCapacity, peers: Sequence[FleetCapacity]) -> int:
-    """Running capacity of every fleet consuming the queue: this one and its peers."""
-    return own.running + sum(peer.running for peer in peers)

@@ -8,7 +8,7 @@ import pytest
 
 from scaling.backlog import BacklogSample, FleetCapacity, QueueCounts
 from scaling.fifo import cap_backlog_per_instance, is_group_bound, usable_capacity
-from scaling.fleets import WeightedQueue, combine_queues, running_on_queue
+from scaling.fleets import WeightedQueue, combine_queues
 
 
 def test_idle_slots_with_messages_waiting_is_group_bound() -> None:
@@ -68,7 +68,6 @@ def test_queues_add_up_with_their_weights() -> None:
 
 def test_fleets_on_one_queue_divide_the_backlog_by_all_running_capacity() -> None:
     blue, green = FleetCapacity(running=3, desired=3), FleetCapacity(running=1, desired=1)
-    assert running_on_queue(blue, [green]) == 4
     sample = BacklogSample(QueueCounts(visible=100, in_flight=20), blue, peer_running=1)
     assert sample.backlog_per_instance == 30.0
     assert sample.metrics()["PeerRunningCapacity"] == 1.0
