@@ -1,5 +1,5 @@
-"""The benchmark's FIFO scenarios: few groups, many groups, a hot group, and a deep backlog in few
-groups. bench.py adds them to its scenarios; the fleets are FIFO (runner.as_fifo).
+"""The benchmark's FIFO scenarios: few groups, many groups, a hot group, groups that keep appearing,
+and a deep backlog in few groups. bench.py adds them to its scenarios; the fleets are FIFO (runner.as_fifo).
 
 Each is (name, description, fleet, trace maker, active groups). The goal checked on them
 (tests/sim/test_fifo.py): peak capacity near ceil(G / concurrency) when groups bound it, and SLO
@@ -54,6 +54,16 @@ FIFO_SCENARIOS: tuple[FifoScenario, ...] = (
             traces.steady(0.5, 6 * HOUR * k, traces.lognormal(10, 0.5), seed=33), 19, seed=33, hot_share=0.3
         ),
         20,
+    ),
+    (
+        "fifo-growing-groups",
+        "FIFO, active groups growing from 2 to 40 over 6 h, 0.05 to 1 msg/s (each group ~50% busy),"
+        " lognormal 20 s; SLO 10 min",
+        _fleet(600, 20),
+        lambda k: traces.with_growing_groups(
+            traces.ramp(0.05, 1.0, 6 * HOUR * k, traces.lognormal(20, 0.5), seed=35), 2, 40, seed=35
+        ),
+        40,
     ),
     (
         "fifo-backlog",

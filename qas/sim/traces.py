@@ -109,6 +109,17 @@ def with_groups(trace: Trace, groups: int, *, seed: int, hot_share: float = 0.0)
     return Trace(trace.arrival_s, trace.processing_s, tuple(names))
 
 
+def with_growing_groups(trace: Trace, first: int, last: int, *, seed: int) -> Trace:
+    """The trace on a FIFO queue whose active groups grow linearly from ``first`` to ``last`` over it:
+    each message goes to one of the groups active at its arrival (new groups keep appearing)."""
+    if not 1 <= first <= last:
+        raise ValueError("need 1 <= first <= last")
+    rng = random.Random(seed)
+    span = trace.duration_s or 1.0
+    names = [f"g{rng.randrange(first + int((last - first) * t / span))}" for t in trace.arrival_s]
+    return Trace(trace.arrival_s, trace.processing_s, tuple(names))
+
+
 Sampler = Callable[[random.Random, float], float]  # (rng, arrival time) -> processing seconds
 
 
