@@ -101,6 +101,8 @@ def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
 
 def _simulate(args: argparse.Namespace) -> int:
     trace = read_csv(Path(args.trace))
+    if args.fifo and trace.group is None:  # a grouped trace runs as FIFO without the flag
+        raise ValueError("--fifo needs the trace's group column (header arrival_s,processing_s,group)")
     started = time.perf_counter()
     result = simulate(trace, args.policy, _fleet(args))
     summary: dict[str, object] = {"policy": args.policy, **result.summary()}
@@ -152,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--trace", required=True, help="CSV with header arrival_s,processing_s")
     sim.add_argument("--policy", required=True, choices=[*POLICIES, REFERENCE])
     sim.add_argument("--json", action="store_true", help="print one JSON object")
+    sim.add_argument(
+        "--fifo", action="store_true", help="FIFO queue by the trace's group column (default if present)"
+    )
     _add_fleet_options(sim, required=True)
     sim.set_defaults(func=_simulate)
 

@@ -33,6 +33,7 @@ from worker import handlers
 from worker.backoff import heartbeat_visibility, needs_extension, retry_visibility
 from worker.metrics import Publisher, Recorder
 from worker.protection import ProtectionState
+from worker.queues import PriorityReceiver, batches
 from worker.settings import Settings
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     delete_attempts: int = 0
     job_id: str | None = None
+    queue_url: str = ""  # the queue it came from (WORKER_QUEUE_URLS)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class Consumer:
         self._crashed = threading.Event()
         self._tick = min(0.25, settings.visibility_timeout / 8)
         self._last_flush = time.monotonic()
+        self._queues = PriorityReceiver(settings.queues, settings.wait_time_seconds)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -221,10 +224,9 @@ class Consumer:
             log.debug("receiving", extra={"free_slots": wanted})
             lease_start = time.monotonic()
             try:
-                response = self._sqs.receive_message(
-                    QueueUrl=self._settings.queue_url,
-                    MaxNumberOfMessages=wanted,
-                    WaitTimeSeconds=self._settings.wait_time_seconds,
+                queue_url, messages = self._queues.receive(
+                    self._sqs,
+                    wanted,
                     VisibilityTimeout=self._settings.visibility_timeout,
                     MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
                 )
@@ -240,7 +242,7 @@ class Consumer:
                 self._stop.wait(delay)
                 continue
             failures = 0
-            jobs = [self._job(message, lease_start) for message in response.get("Messages", [])]
+            jobs = [self._job(message, lease_start, queue_url) for message in messages]
             if self._stop.is_set():
                 # SIGTERM arrived during the long poll: these were never started.
                 with self._cond:
@@ -264,7 +266,7 @@ class Consumer:
                 # busy -> idle: nothing held, and the queue had nothing for a whole long poll.
                 self._protection.idle()
 
-    def _job(self, message: Any, lease_start: float) -> Job:
+    def _job(self, message: Any, lease_start: float, queue_url: str) -> Job:
         attributes = message.get("Attributes", {})
         sent_ms = attributes.get("SentTimestamp")
         return Job(
@@ -275,6 +277,7 @@ class Consumer:
             sent_at=int(sent_ms) / 1000 if sent_ms else None,
             received_at=lease_start,
             visible_until=lease_start + self._settings.visibility_timeout,
+            queue_url=queue_url,
         )
 
     # ---------------------------------------------------------------- processing
@@ -422,14 +425,16 @@ class Consumer:
             if busy:
                 self._protection.busy()  # only calls out when a renewal is due
 
+    def _queue_of(self, job: Job) -> str:
+        return job.queue_url or self._settings.queue_url
+
     def _delete(self, jobs: list[Job]) -> None:
-        for start in range(0, len(jobs), _BATCH):
-            batch = jobs[start : start + _BATCH]
+        for queue_url, batch in batches(jobs, self._queue_of):
             entries: list[Any] = [
                 {"Id": str(i), "ReceiptHandle": job.receipt_handle} for i, job in enumerate(batch)
             ]
             try:
-                response = self._sqs.delete_message_batch(QueueUrl=self._settings.queue_url, Entries=entries)
+                response = self._sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
                 failed: dict[str, Any] = {entry["Id"]: entry for entry in response.get("Failed", [])}
             except Exception as error:  # retried next tick; the heartbeat keeps the lease
                 log.warning("delete batch failed", extra={"error": str(error), "messages": len(batch)})
@@ -453,8 +458,7 @@ class Consumer:
                 self._cond.notify_all()
 
     def _change_visibility(self, changes: list[Change], now: float) -> None:
-        for start in range(0, len(changes), _BATCH):
-            batch = changes[start : start + _BATCH]
+        for queue_url, batch in batches(changes, lambda change: self._queue_of(change.job)):
             entries: list[Any] = [
                 {
                     "Id": str(i),
@@ -464,9 +468,7 @@ class Consumer:
                 for i, change in enumerate(batch)
             ]
             try:
-                response = self._sqs.change_message_visibility_batch(
-                    QueueUrl=self._settings.queue_url, Entries=entries
-                )
+                response = self._sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
                 failed: dict[str, Any] = {entry["Id"]: entry for entry in response.get("Failed", [])}
             except Exception as error:  # an extension is retried next tick
                 log.warning("visibility batch failed", extra={"error": str(error), "messages": len(batch)})

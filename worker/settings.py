@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import urlparse
 
+from worker.queues import queue_url as queue_url_of
+
 # SQS hard limits.
 MAX_VISIBILITY_SECONDS = 43_200  # 12 h, also the cap on a message's total invisibility from receive
 MAX_WAIT_SECONDS = 20
@@ -35,6 +37,8 @@ class Platform(StrEnum):
 @dataclass(frozen=True)
 class Settings:
     queue_url: str
+    # WORKER_QUEUE_URLS: every queue in priority order (URLs or ARNs); empty: QUEUE_URL alone.
+    queue_urls: tuple[str, ...] = ()
     concurrency: int = 1
     handler: str = "worker.handlers:simulated_work"
     platform: Platform = Platform.LOCAL
@@ -61,6 +65,14 @@ class Settings:
         queue_url = reader.text("QUEUE_URL", None)
         if not _is_http_url(queue_url):
             raise SettingsError("QUEUE_URL", f"{queue_url!r} is not an http(s) URL")
+        queue_urls = tuple(
+            queue_url_of(part) for part in env.get("WORKER_QUEUE_URLS", "").split(",") if part.strip()
+        )
+        for url in queue_urls:
+            if not _is_http_url(url):
+                raise SettingsError(
+                    "WORKER_QUEUE_URLS", f"{url!r} is neither an http(s) URL nor an SQS queue ARN"
+                )
         handler = reader.text("WORKER_HANDLER", cls.handler)
         module, _, function = handler.partition(":")
         if not module or not function:
@@ -82,6 +94,7 @@ class Settings:
         )
         settings = cls(
             queue_url=queue_url,
+            queue_urls=queue_urls,
             concurrency=reader.integer("WORKER_CONCURRENCY", cls.concurrency, 1, 1000),
             handler=handler,
             platform=platform,
@@ -117,6 +130,11 @@ class Settings:
             ),
         )
         return settings
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        """The queues this worker consumes, highest priority first."""
+        return self.queue_urls or (self.queue_url,)
 
 
 class _Reader:

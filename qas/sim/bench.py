@@ -18,6 +18,7 @@ from qas.sim import traces
 from qas.sim.engine import SimResult
 from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
+from qas.sim.scenarios_fifo import FIFO_SCENARIOS
 from qas.sim.traces import Trace
 from scaling.control_plane import Platform
 
@@ -127,6 +128,8 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     )
 }
+
+SCENARIOS.update({n: Scenario(n, d, f, m) for n, d, f, m, _groups in FIFO_SCENARIOS})  # scenarios_fifo.py
 
 
 @dataclass

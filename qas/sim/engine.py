@@ -15,6 +15,8 @@ What it takes from the real system:
   unprotected instances (`scaling.control_plane.plan_scale_in`), and an instance left over because it
   was protected goes as soon as it is idle, before it takes more work.
 * The metric publisher samples every period: visible, in flight, running, desired.
+* A trace with message groups runs as a FIFO queue: qas/sim/fifo.py decides which message a free
+  slot may take (the FIFO hooks below are the only places the engine asks it).
 * The tuner runs on the controller's schedule on the durations completed in its lookback window
   (exact percentiles, as CloudWatch computes them from the worker's Values/Counts).
 """
@@ -29,6 +31,7 @@ from itertools import count
 
 import numpy as np
 
+from qas.sim.fifo import FifoDispatch
 from qas.sim.policies import Controller
 from qas.sim.traces import Trace
 from scaling.control_plane import InstanceView, plan_scale_in
@@ -150,6 +153,7 @@ class Simulation:
         self._peak = 0
         self._redeliveries = 0
         self._timeline: list[TimelinePoint] = []
+        self._fifo = FifoDispatch(trace.group) if trace.group is not None else None  # FIFO hook
 
     # -- fleet ---------------------------------------------------------------------------------
     def _push(self, t: float, kind: int, iid: int = 0, msg: int = 0) -> None:
@@ -187,6 +191,9 @@ class Simulation:
 
     def _fill(self, inst: _Instance, t: float) -> None:
         """An instance with free slots takes waiting messages, or offers its slots."""
+        if self._fifo is not None:  # FIFO hook: only messages of groups with nothing in flight
+            while inst.busy < self.cfg.concurrency and (msg := self._fifo.pop()) is not None:
+                self._start(inst, msg, t)
         queue = self._queue
         while inst.busy < self.cfg.concurrency and self._head < len(queue):
             msg = queue[self._head]
@@ -195,7 +202,20 @@ class Simulation:
         if inst.busy < self.cfg.concurrency:
             self._free[inst.iid] = inst
 
-    def _enqueue(self, msg: int, t: float) -> None:
+    def _dispatch(self, t: float) -> None:
+        """FIFO hook: free slots take what the groups release."""
+        assert self._fifo is not None
+        while self._free and self._fifo.has_ready:
+            self._fill(next(iter(self._free.values())), t)
+
+    def _visible(self) -> int:
+        return self._fifo.visible if self._fifo is not None else len(self._queue) - self._head
+
+    def _enqueue(self, msg: int, t: float, *, returned: bool = False) -> None:
+        if self._fifo is not None:  # FIFO hook
+            (self._fifo.returned if returned else self._fifo.push)(msg)
+            self._dispatch(t)
+            return
         if self._free:
             self._start(next(iter(self._free.values())), msg, t)
         else:
@@ -227,6 +247,8 @@ class Simulation:
         inst.messages.discard(msg)
         inst.busy -= 1
         self._in_flight -= 1
+        if self._fifo is not None:  # FIFO hook: the group unlocks
+            self._fifo.done(msg)
         self._done_s[msg] = t
         self._completions_t.append(t)
         self._completions_d.append(self.trace.processing_s[msg])
@@ -234,9 +256,11 @@ class Simulation:
             self._terminate(inst, t)  # protection just came off and the fleet is above desired
         else:
             self._fill(inst, t)
+        if self._fifo is not None:  # FIFO hook: the unlocked group's next message, on any free slot
+            self._dispatch(t)
 
     def _on_tick(self, t: float) -> None:
-        visible = len(self._queue) - self._head
+        visible = self._visible()
         step = self.controller.step(t, visible, self._in_flight, self._running, self._desired)
         self._actions += step.actions
         if self.cfg.record_timeline:
@@ -285,10 +309,10 @@ class Simulation:
                     self._running += 1
                     self._fill(booted, t)
             elif kind == _VISIBLE:
-                self._enqueue(msg, t)
+                self._enqueue(msg, t, returned=True)
             elif kind == _TICK:
                 self._on_tick(t)
-                idle = len(self._queue) == self._head and self._in_flight == 0 and self._live == 0
+                idle = self._visible() == 0 and self._in_flight == 0 and self._live == 0
                 if next_arrival >= n and idle and not any(e[1] == _VISIBLE for e in self._events):
                     break
                 self._push(t + self.cfg.period_s, _TICK)

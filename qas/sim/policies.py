@@ -16,6 +16,7 @@ from typing import Protocol
 
 from scaling.backlog import backlog_per_instance
 from scaling.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Platform
+from scaling.fifo import cap_backlog_per_instance
 from scaling.target import DurationStats, GuardRails, TargetModel, aws_guidance_target, decide_target
 
 
@@ -42,6 +43,9 @@ class FleetSettings:
     tuner_interval_s: float = 300.0  # the tuner's schedule
     lookback_s: float = 600.0  # LOOKBACK_MINUTES
     tail_percentile: float = 99.0  # TAIL_PERCENTILE
+    # A FIFO queue: the publisher caps BacklogPerInstance at what the message groups can use
+    # (scaling.fifo); the template's FIFO bootstrap starts one instance (bootstrap_steps empty).
+    fifo: bool = False
 
     def control_plane(self, target: float) -> ControlPlaneConfig:
         warmup = self.boot_s if self.instance_warmup_s is None else self.instance_warmup_s
@@ -120,6 +124,15 @@ class TargetTracking:
 
     def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
         metric = self._metric(visible, in_flight, running)
+        if self.settings.fifo and self._metric is our_backlog and metric is not None:  # FIFO hook
+            metric = cap_backlog_per_instance(
+                metric,
+                visible=visible,
+                in_flight=in_flight,
+                running=running,
+                concurrency=self.settings.concurrency,
+                target=self.plane.target,
+            )
         result = self.plane.evaluate(PeriodInput(now_s, metric, visible, in_flight, running, desired))
         return Step(result.desired, int(result.changed))
 

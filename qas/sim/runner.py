@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from qas.sim.engine import EngineSettings, SimResult, Simulation
 from qas.sim.policies import REFERENCE, FleetSettings, make_controller
 from qas.sim.traces import Trace
@@ -16,6 +18,11 @@ def expected_mean(trace: Trace) -> float:
     return max(0.001, sum(first) / len(first)) if first else 1.0
 
 
+def as_fifo(fleet: FleetSettings) -> FleetSettings:
+    """The deployment on a FIFO queue: the group cap, and the template's one-instance bootstrap."""
+    return dataclasses.replace(fleet, fifo=True, bootstrap_capacity=1, bootstrap_steps=())
+
+
 def simulate(
     trace: Trace,
     policy: str,
@@ -24,7 +31,10 @@ def simulate(
     record_timeline: bool = False,
     drain_s: float | None = None,
     initial_target: float | None = None,
+    fifo_aware: bool = True,
 ) -> SimResult:
+    """``fifo_aware=False`` runs a grouped trace with the fleet as given (the benchmark's measure of
+    what the group cap and the FIFO bootstrap save)."""
     engine = EngineSettings(
         concurrency=fleet.concurrency,
         boot_s=fleet.boot_s,
@@ -34,5 +44,7 @@ def simulate(
         initial_running=fleet.max_capacity if policy == REFERENCE else 0,
         **({} if drain_s is None else {"drain_s": drain_s}),
     )
+    if fifo_aware and trace.group is not None and not fleet.fifo:
+        fleet = as_fifo(fleet)
     controller = make_controller(policy, fleet, expected_mean(trace), initial_target)
     return Simulation(trace, controller, engine, fleet.slo_s).run()

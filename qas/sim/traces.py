@@ -1,5 +1,8 @@
 """Message traces: CSV ``arrival_s,processing_s``, one row per message, and workload generators.
 
+An optional third column ``group`` (header ``arrival_s,processing_s,group``) is the message group
+of a FIFO queue; the simulator then dispatches as SQS FIFO does (qas/sim/fifo.py).
+
 Generators are seeded so that a benchmark run is reproducible. Arrivals are Poisson processes
 (thinned for time-varying rates); processing times are lognormal with a given mean.
 """
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HEADER = ("arrival_s", "processing_s")
+FIFO_HEADER = (*HEADER, "group")
 
 
 @dataclass(frozen=True)
@@ -22,10 +26,13 @@ class Trace:
 
     arrival_s: tuple[float, ...]
     processing_s: tuple[float, ...]
+    group: tuple[str, ...] | None = None  # FIFO message group of each message
 
     def __post_init__(self) -> None:
         if len(self.arrival_s) != len(self.processing_s):
             raise ValueError("arrival_s and processing_s differ in length")
+        if self.group is not None and len(self.group) != len(self.arrival_s):
+            raise ValueError("group and arrival_s differ in length")
         if any(b < a for a, b in zip(self.arrival_s, self.arrival_s[1:], strict=False)):
             raise ValueError("arrivals must be sorted")
         if any(not math.isfinite(p) or p < 0 for p in self.processing_s):
@@ -45,32 +52,72 @@ class Trace:
         rows = sorted(rows)
         return cls(tuple(r[0] for r in rows), tuple(r[1] for r in rows))
 
+    @classmethod
+    def from_group_rows(cls, rows: list[tuple[float, float, str]]) -> Trace:
+        # Stable on arrival only: equal arrivals keep their order, which is the order in their group.
+        rows = sorted(rows, key=lambda r: r[0])
+        return cls(tuple(r[0] for r in rows), tuple(r[1] for r in rows), tuple(r[2] for r in rows))
+
 
 def read_csv(path: Path) -> Trace:
     """Read a trace; rows need not be sorted. Raises ValueError on a bad header or row."""
     with path.open(newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != HEADER:
-            raise ValueError(f"{path}: the header must be {','.join(HEADER)}")
-        rows: list[tuple[float, float]] = []
+        columns = None if header is None else tuple(h.strip() for h in header)
+        if columns not in (HEADER, FIFO_HEADER):
+            raise ValueError(f"{path}: the header must be {','.join(HEADER)} or {','.join(FIFO_HEADER)}")
+        fifo = columns == FIFO_HEADER
+        rows: list[tuple[float, float, str]] = []
         for line_no, row in enumerate(reader, start=2):
             if not row:
                 continue
             try:
-                rows.append((float(row[0]), float(row[1])))
+                group = row[2].strip() if fifo else ""
+                if fifo and not group:
+                    raise ValueError("empty group")
+                rows.append((float(row[0]), float(row[1]), group))
             except (ValueError, IndexError) as exc:
-                raise ValueError(f"{path}:{line_no}: expected two numbers, got {row!r}") from exc
-    return Trace.from_rows(rows)
+                expected = "two numbers and a group" if fifo else "two numbers"
+                raise ValueError(f"{path}:{line_no}: expected {expected}, got {row!r}") from exc
+    if fifo:
+        return Trace.from_group_rows(rows)
+    return Trace.from_rows([(a, p) for a, p, _ in rows])
 
 
 def write_csv(trace: Trace, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(HEADER)
-        for arrival, processing in zip(trace.arrival_s, trace.processing_s, strict=True):
-            writer.writerow((f"{arrival:.3f}", f"{processing:.3f}"))
+        if trace.group is None:
+            writer.writerow(HEADER)
+            for arrival, processing in zip(trace.arrival_s, trace.processing_s, strict=True):
+                writer.writerow((f"{arrival:.3f}", f"{processing:.3f}"))
+            return
+        writer.writerow(FIFO_HEADER)
+        for arrival, processing, group in zip(trace.arrival_s, trace.processing_s, trace.group, strict=True):
+            writer.writerow((f"{arrival:.3f}", f"{processing:.3f}", group))
+
+
+def with_groups(trace: Trace, groups: int, *, seed: int, hot_share: float = 0.0) -> Trace:
+    """The trace on a FIFO queue: each message in one of ``groups`` groups, uniformly, except that a
+    ``hot_share`` of them all go to group ``hot``."""
+    if groups < 1 or not 0 <= hot_share <= 1:
+        raise ValueError("groups must be >= 1 and hot_share within [0, 1]")
+    rng = random.Random(seed)
+    names = ["hot" if rng.random() < hot_share else f"g{rng.randrange(groups)}" for _ in range(len(trace))]
+    return Trace(trace.arrival_s, trace.processing_s, tuple(names))
+
+
+def with_growing_groups(trace: Trace, first: int, last: int, *, seed: int) -> Trace:
+    """The trace on a FIFO queue whose active groups grow linearly from ``first`` to ``last`` over it:
+    each message goes to one of the groups active at its arrival (new groups keep appearing)."""
+    if not 1 <= first <= last:
+        raise ValueError("need 1 <= first <= last")
+    rng = random.Random(seed)
+    span = trace.duration_s or 1.0
+    names = [f"g{rng.randrange(first + int((last - first) * t / span))}" for t in trace.arrival_s]
+    return Trace(trace.arrival_s, trace.processing_s, tuple(names))
 
 
 Sampler = Callable[[random.Random, float], float]  # (rng, arrival time) -> processing seconds

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
+from botocore.exceptions import ClientError
+
 from adapters import clients
 from adapters.errors import ResourceNotFoundError
 from scaling.backlog import FleetCapacity
@@ -192,3 +194,28 @@ class EcsTargetPolicy:
             PolicyType=TARGET_TRACKING,
             TargetTrackingScalingPolicyConfiguration=configuration,
         )
+
+
+# --- other fleets on the same queue (blue/green) -------------------------------------------------
+
+
+def peer_fleet(platform: str, spec: str, default_cluster: str) -> Fleet:
+    """A peer named in PEER_FLEETS: an ASG name (EC2), or "cluster/service" or a service of this
+    fleet's cluster (ECS)."""
+    if platform == "EC2":
+        return AsgFleet(spec)
+    cluster, _, service = spec.rpartition("/")
+    return EcsServiceFleet(cluster or default_cluster, service)
+
+
+def peer_capacity(fleet: Fleet) -> FleetCapacity | None:
+    """The peer's capacity, or None when it does not exist (yet, or any more): a blue/green peer
+    comes and goes, and a missing one consumes nothing."""
+    try:
+        return fleet.capacity()
+    except ResourceNotFoundError:
+        return None
+    except ClientError as err:  # DescribeServices on a deleted cluster
+        if err.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
+            return None
+        raise

@@ -28,6 +28,8 @@ UNITS: dict[str, StandardUnitType] = {
     "VisibleMessages": "Count",
     "InFlightMessages": "Count",
     "RunningCapacity": "Count",
+    "PeerRunningCapacity": "Count",
+    "GroupBoundBacklogCeiling": "None",
     "DesiredCapacity": "Count",
     "TargetBacklogPerInstance": "None",
 }

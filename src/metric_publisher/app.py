@@ -1,7 +1,9 @@
 """Metric publisher: reads the queue and the fleet, publishes BacklogPerInstance and its inputs.
 
-AWS calls: sqs:GetQueueAttributes, cloudwatch:PutMetricData, and
-autoscaling:DescribeAutoScalingGroups (EC2) or ecs:DescribeServices (ECS).
+AWS calls: sqs:GetQueueAttributes (every queue the fleet serves), cloudwatch:PutMetricData, and
+autoscaling:DescribeAutoScalingGroups (EC2) or ecs:DescribeServices (ECS) for the fleet and its
+peers; on FIFO queues also autoscaling:DescribePolicies or application-autoscaling:
+DescribeScalingPolicies (the target, for the group cap).
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from adapters.fleet import AsgFleet, EcsServiceFleet, Fleet
 from adapters.metrics import FleetMetrics
-from adapters.queue import SqsQueue
 from common.errors import fail_loudly
 from common.observability import logger, tracer
-from common.settings import Platform, load_settings
+from common.settings import load_settings
 from metric_publisher.settings import PublisherSettings
+from metric_publisher.sources import Sources
 from scaling.backlog import BacklogSample
 
 # Stop sampling when less than this is left before the Lambda timeout after the next sleep.
@@ -33,28 +34,20 @@ def get_settings() -> PublisherSettings:
     return load_settings(PublisherSettings)
 
 
-def make_fleet(settings: PublisherSettings) -> Fleet:
-    if settings.platform is Platform.EC2:
-        return AsgFleet(settings.fleet_name)
-    return EcsServiceFleet(settings.ecs_cluster, settings.fleet_name)
-
-
-def take_sample(queue: SqsQueue, fleet: Fleet, metrics: FleetMetrics, high_resolution: bool) -> BacklogSample:
-    """One sample: read both sides, then publish all five metrics in one call, zeros included."""
-    with fail_loudly("read queue"):
-        counts = queue.counts()
-    with fail_loudly("read fleet capacity"):
-        capacity = fleet.capacity()
-    sample = BacklogSample(queue=counts, capacity=capacity)
+def take_sample(sources: Sources, metrics: FleetMetrics, high_resolution: bool) -> BacklogSample:
+    """One sample: read every side, then publish all metrics in one call, zeros included."""
+    sample = sources.sample()
     with fail_loudly("publish metrics"):
         metrics.put(sample.metrics(), datetime.now(UTC), storage_resolution=1 if high_resolution else 60)
     logger.info(
         "published backlog sample",
         extra={
-            "visible": counts.visible,
-            "in_flight": counts.in_flight,
-            "running": capacity.running,
-            "desired": capacity.desired,
+            "visible": sample.queue.visible,
+            "in_flight": sample.queue.in_flight,
+            "running": sample.capacity.running,
+            "desired": sample.capacity.desired,
+            "peer_running": sample.peer_running,
+            "group_bound_ceiling": sample.ceiling,
             "backlog_per_instance": sample.backlog_per_instance,
         },
     )
@@ -72,8 +65,7 @@ def publish(
     Samples are scheduled from the start time (no drift from the time calls take) and the loop
     stops early rather than run into the Lambda timeout.
     """
-    queue = SqsQueue(settings.queue_url)
-    fleet = make_fleet(settings)
+    sources = Sources.from_settings(settings)
     metrics = FleetMetrics(settings.namespace, settings.fleet_name)
     samples: list[BacklogSample] = []
     start = clock()
@@ -87,7 +79,7 @@ def publish(
                 )
                 break
             sleep(wait)
-        samples.append(take_sample(queue, fleet, metrics, settings.high_resolution))
+        samples.append(take_sample(sources, metrics, settings.high_resolution))
     return samples
 
 

@@ -52,21 +52,42 @@ def backlog_per_instance(visible: int, in_flight: int, running: int) -> float:
 
 @dataclass(frozen=True)
 class BacklogSample:
-    """One sample of the metric publisher: the scaling metric and its inputs."""
+    """One sample of the metric publisher: the scaling metric and its inputs.
+
+    ``peer_running``: running capacity of the other fleets on the queue (blue/green), None without
+    peers. ``ceiling``: on FIFO queues, the highest metric the message groups can use
+    (`scaling.fifo.cap_backlog_per_instance`), None when not capped.
+    """
 
     queue: QueueCounts
     capacity: FleetCapacity
+    peer_running: int | None = None
+    ceiling: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.peer_running is not None and self.peer_running < 0:
+            raise ValueError(f"peer capacity cannot be negative: {self.peer_running}")
+
+    @property
+    def running_on_queue(self) -> int:
+        return self.capacity.running + (self.peer_running or 0)
 
     @property
     def backlog_per_instance(self) -> float:
-        return backlog_per_instance(self.queue.visible, self.queue.in_flight, self.capacity.running)
+        metric = backlog_per_instance(self.queue.visible, self.queue.in_flight, self.running_on_queue)
+        return metric if self.ceiling is None else min(metric, self.ceiling)
 
     def metrics(self) -> dict[str, float]:
         """Metric name -> value, as published under the project's namespace (see docs/contracts.md)."""
-        return {
+        values = {
             "BacklogPerInstance": self.backlog_per_instance,
             "VisibleMessages": float(self.queue.visible),
             "InFlightMessages": float(self.queue.in_flight),
             "RunningCapacity": float(self.capacity.running),
             "DesiredCapacity": float(self.capacity.desired),
         }
+        if self.peer_running is not None:
+            values["PeerRunningCapacity"] = float(self.peer_running)
+        if self.ceiling is not None:
+            values["GroupBoundBacklogCeiling"] = self.ceiling
+        return values

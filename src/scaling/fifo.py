@@ -1,0 +1,63 @@
+"""FIFO queues: how much capacity the message groups can use, and the cap on the scaling metric.
+
+A FIFO queue hands out a group's next message only after the one in flight is deleted, so with
+G active groups at most G messages are in flight, whatever the backlog. SQS's GetQueueAttributes
+gives no group count (only message counts); AWS/SQS publishes ApproximateNumberOfGroupsWithInflightMessages
+to CloudWatch, but that is the same number the publisher sees more freshly as in-flight messages
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html).
+What the publisher measures itself is the decisive fact: when the fleets have idle slots while
+messages are visible, the queue is group-bound, and the in-flight count is what the groups can use.
+
+Pure: no boto3; the metric publisher and the simulator share it.
+"""
+
+from __future__ import annotations
+
+import math
+
+# Spare slots kept for groups that become active: a quarter of the busy ones, at least one. A new
+# group then finds a slot at once; when all slots fill, the cap lifts and target tracking scales out.
+HEADROOM_RATIO = 0.25
+MIN_HEADROOM_SLOTS = 1
+
+
+def is_group_bound(visible: int, in_flight: int, slots: int) -> bool:
+    """Messages wait while slots idle: only the groups' one-at-a-time rule can hold them back."""
+    if visible < 0 or in_flight < 0 or slots < 0:
+        raise ValueError("counts cannot be negative")
+    return visible > 0 and in_flight < slots
+
+
+def usable_capacity(in_flight: int, concurrency: int, headroom_ratio: float = HEADROOM_RATIO) -> int:
+    """Instances the active groups can keep busy, plus headroom for new groups."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be >= 1")
+    if headroom_ratio < 0:
+        raise ValueError("headroom_ratio must be >= 0")
+    slots = in_flight + max(MIN_HEADROOM_SLOTS, math.ceil(in_flight * headroom_ratio))
+    return math.ceil(slots / concurrency)
+
+
+def cap_backlog_per_instance(
+    metric: float,
+    *,
+    visible: int,
+    in_flight: int,
+    running: int,
+    concurrency: int,
+    target: float,
+    headroom_ratio: float = HEADROOM_RATIO,
+) -> float:
+    """The metric, lowered so target tracking asks for no more than the groups can use.
+
+    Target tracking sets desired ~ running x metric / target; a metric of target x usable / running
+    makes that the usable capacity. Not group-bound (every slot busy, or nothing waiting), the
+    metric is left alone and scaling works as on a standard queue. ``running`` and ``in_flight``
+    cover every fleet on the queue (peers share the groups).
+    """
+    if target <= 0:
+        raise ValueError("target must be > 0")
+    if running == 0 or not is_group_bound(visible, in_flight, running * concurrency):
+        return metric
+    usable = usable_capacity(in_flight, concurrency, headroom_ratio)
+    return min(metric, target * usable / running)

@@ -1,0 +1,59 @@
+"""Several queues for one worker (WORKER_QUEUE_URLS): strict priority, each message deleted from its
+own queue, and the settings."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.worker.conftest import Aws, job, wait_until
+from worker.queues import PriorityReceiver, batches, queue_url
+from worker.settings import Settings, SettingsError
+
+HIGH = "https://sqs.us-east-1.amazonaws.com/123456789012/high"
+
+
+def test_queue_list_takes_urls_and_arns_and_defaults_to_queue_url() -> None:
+    settings = Settings.from_env(
+        {"QUEUE_URL": HIGH, "WORKER_QUEUE_URLS": f"{HIGH}, arn:aws:sqs:us-east-1:123456789012:low.fifo"}
+    )
+    assert settings.queues == (HIGH, "https://sqs.us-east-1.amazonaws.com/123456789012/low.fifo")
+    assert Settings.from_env({"QUEUE_URL": HIGH}).queues == (HIGH,)
+    with pytest.raises(SettingsError, match="WORKER_QUEUE_URLS"):
+        Settings.from_env({"QUEUE_URL": HIGH, "WORKER_QUEUE_URLS": "arn:aws:sns:us-east-1:123456789012:t"})
+    assert (
+        queue_url("arn:aws-cn:sqs:cn-north-1:123456789012:q")
+        == "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q"
+    )
+
+
+def test_batches_take_one_queue_each_and_ten_at_most() -> None:
+    items = [("a", i) for i in range(12)] + [("b", 0)]
+    grouped = [(url, len(batch)) for url, batch in batches(items, lambda item: item[0])]
+    assert grouped == [("a", 10), ("a", 2), ("b", 1)]
+    with pytest.raises(ValueError):
+        PriorityReceiver([], 20)
+
+
+@pytest.mark.slow
+def test_worker_fills_slots_from_the_first_queue_with_work(aws: Aws, start_worker):
+    # Given a high- and a low-priority queue with work on both; the low one named by its ARN
+    high, _ = aws.queue("high")
+    low, _ = aws.queue("low")
+    low_arn = aws.sqs.get_queue_attributes(QueueUrl=low, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    aws.send(low, [job(f"low-{i}", 0.01) for i in range(5)])
+    aws.send(high, [job(f"high-{i}", 0.01) for i in range(5)])
+
+    # When one single-slot worker consumes both
+    worker = start_worker(high, WORKER_QUEUE_URLS=f"{high},{low_arn}", WORKER_CONCURRENCY="1")
+    wait_until(lambda: aws.counts(high) == (0, 0) and aws.counts(low) == (0, 0), 60, "both drained")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+
+    # Then every high-priority message went first, and each was deleted from its own queue
+    processed = [line["job_id"] for line in worker.outcomes("processed")]
+    assert sorted(processed[:5]) == [f"high-{i}" for i in range(5)]
+    assert sorted(processed[5:]) == [f"low-{i}" for i in range(5)]

@@ -1,0 +1,65 @@
+"""Several queues for one worker, in strict priority (WORKER_QUEUE_URLS).
+
+Free slots are filled from the first queue that has work: each round polls the queues in order,
+each with a share of the long-poll wait, and stops at the first that returns messages. Long
+polling returns as soon as a message is there, so a busy high-priority queue is served first and
+an idle round costs one long-poll wait in total. No rule against starvation beyond that: a queue
+lower in the list gets slots only while the ones above it are empty (the documented behaviour).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+T = TypeVar("T")
+BATCH = 10  # SQS batch limit (receive, delete, change visibility)
+
+# The template passes the extra queues as ARNs (CloudFormation cannot map a list to URLs). The
+# worker image has no src/, so this small conversion lives here as in the metric publisher's settings.
+_QUEUE_ARN = re.compile(r"^arn:(aws[a-z-]*):sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,75}(\.fifo)?)$")
+
+
+def queue_url(entry: str) -> str:
+    """A queue URL as given, or the URL of a queue ARN."""
+    match = _QUEUE_ARN.match(entry.strip())
+    if not match:
+        return entry.strip()
+    partition, region, account, name = match.group(1, 2, 3, 4)
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"https://sqs.{region}.{suffix}/{account}/{name}"
+
+
+class PriorityReceiver:
+    def __init__(self, queue_urls: Sequence[str], wait_time_seconds: int) -> None:
+        if not queue_urls:
+            raise ValueError("at least one queue is needed")
+        self.queue_urls = tuple(queue_urls)
+        # Every queue gets a slice of the long poll: an idle round lasts about one wait in total.
+        self._wait = math.ceil(wait_time_seconds / len(self.queue_urls)) if wait_time_seconds else 0
+
+    def receive(self, sqs: SQSClient, wanted: int, **params: Any) -> tuple[str, list[Any]]:
+        """(queue URL, messages) from the first queue in priority order that has any."""
+        for url in self.queue_urls:
+            response = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=wanted, WaitTimeSeconds=self._wait, **params
+            )
+            messages = response.get("Messages", [])
+            if messages:
+                return url, messages
+        return self.queue_urls[0], []
+
+
+def batches(items: Sequence[T], queue_of: Callable[[T], str]) -> Iterator[tuple[str, list[T]]]:
+    """Items grouped by their queue, at most BATCH a group (batch calls take one queue each)."""
+    by_queue: dict[str, list[T]] = {}
+    for item in items:
+        by_queue.setdefault(queue_of(item), []).append(item)
+    for url, queued in by_queue.items():
+        for start in range(0, len(queued), BATCH):
+            yield url, queued[start : start + BATCH]
