@@ -32,6 +32,7 @@ import numpy as np
 from qas.sim.policies import Controller
 from qas.sim.traces import Trace
 from scaling.control_plane import InstanceView, plan_scale_in
+from scaling.estimate import RunningJobs
 from scaling.target import DurationStats
 
 # Event kinds; at equal times, lower kinds run first (work finishes before the publisher samples).
@@ -100,7 +101,7 @@ class SimResult:
 
 
 class _Instance:
-    __slots__ = ("alive", "busy", "iid", "launched_s", "messages", "ready")
+    __slots__ = ("alive", "busy", "iid", "launched_s", "messages", "ready", "started")
 
     def __init__(self, iid: int, launched_s: float) -> None:
         self.iid = iid
@@ -109,6 +110,7 @@ class _Instance:
         self.alive = True
         self.busy = 0
         self.messages: set[int] = set()
+        self.started: dict[int, float] = {}  # message -> when its job started (running jobs' elapsed)
 
 
 def duration_stats(durations: list[float], percentile: float) -> DurationStats | None:
@@ -175,11 +177,13 @@ class Simulation:
             self._redeliveries += 1
             self._push(t + self.cfg.visibility_timeout_s, _VISIBLE, 0, msg)
         inst.messages.clear()
+        inst.started.clear()
         inst.busy = 0
 
     def _start(self, inst: _Instance, msg: int, t: float) -> None:
         inst.busy += 1
         inst.messages.add(msg)
+        inst.started[msg] = t
         self._in_flight += 1
         if inst.busy >= self.cfg.concurrency:
             self._free.pop(inst.iid, None)
@@ -225,6 +229,7 @@ class Simulation:
         if inst is None or msg not in inst.messages:
             return  # its worker was killed; the message was put back
         inst.messages.discard(msg)
+        del inst.started[msg]
         inst.busy -= 1
         self._in_flight -= 1
         self._done_s[msg] = t
@@ -237,6 +242,10 @@ class Simulation:
 
     def _on_tick(self, t: float) -> None:
         visible = len(self._queue) - self._head
+        observe_age = getattr(self.controller, "observe_age", None)
+        if observe_age is not None:
+            head_age = t - self.trace.arrival_s[self._queue[self._head]] if visible else 0.0
+            observe_age(head_age, self._running, self._desired)
         step = self.controller.step(t, visible, self._in_flight, self._running, self._desired)
         self._actions += step.actions
         if self.cfg.record_timeline:
@@ -248,8 +257,12 @@ class Simulation:
         self._apply_desired(step.desired, t)
 
     def _on_tune(self, t: float) -> None:
-        first = bisect.bisect_right(self._completions_t, t - self.controller.lookback_s)
-        self.controller.retune(duration_stats(self._completions_d[first:], self.cfg.tail_percentile))
+        def stats_for(minutes: int) -> DurationStats | None:
+            first = bisect.bisect_right(self._completions_t, t - minutes * 60.0)
+            return duration_stats(self._completions_d[first:], self.cfg.tail_percentile)
+
+        elapsed = [t - start for inst in self._instances.values() for start in inst.started.values()]
+        self.controller.retune(stats_for, RunningJobs(len(elapsed), sum(elapsed)))
 
     def run(self) -> SimResult:
         arrivals = self.trace.arrival_s

@@ -8,6 +8,7 @@ follows and in how its target is set. Without the bootstrap alarm, the metric-ma
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from collections.abc import Callable
@@ -15,8 +16,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from scaling.backlog import backlog_per_instance
-from scaling.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Platform
+from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, PeriodInput, Platform
+from scaling.estimate import RunningJobs
+from scaling.slo_guard import DEFAULT_SHARE, QueueAge
 from scaling.target import DurationStats, GuardRails, TargetModel, aws_guidance_target, decide_target
+from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tune_target
+
+StatsFor = Callable[[int], DurationStats | None]  # minutes -> completed durations of that window
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,10 @@ class FleetSettings:
     rails: GuardRails = field(default_factory=GuardRails)
     tuner_interval_s: float = 300.0  # the tuner's schedule
     lookback_s: float = 600.0  # LOOKBACK_MINUTES
+    max_lookback_s: float = DEFAULT_MAX_LOOKBACK_MINUTES * 60.0  # MAX_LOOKBACK_MINUTES
     tail_percentile: float = 99.0  # TAIL_PERCENTILE
+    slo_guard_share: float = DEFAULT_SHARE  # SLO_GUARD_SHARE (0 = no SLO guard)
+    fast_lane: bool = True  # the FastLane step policy (template parameter FastLane)
 
     def control_plane(self, target: float) -> ControlPlaneConfig:
         warmup = self.boot_s if self.instance_warmup_s is None else self.instance_warmup_s
@@ -56,6 +65,7 @@ class FleetSettings:
             bootstrap_capacity=self.bootstrap_capacity,
             bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
             shutdown_after_minutes=self.shutdown_minutes,
+            fast_lane_steps=FAST_LANE_STEPS if self.fast_lane else (),
         )
 
     def target_model(self, high_datapoints: int = 3) -> TargetModel:
@@ -65,6 +75,15 @@ class FleetSettings:
             concurrency=self.concurrency,
             capacity_lead_s=high_datapoints * self.period_s + self.boot_s,
             lead_time_weight=self.lead_time_weight,
+        )
+
+    def tuner_policy(self) -> TunerPolicy:
+        return TunerPolicy(
+            model=self.target_model(),
+            rails=self.rails,
+            lookback_minutes=round(self.lookback_s / 60),
+            max_lookback_minutes=round(self.max_lookback_s / 60),
+            guard_share=self.slo_guard_share,
         )
 
 
@@ -84,7 +103,7 @@ class Controller(Protocol):
 
     def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step: ...
 
-    def retune(self, stats: DurationStats | None) -> None: ...
+    def retune(self, stats_for: StatsFor, running: RunningJobs) -> None: ...
 
 
 Metric = Callable[[int, int, int], float | None]  # (visible, in_flight, running) -> datapoint
@@ -113,22 +132,28 @@ class TargetTracking:
         self.plane = ControlPlane(settings.control_plane(target))
         self.retune_rule = retune_rule  # "tuned", "aws" or "static"
         self._metric = metric
+        self._age: QueueAge | None = None
 
     @property
     def target(self) -> float:
         return self.plane.target
+
+    def observe_age(self, oldest_age_s: float, running: int, desired: int) -> None:
+        self._age = QueueAge(oldest_age_s, settled=running >= desired > 0)
 
     def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
         metric = self._metric(visible, in_flight, running)
         result = self.plane.evaluate(PeriodInput(now_s, metric, visible, in_flight, running, desired))
         return Step(result.desired, int(result.changed))
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
         if self.retune_rule == "tuned":
-            decision = decide_target(self.target, stats, self.settings.target_model(), self.settings.rails)
-            if decision.changed:
-                self.plane.set_target(decision.target)
-        elif self.retune_rule == "aws" and stats is not None and stats.samples > 0 and stats.mean_s > 0:
+            run = tune_target(self.target, stats_for, running, self._age, self.settings.tuner_policy())
+            if run.decision.changed:
+                self.plane.set_target(run.decision.target)
+            return
+        stats = stats_for(round(self.lookback_s / 60))
+        if self.retune_rule == "aws" and stats is not None and stats.samples > 0 and stats.mean_s > 0:
             # The blueprint's bug (a target of 0) is avoided with a floor; nothing else is added.
             self.plane.set_target(max(0.1, aws_guidance_target(self.settings.slo_s, stats.mean_s)))
 
@@ -169,7 +194,7 @@ class Keda:
             new = min(desired, 1)  # KEDA's cooldownPeriod before going to zero
         return Step(new, int(new != desired))
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
         return None
 
 
@@ -191,7 +216,7 @@ class AlwaysOn:
     def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
         return Step(self.settings.max_capacity, 0)
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
         return None
 
 
@@ -217,6 +242,7 @@ def make_controller(name: str, settings: FleetSettings, expected_mean_s: float) 
         )
         initial = min(max(first.target, settings.rails.min_target), settings.rails.max_target)
         return TargetTracking(settings, initial, "tuned", our_backlog)
+    settings = dataclasses.replace(settings, fast_lane=False, slo_guard_share=0.0)  # other designs
     if name == "static-8":
         return TargetTracking(settings, 8.0, "static", our_backlog)
     if name == "static-3":

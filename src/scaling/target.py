@@ -143,7 +143,7 @@ class TargetDecision:
         return self.action is Action.UPDATE
 
 
-def _round_target(value: float) -> float:
+def round_target(value: float) -> float:
     # Three significant figures: finer changes mean nothing given approximate SQS counts.
     if value <= 0:
         return value
@@ -189,7 +189,7 @@ def decide_target(
         proposed = lowest
         reason = f"cut limited to /{rails.max_down_ratio:g} per run"
     # The step limit may not take the target outside the rails.
-    proposed = _round_target(min(max(proposed, rails.min_target), rails.max_target))
+    proposed = round_target(min(max(proposed, rails.min_target), rails.max_target))
 
     if abs(proposed - current) / current < rails.min_change_ratio:
         return TargetDecision(
