@@ -316,15 +316,10 @@ class ControlPlane:
             proposals.append((Source.BOOTSTRAP, capacity, f"visible={period.visible} with desired=0"))
         fast = self._fast.points[-1] if self._fast.points else None
         if fast is not None and desired > 0 and self._fast_state() is AlarmState.ALARM:
-            capacity = cfg.fast_lane_for(fast, period.running)
-            if capacity is not None and self._clamp(capacity) > desired:
-                proposals.append(
-                    (
-                        Source.FAST_LANE,
-                        self._clamp(capacity),
-                        f"pressure {fast:.2f} with {period.running} running",
-                    )
-                )
+            stepped = cfg.fast_lane_for(fast, period.running)
+            if stepped is not None and self._clamp(stepped) > desired:
+                reason = f"pressure {fast:.2f} with {period.running} running"
+                proposals.append((Source.FAST_LANE, self._clamp(stepped), reason))
         if self._shutdown.state(_positive) is AlarmState.ALARM:
             proposals.append(
                 (Source.SHUTDOWN, 0, f"queue empty for {cfg.shutdown_datapoints} periods with desired>0")
