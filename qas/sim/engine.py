@@ -245,7 +245,7 @@ class Simulation:
         observe_age = getattr(self.controller, "observe_age", None)
         if observe_age is not None:
             head_age = t - self.trace.arrival_s[self._queue[self._head]] if visible else 0.0
-            observe_age(head_age, self._running, self._desired)
+            observe_age(head_age, self._running, self._desired, visible)
         step = self.controller.step(t, visible, self._in_flight, self._running, self._desired)
         self._actions += step.actions
         if self.cfg.record_timeline:

@@ -51,6 +51,8 @@ class FleetSettings:
     tail_percentile: float = 99.0  # TAIL_PERCENTILE
     slo_guard_share: float = DEFAULT_SHARE  # SLO_GUARD_SHARE (0 = no SLO guard)
     fast_lane: bool = True  # the FastLane step policy (template parameter FastLane)
+    queue_share: float = 1.0  # QUEUE_SHARE
+    drain_guard: bool = True  # DRAIN_GUARD
 
     def control_plane(self, target: float) -> ControlPlaneConfig:
         warmup = self.boot_s if self.instance_warmup_s is None else self.instance_warmup_s
@@ -75,6 +77,7 @@ class FleetSettings:
             concurrency=self.concurrency,
             capacity_lead_s=high_datapoints * self.period_s + self.boot_s,
             lead_time_weight=self.lead_time_weight,
+            queue_share=self.queue_share,
         )
 
     def tuner_policy(self) -> TunerPolicy:
@@ -84,6 +87,7 @@ class FleetSettings:
             lookback_minutes=round(self.lookback_s / 60),
             max_lookback_minutes=round(self.max_lookback_s / 60),
             guard_share=self.slo_guard_share,
+            drain_guard=self.drain_guard,
         )
 
 
@@ -138,8 +142,8 @@ class TargetTracking:
     def target(self) -> float:
         return self.plane.target
 
-    def observe_age(self, oldest_age_s: float, running: int, desired: int) -> None:
-        self._age = QueueAge(oldest_age_s, settled=running >= desired > 0)
+    def observe_age(self, oldest_age_s: float, running: int, desired: int, visible: int = 0) -> None:
+        self._age = QueueAge(oldest_age_s, settled=running >= desired > 0, visible=visible)
 
     def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
         metric = self._metric(visible, in_flight, running)

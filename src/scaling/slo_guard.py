@@ -14,6 +14,7 @@ start's wait is the boot time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from scaling.target import Action, DurationStats, GuardRails, TargetDecision, TargetModel, round_target
@@ -28,6 +29,7 @@ class QueueAge:
 
     oldest_age_s: float
     settled: bool  # running >= desired > 0 when the age was read
+    visible: int = 0  # messages waiting then (with the completion rate: how long the queue takes to drain)
 
     def __post_init__(self) -> None:
         if self.oldest_age_s < 0:
@@ -48,17 +50,25 @@ def guard_target(
     rails: GuardRails,
     *,
     share: float = DEFAULT_SHARE,
+    completion_rate: float | None = None,
 ) -> TargetDecision:
-    """Lower the decided target when the oldest message's age breaches ``share`` of the budget."""
+    """Lower the decided target when the oldest message's age, or the time the visible messages take
+    to drain at ``completion_rate`` (messages/s; None: not used), passes ``share`` of the budget."""
     if not 0 <= share <= 1:
         raise ValueError("share must be within [0, 1]")
     if age is None or share == 0 or not age.settled:
         return decision
     limit = share * waiting_budget(model, stats)
-    if age.oldest_age_s <= limit:
+    waited = age.oldest_age_s
+    if completion_rate is not None and age.visible > 0:
+        # The queue as it stands, drained at the rate the fleet completes messages: a burst of slow
+        # jobs stops completions long before its oldest message is old.
+        drain = age.visible / completion_rate if completion_rate > 0 else math.inf
+        waited = max(waited, drain)
+    if waited <= limit:
         return decision
     current = decision.current
-    guarded = max(rails.min_target, current * limit / age.oldest_age_s, current / rails.max_down_ratio)
+    guarded = max(rails.min_target, current * limit / waited, current / rails.max_down_ratio)
     guarded = round_target(guarded)
     if guarded >= decision.target * (1 - rails.min_change_ratio):
         return decision  # the duration model already asks for at least as much capacity

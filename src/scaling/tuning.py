@@ -26,6 +26,7 @@ class TunerPolicy:
     lookback_minutes: int = 10
     max_lookback_minutes: int = DEFAULT_MAX_LOOKBACK_MINUTES
     guard_share: float = DEFAULT_SHARE
+    drain_guard: bool = True  # the guard also projects the visible queue's drain time
 
     def __post_init__(self) -> None:
         if not 1 <= self.lookback_minutes <= self.max_lookback_minutes:
@@ -57,5 +58,10 @@ def tune_target(
     )
     planned = count_running_jobs(measured, running)
     decision = decide_target(current, planned, policy.model, policy.rails)
-    decision = guard_target(decision, age, policy.model, planned, policy.rails, share=policy.guard_share)
+    rate = None
+    if policy.drain_guard:
+        rate = measured.samples / (minutes * 60.0) if measured is not None else 0.0
+    decision = guard_target(
+        decision, age, policy.model, planned, policy.rails, share=policy.guard_share, completion_rate=rate
+    )
     return TunerRun(decision, minutes, measured, planned)
