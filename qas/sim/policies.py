@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from scaling.backlog import backlog_per_instance
 from scaling.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Platform
 from scaling.target import DurationStats, GuardRails, TargetModel, aws_guidance_target, decide_target
+
+# Target tracking periods EC2 accepts on a custom metric; Application Auto Scaling (ECS) has no Period.
+EC2_PERIODS = (10, 30, 60)
+STEP_ALARM_PERIOD_S = 60  # the template's bootstrap and shutdown alarms, in every mode
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,15 @@ class FleetSettings:
     lookback_s: float = 600.0  # LOOKBACK_MINUTES
     tail_percentile: float = 99.0  # TAIL_PERCENTILE
 
+    def __post_init__(self) -> None:
+        if self.platform is Platform.ECS and self.period_s != 60:
+            raise ValueError(
+                f"--period-seconds {self.period_s} is EC2 only: Application Auto Scaling (ECS) target"
+                " tracking has no Period for custom metrics, so ECS runs on 60 s periods"
+            )
+        if self.period_s not in EC2_PERIODS:
+            raise ValueError(f"--period-seconds must be one of {EC2_PERIODS}, got {self.period_s}")
+
     def control_plane(self, target: float) -> ControlPlaneConfig:
         warmup = self.boot_s if self.instance_warmup_s is None else self.instance_warmup_s
         return ControlPlaneConfig(
@@ -56,6 +69,7 @@ class FleetSettings:
             bootstrap_capacity=self.bootstrap_capacity,
             bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
             shutdown_after_minutes=self.shutdown_minutes,
+            step_alarm_period_s=STEP_ALARM_PERIOD_S,
         )
 
     def target_model(self, high_datapoints: int = 3) -> TargetModel:
@@ -66,6 +80,19 @@ class FleetSettings:
             capacity_lead_s=high_datapoints * self.period_s + self.boot_s,
             lead_time_weight=self.lead_time_weight,
         )
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One period as the alarms see it, handed to the controller once per period."""
+
+    now_s: float  # when the alarm evaluates (period end + metric delay)
+    visible: int  # as the publisher saw them (lagged, noisy)
+    in_flight: int
+    running: int
+    desired: int
+    oldest_age_s: float  # age of the oldest visible message as the publisher saw it (0 if none)
+    missed: bool = False  # the publisher did not run: the datapoints are missing
 
 
 @dataclass(frozen=True)
@@ -82,9 +109,10 @@ class Controller(Protocol):
     @property
     def target(self) -> float | None: ...
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step: ...
+    def step(self, obs: Observation) -> Step: ...
 
-    def retune(self, stats: DurationStats | None) -> None: ...
+    # running_elapsed_s: how long each message in flight at tune time has been running so far.
+    def retune(self, stats: DurationStats | None, running_elapsed_s: Sequence[float] = ()) -> None: ...
 
 
 Metric = Callable[[int, int, int], float | None]  # (visible, in_flight, running) -> datapoint
@@ -118,12 +146,16 @@ class TargetTracking:
     def target(self) -> float:
         return self.plane.target
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
-        metric = self._metric(visible, in_flight, running)
-        result = self.plane.evaluate(PeriodInput(now_s, metric, visible, in_flight, running, desired))
+    def step(self, obs: Observation) -> Step:
+        if obs.missed:
+            period = PeriodInput.missing(obs.now_s, obs.running, obs.desired)
+        else:
+            metric = self._metric(obs.visible, obs.in_flight, obs.running)
+            period = PeriodInput(obs.now_s, metric, obs.visible, obs.in_flight, obs.running, obs.desired)
+        result = self.plane.evaluate(period)
         return Step(result.desired, int(result.changed))
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats: DurationStats | None, running_elapsed_s: Sequence[float] = ()) -> None:
         if self.retune_rule == "tuned":
             decision = decide_target(self.target, stats, self.settings.target_model(), self.settings.rails)
             if decision.changed:
@@ -155,8 +187,10 @@ class Keda:
     def target(self) -> float:
         return float(self.queue_length)
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
-        backlog = visible + in_flight
+    def step(self, obs: Observation) -> Step:
+        # KEDA reads SQS itself (its own polling), so a missed publisher sample does not blind it.
+        now_s, desired = obs.now_s, obs.desired
+        backlog = obs.visible + obs.in_flight
         if backlog > 0:
             self._last_active_s = now_s
         wanted = min(self.settings.max_capacity, math.ceil(backlog / self.queue_length))
@@ -169,7 +203,7 @@ class Keda:
             new = min(desired, 1)  # KEDA's cooldownPeriod before going to zero
         return Step(new, int(new != desired))
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats: DurationStats | None, running_elapsed_s: Sequence[float] = ()) -> None:
         return None
 
 
@@ -188,10 +222,10 @@ class AlwaysOn:
     def target(self) -> float | None:
         return None
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
+    def step(self, obs: Observation) -> Step:
         return Step(self.settings.max_capacity, 0)
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats: DurationStats | None, running_elapsed_s: Sequence[float] = ()) -> None:
         return None
 
 

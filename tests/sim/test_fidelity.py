@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from qas.sim.engine import EngineSettings, SimResult, Simulation
-from qas.sim.policies import FleetSettings, Step, TargetTracking, our_backlog, visible_per_in_service
+from qas.sim.policies import (
+    FleetSettings,
+    Observation,
+    Step,
+    TargetTracking,
+    our_backlog,
+    visible_per_in_service,
+)
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
 from scaling.target import DurationStats
@@ -61,11 +70,11 @@ class _DropToZeroAt:
     def target(self) -> float | None:
         return None
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
-        new = 0 if now_s >= self.at_s else self.start
-        return Step(new, int(new != desired))
+    def step(self, obs: Observation) -> Step:
+        new = 0 if obs.now_s >= self.at_s else self.start
+        return Step(new, int(new != obs.desired))
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats: DurationStats | None, running_elapsed_s: Sequence[float] = ()) -> None:
         return None
 
 
