@@ -113,7 +113,7 @@ def preset(name: str, period_s: float = 60.0, seed: int = 1, **overrides: float)
         raise ValueError(f"unknown realism settings: {', '.join(sorted(unknown))}")
     if "boot_jitter" in overrides:  # the flag brings the occasional slow boot with it
         overrides.setdefault("slow_boot_rate", SLOW_BOOT_RATE if overrides["boot_jitter"] > 0 else 0.0)
-    return replace(base, **overrides) if overrides else base
+    return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]  # floats only
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, effects: bool = True) -> None:
