@@ -37,6 +37,7 @@ from itertools import chain, count
 import numpy as np
 
 from qas.sim.policies import Controller, Observation
+from qas.sim.publisher import Publisher
 from qas.sim.realism import HOUR, IDEAL, Realism
 from qas.sim.traces import Trace
 from scaling.control_plane import InstanceView, plan_scale_in
@@ -47,7 +48,6 @@ from scaling.target import DurationStats
 # _NOTICE/_KILL: a Spot interruption notice and the termination 2 minutes later; _RETRY: a launch
 # the group tries again after a failure.
 _READY, _DONE, _VISIBLE, _SAMPLE, _TICK, _EVAL, _TUNE, _NOTICE, _KILL, _RETRY = range(10)
-PUBLISHER_INVOCATION_S = 60.0  # one scheduled invocation per minute, looping in high-resolution mode
 
 
 @dataclass(frozen=True)
@@ -174,12 +174,9 @@ class Simulation:
         self._redeliveries = 0
         self._spot = 0
         self._launch_failures = 0
-        self._missed = 0
         self._timeline: list[TimelinePoint] = []
-        self._lagged: deque[tuple[int, int, float]] = deque()  # the publisher's lagged views
+        self._publisher = Publisher(settings.realism, settings.period_s)
         self._pending: deque[Observation] = deque()  # datapoints the alarms have not evaluated yet
-        self._invocation = -1  # the publisher invocation of the last sample, and whether it ran
-        self._invocation_missed = False
         real = self.real
         self._rng_boot, self._rng_launch = real.rng("boot"), real.rng("launch")
         self._rng_spot, self._rng_count, self._rng_miss = (
@@ -336,31 +333,8 @@ class Simulation:
         oldest = t - self.trace.arrival_s[self._queue[self._head]] if visible else 0.0
         return visible, self._in_flight, oldest
 
-    def _noisy(self, value: int) -> int:
-        noise = self.real.count_noise
-        if noise <= 0 or value == 0:
-            return value
-        return max(0, round(value * (1.0 + noise * self._rng_count.gauss(0.0, 1.0))))
-
-    def _publisher_missed(self, t: float) -> bool:
-        """Whether this sample's publisher invocation failed (one invocation covers a minute)."""
-        if self.real.missed_sample_rate <= 0:
-            return False
-        invocation = math.ceil(t / PUBLISHER_INVOCATION_S - 1e-9)
-        if invocation != self._invocation:
-            self._invocation = invocation
-            self._invocation_missed = self._rng_miss.random() < self.real.missed_sample_rate
-        return self._invocation_missed
-
     def _on_tick(self, t: float) -> None:
-        visible, in_flight, oldest = (
-            self._lagged.popleft() if self.real.count_lag_s > 0 else self._queue_view(t)
-        )
-        missed = self._publisher_missed(t)
-        self._missed += missed
-        obs = Observation(
-            t, self._noisy(visible), self._noisy(in_flight), self._running, self._desired, oldest, missed
-        )
+        obs = self._publisher.observe(t, self._queue_view(t), self._running, self._desired)
         if self.real.metric_delay_s > 0:
             self._pending.append(obs)
             self._push(t + self.real.metric_delay_s, _EVAL)
@@ -391,15 +365,6 @@ class Simulation:
         ]
         self.controller.retune(duration_stats(self._completions_d[first:], self.cfg.tail_percentile), elapsed)
 
-    def _start_lag_samples(self) -> None:
-        """The publisher's lagged views: the queue at each period end minus the lag (before t=0: empty)."""
-        period, lag = self.cfg.period_s, self.real.count_lag_s
-        k = 1
-        while k * period - lag < 0:
-            self._lagged.append((0, 0, 0.0))
-            k += 1
-        self._push(k * period - lag, _SAMPLE)
-
     def _idle(self, next_arrival: int) -> bool:
         quiet = len(self._queue) == self._head and self._in_flight == 0 and self._live == 0
         return (
@@ -422,8 +387,8 @@ class Simulation:
         self._live = self._running = self._desired = self._peak = self.cfg.initial_running
         self._push(self.cfg.period_s, _TICK)
         self._push(self.controller.tune_every_s, _TUNE)
-        if self.real.count_lag_s > 0:
-            self._start_lag_samples()
+        if self._publisher.lagged:
+            self._push(self._publisher.first_record_s(), _SAMPLE)
         next_arrival = 0
         t = 0.0
         while True:
@@ -448,7 +413,7 @@ class Simulation:
             elif kind == _VISIBLE:
                 self._enqueue(msg, t)
             elif kind == _SAMPLE:
-                self._lagged.append(self._queue_view(t))
+                self._publisher.record(self._queue_view(t))
                 self._push(t + self.cfg.period_s, _SAMPLE)
             elif kind == _TICK:
                 self._on_tick(t)
@@ -503,6 +468,6 @@ class Simulation:
             simulated_s=end_s,
             spot_interruptions=self._spot,
             launch_failures=self._launch_failures,
-            missed_samples=self._missed,
+            missed_samples=self._publisher.missed,
             timeline=self._timeline,
         )
