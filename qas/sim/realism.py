@@ -68,7 +68,11 @@ SLOW_BOOT_RATE = 0.02
 
 
 def aws(period_s: float = 60.0, seed: int = 1) -> Realism:
-    """The best estimate of the real services (sources: docs/simulator.md, "What is modelled")."""
+    """The best estimate of the real services (docs/simulator.md, "What is modelled", has each source:
+    EventBridge "runs within that minute" https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html;
+    alarm cadence https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html;
+    Spot "< 5%" a month https://aws.amazon.com/ec2/spot/instance-advisor/; Lambda SLA 99.95%
+    https://aws.amazon.com/lambda/sla/; the rest are estimates where AWS publishes no number)."""
     return Realism(
         name="aws",
         # 60 s periods: EventBridge fires "within that minute", the publisher takes ~1-2 s, the
