@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from qas.sim import realism
 from qas.sim.bench import SCENARIOS, run_bench
 from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
@@ -93,6 +94,7 @@ def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
         "bootstrap_steps": args.bootstrap_steps,
         "lead_time_weight": args.lead_time_weight,
         "instance_warmup_s": args.instance_warmup_seconds,
+        "period_s": args.period_seconds,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return FleetSettings(**values)  # type: ignore[arg-type]
@@ -101,7 +103,8 @@ def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
 def _simulate(args: argparse.Namespace) -> int:
     trace = read_csv(Path(args.trace))
     started = time.perf_counter()
-    result = simulate(trace, args.policy, _fleet(args))
+    fleet = _fleet(args)
+    result = simulate(trace, args.policy, fleet, realism=realism.from_args(args, fleet.period_s))
     summary: dict[str, object] = {"policy": args.policy, **result.summary()}
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
     if args.json:
@@ -117,7 +120,14 @@ def _bench(args: argparse.Namespace) -> int:
     scenarios = args.scenarios.split(",") if args.scenarios else None
     policies = args.policies.split(",") if args.policies else None
     report = run_bench(
-        Path(args.out), scenarios=scenarios, policies=policies, scale=args.scale, charts=not args.no_charts
+        Path(args.out),
+        scenarios=scenarios,
+        policies=policies,
+        scale=args.scale,
+        charts=not args.no_charts,
+        realisms=args.realism.split(","),
+        groups=args.groups.split(","),
+        seed=args.seed,
     )
     print(report.markdown_path.read_text())
     return 0 if report.goal_met or not args.strict else 1
@@ -152,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--policy", required=True, choices=[*POLICIES, REFERENCE])
     sim.add_argument("--json", action="store_true", help="print one JSON object")
     _add_fleet_options(sim, required=True)
+    sim.add_argument("--period-seconds", type=int, default=60, help="metric period: 60, or 10/30 on EC2")
+    realism.add_arguments(sim)
     sim.set_defaults(func=_simulate)
 
     bench = sub.add_parser("bench", help="every policy on every scenario; writes results.md/.json and charts")
@@ -161,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale", type=_positive_float, default=1.0, help="trace length factor (tests: 0.1)")
     bench.add_argument("--no-charts", action="store_true")
     bench.add_argument("--strict", action="store_true", help="exit 1 when the goal is not met")
+    bench.add_argument("--realism", default="ideal,aws", help="comma-separated presets, side by side")
+    bench.add_argument("--groups", default="synthetic,real", help="scenario groups: synthetic, real")
+    bench.add_argument("--seed", type=int, default=1, help="seed of the realism's random draws")
     bench.set_defaults(func=_bench)
 
     trace = sub.add_parser("trace", help="write a benchmark scenario's trace as CSV")

@@ -24,6 +24,10 @@ from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tune_targe
 
 StatsFor = Callable[[int], DurationStats | None]  # minutes -> completed durations of that window
 
+# Target tracking periods EC2 accepts on a custom metric; Application Auto Scaling (ECS) has no Period.
+EC2_PERIODS = (10, 30, 60)
+STEP_ALARM_PERIOD_S = 60  # the template's bootstrap and shutdown alarms, in every mode
+
 
 @dataclass(frozen=True)
 class FleetSettings:
@@ -54,6 +58,15 @@ class FleetSettings:
     queue_share: float = 1.0  # QUEUE_SHARE
     drain_guard: bool = True  # DRAIN_GUARD
 
+    def __post_init__(self) -> None:
+        if self.platform is Platform.ECS and self.period_s != 60:
+            raise ValueError(
+                f"--period-seconds {self.period_s} is EC2 only: Application Auto Scaling (ECS) target"
+                " tracking has no Period for custom metrics, so ECS runs on 60 s periods"
+            )
+        if self.period_s not in EC2_PERIODS:
+            raise ValueError(f"--period-seconds must be one of {EC2_PERIODS}, got {self.period_s}")
+
     def control_plane(self, target: float) -> ControlPlaneConfig:
         warmup = self.boot_s if self.instance_warmup_s is None else self.instance_warmup_s
         return ControlPlaneConfig(
@@ -68,6 +81,7 @@ class FleetSettings:
             bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
             shutdown_after_minutes=self.shutdown_minutes,
             fast_lane_steps=FAST_LANE_STEPS if self.fast_lane else (),
+            step_alarm_period_s=STEP_ALARM_PERIOD_S,
         )
 
     def target_model(self, high_datapoints: int = 3) -> TargetModel:
@@ -92,6 +106,19 @@ class FleetSettings:
 
 
 @dataclass(frozen=True)
+class Observation:
+    """One period as the alarms see it, handed to the controller once per period."""
+
+    now_s: float  # when the alarm evaluates (period end + metric delay)
+    visible: int  # as the publisher saw them (lagged, noisy)
+    in_flight: int
+    running: int
+    desired: int
+    oldest_age_s: float  # age of the oldest visible message as the publisher saw it (0 if none)
+    missed: bool = False  # the publisher did not run: the datapoints are missing
+
+
+@dataclass(frozen=True)
 class Step:
     desired: int
     actions: int  # how many scale actions changed the desired capacity
@@ -105,7 +132,7 @@ class Controller(Protocol):
     @property
     def target(self) -> float | None: ...
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step: ...
+    def step(self, obs: Observation) -> Step: ...
 
     def retune(self, stats_for: StatsFor, running: RunningJobs) -> None: ...
 
@@ -142,12 +169,15 @@ class TargetTracking:
     def target(self) -> float:
         return self.plane.target
 
-    def observe_age(self, oldest_age_s: float, running: int, desired: int, visible: int = 0) -> None:
-        self._age = QueueAge(oldest_age_s, settled=running >= desired > 0, visible=visible)
-
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
-        metric = self._metric(visible, in_flight, running)
-        result = self.plane.evaluate(PeriodInput(now_s, metric, visible, in_flight, running, desired))
+    def step(self, obs: Observation) -> Step:
+        self._age = QueueAge(obs.oldest_age_s, settled=obs.running >= obs.desired > 0, visible=obs.visible)
+        if obs.missed:
+            self._age = None  # no datapoint: the tuner sees no age either
+            period = PeriodInput.missing(obs.now_s, obs.running, obs.desired)
+        else:
+            metric = self._metric(obs.visible, obs.in_flight, obs.running)
+            period = PeriodInput(obs.now_s, metric, obs.visible, obs.in_flight, obs.running, obs.desired)
+        result = self.plane.evaluate(period)
         return Step(result.desired, int(result.changed))
 
     def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
@@ -184,8 +214,10 @@ class Keda:
     def target(self) -> float:
         return float(self.queue_length)
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
-        backlog = visible + in_flight
+    def step(self, obs: Observation) -> Step:
+        # KEDA reads SQS itself (its own polling), so a missed publisher sample does not blind it.
+        now_s, desired = obs.now_s, obs.desired
+        backlog = obs.visible + obs.in_flight
         if backlog > 0:
             self._last_active_s = now_s
         wanted = min(self.settings.max_capacity, math.ceil(backlog / self.queue_length))
@@ -217,7 +249,7 @@ class AlwaysOn:
     def target(self) -> float | None:
         return None
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
+    def step(self, obs: Observation) -> Step:
         return Step(self.settings.max_capacity, 0)
 
     def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:

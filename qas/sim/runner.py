@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qas.sim.engine import EngineSettings, SimResult, Simulation
 from qas.sim.policies import REFERENCE, FleetSettings, make_controller
+from qas.sim.realism import IDEAL, Realism
 from qas.sim.traces import Trace
 
 # The user's estimate of processing time at deploy time: the mean of the first messages, which a
@@ -23,6 +24,7 @@ def simulate(
     *,
     record_timeline: bool = False,
     drain_s: float | None = None,
+    realism: Realism = IDEAL,
 ) -> SimResult:
     engine = EngineSettings(
         concurrency=fleet.concurrency,
@@ -31,6 +33,7 @@ def simulate(
         tail_percentile=fleet.tail_percentile,
         record_timeline=record_timeline,
         initial_running=fleet.max_capacity if policy == REFERENCE else 0,
+        realism=realism,
         **({} if drain_s is None else {"drain_s": drain_s}),
     )
     controller = make_controller(policy, fleet, expected_mean(trace))

@@ -22,7 +22,7 @@ def mixture(classes: Sequence[tuple[float, Sampler]]) -> Sampler:
         raise ValueError("class weights must be >= 0 with a positive sum")
 
     def sample(rng: random.Random, t: float) -> float:
-        pick = rng.random() * total
+        pick: float = rng.random() * total
         for weight, sampler in classes:
             pick -= weight
             if pick < 0:
@@ -38,7 +38,8 @@ def pareto(minimum_s: float, alpha: float, cap_s: float) -> Sampler:
         raise ValueError("need minimum_s > 0, alpha > 0, cap_s >= minimum_s")
 
     def sample(rng: random.Random, _t: float) -> float:
-        return min(cap_s, minimum_s / (1.0 - rng.random()) ** (1.0 / alpha))
+        tail: float = (1.0 - rng.random()) ** (1.0 / alpha)
+        return min(cap_s, minimum_s / tail)
 
     return sample
 

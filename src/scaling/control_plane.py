@@ -124,6 +124,10 @@ class ControlPlaneConfig:
     # Extra steps: (lowest visible count, ExactCapacity), for a burst into an empty fleet.
     bootstrap_steps: tuple[tuple[int, int], ...] = ()
     shutdown_after_minutes: int = 15  # template parameter ShutdownAfterMinutes
+    # The bootstrap and shutdown alarms' Period (the template: 60 s, also in high-resolution mode,
+    # where target tracking runs on 10 s periods). None: period_s. A multiple of period_s; they are
+    # evaluated on the Maximum of their period's datapoints, once per period of theirs.
+    step_alarm_period_s: int | None = None
     ecs_scale_out_from_zero: bool = True  # ECS target tracking leaves 0 by 1 after one datapoint
     # The fast-lane step policy ((lowest pressure, added share), ...); empty = no fast lane.
     fast_lane_steps: tuple[tuple[float, float], ...] = ()
@@ -149,6 +153,10 @@ class ControlPlaneConfig:
             raise ValueError("shutdown_after_minutes must be >= 1")
         if any(pressure <= 1 or share <= 0 for pressure, share in self.fast_lane_steps):
             raise ValueError("fast_lane_steps need pressures > 1 and shares > 0")
+        if self.step_alarm_period_s is not None and (
+            self.step_alarm_period_s < self.period_s or self.step_alarm_period_s % self.period_s
+        ):
+            raise ValueError("step_alarm_period_s must be a multiple of period_s")
 
     def fast_lane_for(self, pressure: float, running: int) -> int | None:
         """The fast lane's new capacity for this pressure (metric / target), or None below its steps."""
@@ -170,8 +178,12 @@ class ControlPlaneConfig:
         return capacity
 
     @property
+    def step_period_s(self) -> int:
+        return self.period_s if self.step_alarm_period_s is None else self.step_alarm_period_s
+
+    @property
     def shutdown_datapoints(self) -> int:
-        return max(1, math.ceil(self.shutdown_after_minutes * 60 / self.period_s))
+        return max(1, math.ceil(self.shutdown_after_minutes * 60 / self.step_period_s))
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,13 @@ class PeriodInput:
             raise ValueError(f"counts cannot be negative: {self}")
         if self.metric is not None and (not math.isfinite(self.metric) or self.metric < 0):
             raise ValueError(f"metric must be a non-negative number or None, got {self.metric!r}")
+
+    @classmethod
+    def missing(cls, now_s: float, running: int, desired: int) -> PeriodInput:
+        """The publisher did not publish: target tracking sees a missing datapoint (metric=None);
+        the bootstrap and shutdown alarms treat missing data as notBreaching (the template's
+        TreatMissingData), which visible=0 and in_flight=1 express whatever the capacity."""
+        return cls(now_s=now_s, metric=None, visible=0, in_flight=1, running=running, desired=desired)
 
 
 @dataclass(frozen=True)
@@ -238,6 +257,9 @@ class _Window:
         return AlarmState.ALARM if all(breaching(p) for p in self.points if p is not None) else AlarmState.OK
 
 
+_STEP_START = (0.0, 1.0)  # neutral (bootstrap, shutdown) before a step period's first sample
+
+
 def _positive(value: float) -> bool:
     return value > 0
 
@@ -253,6 +275,10 @@ class ControlPlane:
         self._bootstrap = _Window(1)
         self._shutdown = _Window(config.shutdown_datapoints)
         self._fast = _Window(1)
+        # Sub-periods per step-alarm period, and the current one's (bootstrap, shutdown) so far.
+        self._per_step = config.step_period_s // config.period_s
+        self._step_seen = 0
+        self._step_acc = _STEP_START
         self._last_scale_out_s: float | None = None
         self._last_scale_in_s: float | None = None
         self._last_time_s: float | None = None
@@ -303,15 +329,14 @@ class ControlPlane:
         # threshold over the same metric history. Bootstrap and shutdown are metric-math 0/1 series.
         self._high.push(metric)
         self._low.push(metric)
-        self._bootstrap.push(float(period.visible > 0 and desired == 0))
-        self._shutdown.push(float(period.visible + period.in_flight == 0 and desired > 0))
+        step_due = self._push_step_alarms(period)
         self._fast.push(None if metric is None else metric / self._target)
 
         proposals: list[tuple[Source, int, str]] = []
         tracked = self._target_tracking(period)
         if tracked is not None:
             proposals.append(tracked)
-        if self._bootstrap.state(_positive) is AlarmState.ALARM:
+        if step_due and self._bootstrap.state(_positive) is AlarmState.ALARM:
             capacity = self._clamp(cfg.bootstrap_for(period.visible))
             proposals.append((Source.BOOTSTRAP, capacity, f"visible={period.visible} with desired=0"))
         fast = self._fast.points[-1] if self._fast.points else None
@@ -320,7 +345,7 @@ class ControlPlane:
             if stepped is not None and self._clamp(stepped) > desired:
                 reason = f"pressure {fast:.2f} with {period.running} running"
                 proposals.append((Source.FAST_LANE, self._clamp(stepped), reason))
-        if self._shutdown.state(_positive) is AlarmState.ALARM:
+        if step_due and self._shutdown.state(_positive) is AlarmState.ALARM:
             proposals.append(
                 (Source.SHUTDOWN, 0, f"queue empty for {cfg.shutdown_datapoints} periods with desired>0")
             )
@@ -342,6 +367,24 @@ class ControlPlane:
             for source, capacity, reason in proposals
         )
         return PeriodResult(new_desired, actions, self.alarm_states())
+
+    def _push_step_alarms(self, period: PeriodInput) -> bool:
+        """Feed the bootstrap and shutdown alarms; True when they evaluate this period (every
+        period, unless their Period is longer than target tracking's)."""
+        bootstrap = float(period.visible > 0 and period.desired == 0)
+        shutdown = float(period.visible + period.in_flight == 0 and period.desired > 0)
+        if self._per_step > 1:
+            # Maximum statistics: work waited at some sample (bootstrap); the queue was empty at
+            # every sample (shutdown: the Maximum of visible + in flight is 0).
+            bootstrap, shutdown = max(bootstrap, self._step_acc[0]), min(shutdown, self._step_acc[1])
+            self._step_seen += 1
+            if self._step_seen < self._per_step:
+                self._step_acc = (bootstrap, shutdown)
+                return False
+            self._step_seen, self._step_acc = 0, _STEP_START
+        self._bootstrap.push(bootstrap)
+        self._shutdown.push(shutdown)
+        return True
 
     def _clamp(self, capacity: int) -> int:
         return min(max(capacity, self.config.min_capacity), self.config.max_capacity)

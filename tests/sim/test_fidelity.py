@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from qas.sim.engine import EngineSettings, SimResult, Simulation
-from qas.sim.policies import FleetSettings, Step, TargetTracking, our_backlog, visible_per_in_service
+from qas.sim.policies import (
+    FleetSettings,
+    Observation,
+    Step,
+    TargetTracking,
+    our_backlog,
+    visible_per_in_service,
+)
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
 
@@ -61,9 +68,9 @@ class _DropToZeroAt:
     def target(self) -> float | None:
         return None
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
-        new = 0 if now_s >= self.at_s else self.start
-        return Step(new, int(new != desired))
+    def step(self, obs: Observation) -> Step:
+        new = 0 if obs.now_s >= self.at_s else self.start
+        return Step(new, int(new != obs.desired))
 
     def retune(self, stats_for: object, running: object) -> None:
         return None
