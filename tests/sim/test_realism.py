@@ -15,8 +15,6 @@ from scaling.estimate import RunningJobs
 
 # Target tracking alone (the fast lane reacts on one datapoint and would blur these timings).
 FLEET = FleetSettings(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False)
-    slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False
-)  # target tracking alone
 
 
 def run(
