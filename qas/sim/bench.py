@@ -27,6 +27,9 @@ from scaling.control_plane import Platform
 SLO_GOAL = 0.99
 REACHABLE = 0.995  # the reference's attainment from which the SLO goal applies
 COST_GOAL = 1.3
+DOMINATED_POINTS = 0.005  # a baseline must attain more than half a point more...
+DOMINATED_COST = 0.02  # ...and cost more than 2% less to dominate tuned
+CHEAPEST_WITHIN = 1.1  # among the policies that attain SLO_GOAL, tuned is within 10% of the cheapest
 GROUPS = ("synthetic", "real")
 HOUR = 3600.0
 
@@ -158,19 +161,31 @@ class BenchReport:
 
 
 def judge(results: dict[str, SimResult], reference: SimResult, steady: bool) -> dict[str, object]:
-    """The issue's goal for `tuned` against the baselines that ran."""
+    """The issue's goal for `tuned` against the baselines that ran (issue 10's margins: a baseline
+    dominates when it attains more than DOMINATED_POINTS more AND costs more than DOMINATED_COST less;
+    among the policies that attain SLO_GOAL, tuned costs at most CHEAPEST_WITHIN x the cheapest)."""
     tuned = results["tuned"]
     dominated_by = [
         name
         for name, r in results.items()
         if name != "tuned"
-        and r.slo_attainment > tuned.slo_attainment
-        and r.instance_seconds < tuned.instance_seconds
+        and r.slo_attainment > tuned.slo_attainment + DOMINATED_POINTS
+        and r.instance_seconds < tuned.instance_seconds * (1 - DOMINATED_COST)
     ]
     reachable = reference.slo_attainment >= REACHABLE
     slo_met = tuned.slo_attainment >= SLO_GOAL if reachable else None
     cost_met = tuned.cost_ratio <= COST_GOAL if steady and reachable else None
-    met = tuned.lost == 0 and not dominated_by and slo_met is not False and cost_met is not False
+    attaining = [r.instance_seconds for r in results.values() if r.slo_attainment >= SLO_GOAL]
+    cheapest_met = None
+    if tuned.slo_attainment >= SLO_GOAL and attaining:
+        cheapest_met = tuned.instance_seconds <= CHEAPEST_WITHIN * min(attaining)
+    met = (
+        tuned.lost == 0
+        and not dominated_by
+        and slo_met is not False
+        and cost_met is not False
+        and cheapest_met is not False
+    )
     return {
         "lost_nothing": tuned.lost == 0,
         "dominated_by": dominated_by,
@@ -178,6 +193,7 @@ def judge(results: dict[str, SimResult], reference: SimResult, steady: bool) -> 
         "reference_slo_attainment": round(reference.slo_attainment, 6),
         "slo_met": slo_met,
         "cost_within_1_3": cost_met,
+        "cheapest_within_10pct": cheapest_met,
         "met": met,
     }
 

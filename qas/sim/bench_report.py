@@ -49,6 +49,8 @@ def fmt_goal(goal: dict[str, object]) -> str:
         parts.append("SLO < 99%")
     if goal["cost_within_1_3"] is False:
         parts.append("cost > 1.3x")
+    if goal.get("cheapest_within_10pct") is False:
+        parts.append("> 10% above the cheapest policy that attains the SLO")
     return "NOT met: " + "; ".join(parts)
 
 

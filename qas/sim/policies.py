@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scaling.backlog import backlog_per_instance
+from scaling.backlog import backlog_per_instance, keeps_warm
 from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, PeriodInput, Platform
 from scaling.estimate import RunningJobs
 from scaling.slo_guard import DEFAULT_SHARE, QueueAge
@@ -57,6 +57,7 @@ class FleetSettings:
     fast_lane: bool = True  # the FastLane step policy (template parameter FastLane)
     queue_share: float = 1.0  # QUEUE_SHARE
     drain_guard: bool = True  # DRAIN_GUARD
+    keep_warm: bool | None = None  # KeepWarm: None = auto (scaling.backlog.keeps_warm)
 
     def __post_init__(self) -> None:
         if self.platform is Platform.ECS and self.period_s != 60:
@@ -93,6 +94,12 @@ class FleetSettings:
             lead_time_weight=self.lead_time_weight,
             queue_share=self.queue_share,
         )
+
+    @property
+    def keeps_warm(self) -> bool:
+        if self.keep_warm is not None:
+            return self.keep_warm
+        return keeps_warm(self.slo_s, cold_start_s=self.period_s + self.boot_s)
 
     def tuner_policy(self) -> TunerPolicy:
         return TunerPolicy(
@@ -149,6 +156,10 @@ def our_backlog(visible: int, in_flight: int, running: int) -> float:
     return backlog_per_instance(visible, in_flight, running)
 
 
+def our_backlog_warm(visible: int, in_flight: int, running: int) -> float:
+    return backlog_per_instance(visible, in_flight, running, keep_warm=True)
+
+
 class TargetTracking:
     """A policy on the AWS control-plane model: a metric, an initial target, and a retuning rule."""
 
@@ -170,7 +181,12 @@ class TargetTracking:
         return self.plane.target
 
     def step(self, obs: Observation) -> Step:
-        self._age = QueueAge(obs.oldest_age_s, settled=obs.running >= obs.desired > 0, visible=obs.visible)
+        self._age = QueueAge(
+            obs.oldest_age_s,
+            settled=obs.running >= obs.desired > 0,
+            visible=obs.visible,
+            running=obs.running,
+        )
         if obs.missed:
             self._age = None  # no datapoint: the tuner sees no age either
             period = PeriodInput.missing(obs.now_s, obs.running, obs.desired)
@@ -277,7 +293,8 @@ def make_controller(name: str, settings: FleetSettings, expected_mean_s: float) 
             1.0, estimate, settings.target_model(), GuardRails(min_samples=1, max_step_ratio=1e9)
         )
         initial = min(max(first.target, settings.rails.min_target), settings.rails.max_target)
-        return TargetTracking(settings, initial, "tuned", our_backlog)
+        warm = settings.keeps_warm
+        return TargetTracking(settings, initial, "tuned", our_backlog_warm if warm else our_backlog)
     settings = dataclasses.replace(settings, fast_lane=False, slo_guard_share=0.0)  # other designs
     if name == "static-8":
         return TargetTracking(settings, 8.0, "static", our_backlog)

@@ -14,7 +14,6 @@ start's wait is the boot time.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from scaling.target import Action, DurationStats, GuardRails, TargetDecision, TargetModel, round_target
@@ -29,7 +28,8 @@ class QueueAge:
 
     oldest_age_s: float
     settled: bool  # running >= desired > 0 when the age was read
-    visible: int = 0  # messages waiting then (with the completion rate: how long the queue takes to drain)
+    visible: int = 0  # messages waiting then, and the capacity consuming them:
+    running: int = 0  # with the mean duration, how long the waiting messages take to start
 
     def __post_init__(self) -> None:
         if self.oldest_age_s < 0:
@@ -50,27 +50,33 @@ def guard_target(
     rails: GuardRails,
     *,
     share: float = DEFAULT_SHARE,
-    completion_rate: float | None = None,
+    drain: bool = True,
 ) -> TargetDecision:
-    """Lower the decided target when the oldest message's age, or the time the visible messages take
-    to drain at ``completion_rate`` (messages/s; None: not used), passes ``share`` of the budget."""
+    """Lower the decided target when the oldest message's age passes ``share`` of the budget, or (with
+    ``drain``) the visible messages need longer than the whole budget to start on the running slots."""
     if not 0 <= share <= 1:
         raise ValueError("share must be within [0, 1]")
     if age is None or share == 0 or not age.settled:
         return decision
-    limit = share * waiting_budget(model, stats)
-    waited = age.oldest_age_s
-    if completion_rate is not None and age.visible > 0:
-        # The queue as it stands, drained at the rate the fleet completes messages: a burst of slow
-        # jobs stops completions long before its oldest message is old.
-        drain = age.visible / completion_rate if completion_rate > 0 else math.inf
-        waited = max(waited, drain)
-    if waited <= limit:
+    budget = waiting_budget(model, stats)
+    limit = share * budget
+    # How far over its limit each signal is: the oldest message against share x budget, and the time
+    # the visible messages take to start on the running slots at the planned mean duration against
+    # the whole budget (at the target that time is queue_share of the budget, so it fires only off
+    # the design point: a burst, a slow class; it reacts before the oldest message is old).
+    over = age.oldest_age_s / limit if limit > 0 else 0.0
+    signal = f"oldest message {age.oldest_age_s:.0f} s > {limit:.0f} s ({share:g} of the budget)"
+    if drain and stats is not None and stats.samples > 0 and age.visible > 0:
+        drain_s = age.visible * stats.mean_s / (model.concurrency * max(1, age.running))
+        if drain_s / budget > over:
+            over = drain_s / budget
+            signal = f"the visible messages need {drain_s:.0f} s to start > the {budget:.0f} s budget"
+    if over <= 1:
         return decision
     current = decision.current
-    guarded = max(rails.min_target, current * limit / waited, current / rails.max_down_ratio)
+    guarded = max(rails.min_target, current / over, current / rails.max_down_ratio)
     guarded = round_target(guarded)
     if guarded >= decision.target * (1 - rails.min_change_ratio):
         return decision  # the duration model already asks for at least as much capacity
-    reason = f"SLO guard: oldest message {age.oldest_age_s:.0f} s > {limit:.0f} s ({share:g} of the budget)"
+    reason = f"SLO guard: {signal}"
     return TargetDecision(Action.UPDATE, current, guarded, reason, decision.ideal)

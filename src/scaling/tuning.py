@@ -58,10 +58,7 @@ def tune_target(
     )
     planned = count_running_jobs(measured, running)
     decision = decide_target(current, planned, policy.model, policy.rails)
-    rate = None
-    if policy.drain_guard:
-        rate = measured.samples / (minutes * 60.0) if measured is not None else 0.0
     decision = guard_target(
-        decision, age, policy.model, planned, policy.rails, share=policy.guard_share, completion_rate=rate
+        decision, age, policy.model, planned, policy.rails, share=policy.guard_share, drain=policy.drain_guard
     )
     return TunerRun(decision, minutes, measured, planned)
