@@ -18,7 +18,7 @@ from typing import Protocol
 from scaling.backlog import backlog_per_instance, keeps_warm
 from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, PeriodInput, Platform
 from scaling.estimate import RunningJobs
-from scaling.slo_guard import DEFAULT_SHARE, QueueAge
+from scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge
 from scaling.target import DurationStats, GuardRails, TargetModel, aws_guidance_target, decide_target
 from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tune_target
 
@@ -55,8 +55,9 @@ class FleetSettings:
     tail_percentile: float = 99.0  # TAIL_PERCENTILE
     slo_guard_share: float = DEFAULT_SHARE  # SLO_GUARD_SHARE (0 = no SLO guard)
     fast_lane: bool = True  # the FastLane step policy (template parameter FastLane)
-    queue_share: float = 1.0  # QUEUE_SHARE
+    queue_share: float = TargetModel.queue_share  # QUEUE_SHARE
     drain_guard: bool = True  # DRAIN_GUARD
+    drain_share: float = DRAIN_SHARE  # DRAIN_SHARE
     keep_warm: bool | None = None  # KeepWarm: None = auto (scaling.backlog.keeps_warm)
 
     def __post_init__(self) -> None:
@@ -109,6 +110,7 @@ class FleetSettings:
             max_lookback_minutes=round(self.max_lookback_s / 60),
             guard_share=self.slo_guard_share,
             drain_guard=self.drain_guard,
+            drain_share=self.drain_share,
         )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from scaling.target import Action, DurationStats, GuardRails, TargetDecision, TargetModel, round_target
 
+DRAIN_SHARE = 0.8  # the visible messages' start time against this share of the budget
 DEFAULT_SHARE = 0.5  # measured: 0.3 costs more on the grid traces, 0.7 misses the RICC burst (docs/design.md)
 MIN_BUDGET_SHARE = 0.1  # a tail longer than the SLO still leaves a tenth of it as the budget
 
@@ -51,6 +52,7 @@ def guard_target(
     *,
     share: float = DEFAULT_SHARE,
     drain: bool = True,
+    drain_share: float = DRAIN_SHARE,
 ) -> TargetDecision:
     """Lower the decided target when the oldest message's age passes ``share`` of the budget, or (with
     ``drain``) the visible messages need longer than the whole budget to start on the running slots."""
@@ -68,8 +70,8 @@ def guard_target(
     signal = f"oldest message {age.oldest_age_s:.0f} s > {limit:.0f} s ({share:g} of the budget)"
     if drain and stats is not None and stats.samples > 0 and age.visible > 0:
         drain_s = age.visible * stats.mean_s / (model.concurrency * max(1, age.running))
-        if drain_s / budget > over:
-            over = drain_s / budget
+        if drain_s / (drain_share * budget) > over:
+            over = drain_s / (drain_share * budget)
             signal = f"the visible messages need {drain_s:.0f} s to start > the {budget:.0f} s budget"
     if over <= 1:
         return decision

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scaling.estimate import RunningJobs, count_running_jobs, widen_lookback
-from scaling.slo_guard import DEFAULT_SHARE, QueueAge, guard_target
+from scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge, guard_target
 from scaling.target import DurationStats, GuardRails, TargetDecision, TargetModel, decide_target
 
 DEFAULT_MAX_LOOKBACK_MINUTES = 120
@@ -27,6 +27,7 @@ class TunerPolicy:
     max_lookback_minutes: int = DEFAULT_MAX_LOOKBACK_MINUTES
     guard_share: float = DEFAULT_SHARE
     drain_guard: bool = True  # the guard also projects the visible queue's drain time
+    drain_share: float = DRAIN_SHARE
 
     def __post_init__(self) -> None:
         if not 1 <= self.lookback_minutes <= self.max_lookback_minutes:
@@ -59,6 +60,13 @@ def tune_target(
     planned = count_running_jobs(measured, running)
     decision = decide_target(current, planned, policy.model, policy.rails)
     decision = guard_target(
-        decision, age, policy.model, planned, policy.rails, share=policy.guard_share, drain=policy.drain_guard
+        decision,
+        age,
+        policy.model,
+        planned,
+        policy.rails,
+        share=policy.guard_share,
+        drain=policy.drain_guard,
+        drain_share=policy.drain_share,
     )
     return TunerRun(decision, minutes, measured, planned)
