@@ -105,7 +105,7 @@ def test_ec2_updates_only_the_target_value(monkeypatch, context):
     assert policy["PolicyType"] == "TargetTrackingScaling"
     assert policy["TargetTrackingConfiguration"] == {**asg_policy_config(22.4), "TargetValue": 22.4}
     assert policy["EstimatedInstanceWarmup"] == 90  # moto does not return Enabled: see test_fleet_policy
-    assert metric_values("TargetBacklogPerInstance", ASG_NAME, "Maximum") == [29.5]
+    assert metric_values("TargetBacklogPerInstance", ASG_NAME, "Maximum") == [22.4]
     assert metric_dimensions({"TargetBacklogPerInstance"}) == {
         "TargetBacklogPerInstance": [{"Name": "FleetName", "Value": ASG_NAME}]
     }
@@ -132,7 +132,7 @@ def test_ecs_updates_only_the_target_value_of_its_own_policy(monkeypatch, contex
         for p in other
         if p["PolicyName"] != POLICY
     ] == [999.0]
-    assert metric_values("TargetBacklogPerInstance", SERVICE, "Maximum") == [59.0]
+    assert metric_values("TargetBacklogPerInstance", SERVICE, "Maximum") == [44.8]
 
 
 def test_large_raise_is_step_limited(monkeypatch, context):
