@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qas.plan import cli as plan_cli
+from qas.sim import realism
 from qas.sim.bench import SCENARIOS, run_bench
 from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
@@ -94,6 +95,7 @@ def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
         "bootstrap_steps": args.bootstrap_steps,
         "lead_time_weight": args.lead_time_weight,
         "instance_warmup_s": args.instance_warmup_seconds,
+        "period_s": args.period_seconds,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return FleetSettings(**values)  # type: ignore[arg-type]
@@ -104,7 +106,8 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.fifo and trace.group is None:  # a grouped trace runs as FIFO without the flag
         raise ValueError("--fifo needs the trace's group column (header arrival_s,processing_s,group)")
     started = time.perf_counter()
-    result = simulate(trace, args.policy, _fleet(args))
+    fleet = _fleet(args)
+    result = simulate(trace, args.policy, fleet, realism=realism.from_args(args, fleet.period_s))
     summary: dict[str, object] = {"policy": args.policy, **result.summary()}
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
     if args.json:
@@ -120,7 +123,14 @@ def _bench(args: argparse.Namespace) -> int:
     scenarios = args.scenarios.split(",") if args.scenarios else None
     policies = args.policies.split(",") if args.policies else None
     report = run_bench(
-        Path(args.out), scenarios=scenarios, policies=policies, scale=args.scale, charts=not args.no_charts
+        Path(args.out),
+        scenarios=scenarios,
+        policies=policies,
+        scale=args.scale,
+        charts=not args.no_charts,
+        realisms=args.realism.split(","),
+        groups=args.groups.split(","),
+        seed=args.seed,
     )
     print(report.markdown_path.read_text())
     return 0 if report.goal_met or not args.strict else 1
@@ -158,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--fifo", action="store_true", help="FIFO queue by the trace's group column (default if present)"
     )
     _add_fleet_options(sim, required=True)
+    sim.add_argument("--period-seconds", type=int, default=60, help="metric period: 60, or 10/30 on EC2")
+    realism.add_arguments(sim)
     sim.set_defaults(func=_simulate)
 
     bench = sub.add_parser("bench", help="every policy on every scenario; writes results.md/.json and charts")
@@ -167,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale", type=_positive_float, default=1.0, help="trace length factor (tests: 0.1)")
     bench.add_argument("--no-charts", action="store_true")
     bench.add_argument("--strict", action="store_true", help="exit 1 when the goal is not met")
+    bench.add_argument("--realism", default="ideal,aws", help="comma-separated presets, side by side")
+    bench.add_argument("--groups", default="synthetic,real", help="scenario groups: synthetic, real")
+    bench.add_argument("--seed", type=int, default=1, help="seed of the realism's random draws")
     bench.set_defaults(func=_bench)
 
     trace = sub.add_parser("trace", help="write a benchmark scenario's trace as CSV")

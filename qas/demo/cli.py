@@ -71,6 +71,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MINUTES",
         help="fire the target tuner every MINUTES demo minutes instead of on its hourly rule",
     )
+    parser.add_argument(
+        "--alarm-delay-minutes",
+        type=int,
+        default=None,
+        help="the alarms act on a minute's datapoints this many demo minutes later (default: 0)",
+    )
+    parser.add_argument(
+        "--missed-sample-rate",
+        type=float,
+        default=None,
+        help="share of minutes the metric publisher does not run: missing datapoints (default: 0)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
     parser.add_argument(
         "--report-dir", default=defaults.report_dir, help="where summary.json and timeline.png go"
@@ -92,6 +104,8 @@ def config_from(args: argparse.Namespace) -> DemoConfig:
         "boot_minutes": args.boot_minutes,
         "duration_minutes": args.duration,
         "tuner_every_minutes": args.tuner_every,
+        "alarm_delay_minutes": args.alarm_delay_minutes,
+        "missed_sample_rate": args.missed_sample_rate,
     }
     values.update({key: value for key, value in explicit.items() if value is not None})
     if "profile" in values:

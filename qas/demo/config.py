@@ -106,6 +106,9 @@ class DemoConfig:
     seed: int = 7
     tuner_every_minutes: int | None = None  # None: the tuner's own rule (TunerSchedule)
     report_dir: str = "reports/demo"
+    # The simulator's AWS effects the demo shares (docs/simulator.md); off by default.
+    alarm_delay_minutes: int = 0  # the alarms act on a minute's datapoints this many minutes later
+    missed_sample_rate: float = 0.0  # share of minutes the metric publisher does not run
 
     def __post_init__(self) -> None:
         if self.seconds_per_minute < 2:
@@ -120,6 +123,10 @@ class DemoConfig:
             raise ValueError("--tuner-every must be >= 1 demo minute")
         if self.duration_minutes is not None and self.duration_minutes < 1:
             raise ValueError("--duration must be >= 1 demo minute")
+        if self.alarm_delay_minutes < 0:
+            raise ValueError("--alarm-delay-minutes must be >= 0")
+        if not 0 <= self.missed_sample_rate < 1:
+            raise ValueError("--missed-sample-rate must be within [0, 1)")
 
     @property
     def timeline_minutes(self) -> int:

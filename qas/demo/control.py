@@ -99,14 +99,8 @@ def evaluate(
     """One alarm evaluation at the end of demo minute ``minute`` (model time: demo seconds)."""
     now_s = (minute + 1) * 60.0
     if not points.complete:
-        # Missing data: target tracking sees INSUFFICIENT_DATA (metric=None). The bootstrap and
-        # shutdown alarms treat missing data as notBreaching: visible=0 keeps bootstrap quiet and
-        # in_flight=1 keeps shutdown quiet, whatever the capacity.
-        return model.evaluate(
-            PeriodInput(
-                now_s=now_s, metric=None, visible=0, in_flight=1, running=running_now, desired=desired_now
-            )
-        )
+        # Missing data: INSUFFICIENT_DATA for target tracking, notBreaching for bootstrap and shutdown.
+        return model.evaluate(PeriodInput.missing(now_s, running_now, desired_now))
     assert points.visible is not None and points.in_flight is not None
     assert points.running is not None and points.desired is not None
     return model.evaluate(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from adapters.errors import AdapterError
 from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 from qas import emulator
 from qas.demo.config import DemoConfig, Phase
-from qas.demo.control import evaluate, read_datapoints, utc
+from qas.demo.control import Datapoints, evaluate, read_datapoints, utc
 from qas.demo.fleet import (
     CapacityApi,
     Ec2Capacity,
@@ -59,6 +61,9 @@ class _State:
     peak: int = 0
 
 
+_NONE = Datapoints(None, None, None, None, None)
+
+
 class DemoRun:
     def __init__(
         self, cfg: DemoConfig, stack: DeployedStack, registry: ProcessRegistry, console: Console
@@ -89,6 +94,8 @@ class DemoRun:
         self._started = 0.0
         self._last_published = 0.0
         self._window_start = 0.0
+        self._missed = random.Random(f"{cfg.seed}:missed")  # its own stream: the load stays the same
+        self._unseen: deque[Datapoints] = deque()  # published, not yet evaluated (--alarm-delay-minutes)
 
     def _client(self, name: str) -> Any:
         """A client of the emulator, with fake credentials whatever the user's environment holds."""
@@ -242,6 +249,9 @@ class DemoRun:
                 rule = dataclasses.replace(rule, every_minutes=self.cfg.tuner_every_minutes)  # noqa: PLW2901
             if not due(rule, minute):
                 continue
+            if rule.function_name == publisher and self._missed.random() < self.cfg.missed_sample_rate:
+                self.console.event(minute, "metric publisher did not run (--missed-sample-rate)")
+                continue
             if rule.function_name == publisher:
                 self._window_start = self._publisher_window()
             result = self.functions[rule.function_name].invoke(rule.event, minute)
@@ -296,7 +306,10 @@ class DemoRun:
             self.cloudwatch, self.stack.namespace, self.fleet_name, window_start, window_end
         )
         running = self.fleet.count(MemberState.RUNNING)
-        result = evaluate(self.model, minute, points, self.fleet.desired, running)
+        self._unseen.append(points)
+        # With an alarm delay the model evaluates an older minute's datapoints; none yet: missing.
+        due_points = self._unseen.popleft() if len(self._unseen) > self.cfg.alarm_delay_minutes else _NONE
+        result = evaluate(self.model, minute, due_points, self.fleet.desired, running)
         for action in result.actions:
             verb = "applied" if action.applied else "no change"
             self.console.event(

@@ -18,7 +18,13 @@ What it takes from the real system:
 * A trace with message groups runs as a FIFO queue: qas/sim/fifo.py decides which message a free
   slot may take (the FIFO hooks below are the only places the engine asks it).
 * The tuner runs on the controller's schedule on the durations completed in its lookback window
-  (exact percentiles, as CloudWatch computes them from the worker's Values/Counts).
+  (exact percentiles, as CloudWatch computes them from the worker's Values/Counts), with the elapsed
+  time of every message still in flight.
+
+The AWS effects of `qas.sim.realism` (all off under ``ideal``, which then draws no random number and
+schedules no extra event): the publisher sees the counts ``count_lag_s`` late and noisy, or misses
+its sample; the alarm acts ``metric_delay_s`` after the period ends; boot times vary; launches fail
+and are retried; Spot instances get a 2-minute notice, drain, and are replaced.
 """
 
 from __future__ import annotations
@@ -26,19 +32,26 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from dataclasses import dataclass, field
-from itertools import count
+from collections import deque
+from dataclasses import dataclass, field, replace
+from itertools import chain, count
 
 import numpy as np
 
 from qas.sim.fifo import FifoDispatch
-from qas.sim.policies import Controller
+from qas.sim.policies import Controller, Observation
+from qas.sim.publisher import Publisher
+from qas.sim.realism import HOUR, IDEAL, Realism
 from qas.sim.traces import Trace
 from scaling.control_plane import InstanceView, plan_scale_in
+from scaling.estimate import RunningJobs
 from scaling.target import DurationStats
 
 # Event kinds; at equal times, lower kinds run first (work finishes before the publisher samples).
-_READY, _DONE, _VISIBLE, _TICK, _TUNE = range(5)
+# _SAMPLE: the lagged count the publisher will report; _EVAL: the alarm acts on a delayed datapoint;
+# _NOTICE/_KILL: a Spot interruption notice and the termination 2 minutes later; _RETRY: a launch
+# the group tries again after a failure.
+_READY, _DONE, _VISIBLE, _SAMPLE, _TICK, _EVAL, _TUNE, _NOTICE, _KILL, _RETRY = range(10)
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,7 @@ class EngineSettings:
     drain_s: float = 6 * 3600.0  # how long after the last arrival the run may go on
     record_timeline: bool = True
     initial_running: int = 0  # instances already running at t=0 (the always-on reference)
+    realism: Realism = IDEAL
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,9 @@ class SimResult:
     peak_capacity: int
     redeliveries: int
     simulated_s: float
+    spot_interruptions: int = 0
+    launch_failures: int = 0
+    missed_samples: int = 0
     timeline: list[TimelinePoint] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict[str, float | int | None]:
@@ -99,11 +116,14 @@ class SimResult:
             "peak_capacity": self.peak_capacity,
             "redeliveries": self.redeliveries,
             "simulated_s": round(self.simulated_s, 3),
+            "spot_interruptions": self.spot_interruptions,
+            "launch_failures": self.launch_failures,
+            "missed_samples": self.missed_samples,
         }
 
 
 class _Instance:
-    __slots__ = ("alive", "busy", "iid", "launched_s", "messages", "ready")
+    __slots__ = ("alive", "busy", "iid", "launched_s", "messages", "ready", "started")
 
     def __init__(self, iid: int, launched_s: float) -> None:
         self.iid = iid
@@ -112,6 +132,7 @@ class _Instance:
         self.alive = True
         self.busy = 0
         self.messages: set[int] = set()
+        self.started: dict[int, float] = {}  # message -> when its slot started it
 
 
 def duration_stats(durations: list[float], percentile: float) -> DurationStats | None:
@@ -133,18 +154,21 @@ class Simulation:
         self.trace = trace
         self.controller = controller
         self.cfg = settings
+        self.real = settings.realism
         self.slo_s = slo_s
         self._events: list[tuple[float, int, int, int, int]] = []  # (time, kind, seq, instance, message)
         self._seq = count()
         self._queue: list[int] = []  # visible message indices, a FIFO over a growing list
         self._head = 0
         self._instances: dict[int, _Instance] = {}
+        self._draining: dict[int, _Instance] = {}  # Spot-interrupted: no new work, billed until gone
         self._free: dict[int, _Instance] = {}  # running instances with a free slot
         self._next_id = count(1)
         self._live = 0
         self._running = 0
         self._in_flight = 0
         self._desired = 0
+        self._retrying = 0  # failed launches the group will try again
         self._billed = 0.0
         self._done_s = [math.nan] * len(trace)
         self._completions_t: list[float] = []
@@ -152,38 +176,83 @@ class Simulation:
         self._actions = 0
         self._peak = 0
         self._redeliveries = 0
+        self._spot = 0
+        self._launch_failures = 0
         self._timeline: list[TimelinePoint] = []
         self._fifo = FifoDispatch(trace.group) if trace.group is not None else None  # FIFO hook
+        self._publisher = Publisher(settings.realism, settings.period_s)
+        self._pending: deque[Observation] = deque()  # datapoints the alarms have not evaluated yet
+        real = self.real
+        self._rng_boot, self._rng_launch = real.rng("boot"), real.rng("launch")
+        self._rng_spot, self._rng_count, self._rng_miss = (
+            real.rng("spot"),
+            real.rng("count"),
+            real.rng("miss"),
+        )
 
     # -- fleet ---------------------------------------------------------------------------------
     def _push(self, t: float, kind: int, iid: int = 0, msg: int = 0) -> None:
         heapq.heappush(self._events, (t, kind, next(self._seq), iid, msg))
 
-    def _launch(self, t: float) -> None:
-        inst = _Instance(next(self._next_id), t)
+    def _boot_s(self) -> float:
+        real, boot = self.real, self.cfg.boot_s
+        if real.boot_jitter > 0:
+            boot *= math.exp(real.boot_jitter * self._rng_boot.gauss(0.0, 1.0))  # median: boot_s
+        if real.slow_boot_rate > 0 and self._rng_boot.random() < real.slow_boot_rate:
+            boot *= real.slow_boot_factor
+        return boot
+
+    def _add(self, inst: _Instance) -> None:
         self._instances[inst.iid] = inst
         self._live += 1
         self._peak = max(self._peak, self._live)
-        self._push(t + self.cfg.boot_s, _READY, inst.iid)
+        if self.real.spot_interruptions_per_hour > 0:
+            life = self._rng_spot.expovariate(self.real.spot_interruptions_per_hour / HOUR)
+            self._push(inst.launched_s + life, _NOTICE, inst.iid)
 
-    def _terminate(self, inst: _Instance, t: float) -> None:
+    def _launch(self, t: float) -> None:
+        if self.real.launch_failure_rate > 0 and self._rng_launch.random() < self.real.launch_failure_rate:
+            # InsufficientInstanceCapacity and the like: the group keeps trying until it has desired.
+            self._launch_failures += 1
+            self._retrying += 1
+            self._push(t + self.real.launch_retry_s, _RETRY)
+            return
+        inst = _Instance(next(self._next_id), t)
+        self._add(inst)
+        self._push(t + self._boot_s(), _READY, inst.iid)
+
+    def _replenish(self, t: float) -> None:
+        while self._live + self._retrying < self._desired:
+            self._launch(t)
+
+    def _release(self, inst: _Instance, t: float) -> None:
+        """The instance is gone: bill it; its unfinished messages return after the visibility timeout."""
         inst.alive = False
-        self._live -= 1
-        if inst.ready:
-            self._running -= 1
-        self._free.pop(inst.iid, None)
-        del self._instances[inst.iid]
         self._billed += t - inst.launched_s
         for msg in inst.messages:  # killed while busy: the message reappears when visibility expires
             self._in_flight -= 1
             self._redeliveries += 1
             self._push(t + self.cfg.visibility_timeout_s, _VISIBLE, 0, msg)
         inst.messages.clear()
+        inst.started.clear()
         inst.busy = 0
+
+    def _leave(self, inst: _Instance) -> None:
+        """The instance stops counting toward the group's capacity."""
+        self._live -= 1
+        if inst.ready:
+            self._running -= 1
+        self._free.pop(inst.iid, None)
+        del self._instances[inst.iid]
+
+    def _terminate(self, inst: _Instance, t: float) -> None:
+        self._leave(inst)
+        self._release(inst, t)
 
     def _start(self, inst: _Instance, msg: int, t: float) -> None:
         inst.busy += 1
         inst.messages.add(msg)
+        inst.started[msg] = t
         self._in_flight += 1
         if inst.busy >= self.cfg.concurrency:
             self._free.pop(inst.iid, None)
@@ -226,8 +295,7 @@ class Simulation:
 
     def _apply_desired(self, desired: int, t: float) -> None:
         self._desired = desired
-        while self._live < desired:
-            self._launch(t)
+        self._replenish(t)
         if self._live > desired:
             protects = self.controller.protects_busy
             views = [
@@ -239,12 +307,34 @@ class Simulation:
             for iid in plan_scale_in(views, desired).terminate:
                 self._terminate(self._instances[int(iid)], t)
 
+    # -- Spot ----------------------------------------------------------------------------------
+    def _on_notice(self, iid: int, t: float) -> None:
+        """The 2-minute notice: the worker stops receiving and finishes what it holds; the group
+        replaces the instance at once (capacity rebalancing, CapacityRebalance: true in the template)."""
+        inst = self._instances.get(iid)
+        if inst is None:
+            return  # already terminated
+        self._spot += 1
+        self._leave(inst)
+        if inst.busy == 0:
+            self._release(inst, t)
+        else:
+            self._draining[iid] = inst
+            self._push(t + self.real.spot_notice_s, _KILL, iid)
+        self._replenish(t)
+
+    def _on_kill(self, iid: int, t: float) -> None:
+        inst = self._draining.pop(iid, None)
+        if inst is not None:
+            self._release(inst, t)
+
     # -- events --------------------------------------------------------------------------------
     def _on_done(self, inst_id: int, msg: int, t: float) -> None:
-        inst = self._instances.get(inst_id)
+        inst = self._instances.get(inst_id) or self._draining.get(inst_id)
         if inst is None or msg not in inst.messages:
             return  # its worker was killed; the message was put back
         inst.messages.discard(msg)
+        del inst.started[msg]
         inst.busy -= 1
         self._in_flight -= 1
         if self._fifo is not None:  # FIFO hook: the group unlocks
@@ -252,28 +342,70 @@ class Simulation:
         self._done_s[msg] = t
         self._completions_t.append(t)
         self._completions_d.append(self.trace.processing_s[msg])
-        if inst.busy == 0 and self._live > self._desired:
+        if inst_id in self._draining:
+            if inst.busy == 0:  # drained before the termination: the instance shuts down now
+                del self._draining[inst_id]
+                self._release(inst, t)
+        elif inst.busy == 0 and self._live > self._desired:
             self._terminate(inst, t)  # protection just came off and the fleet is above desired
         else:
             self._fill(inst, t)
         if self._fifo is not None:  # FIFO hook: the unlocked group's next message, on any free slot
             self._dispatch(t)
 
-    def _on_tick(self, t: float) -> None:
+    def _queue_view(self, t: float) -> tuple[int, int, float]:
         visible = self._visible()
-        step = self.controller.step(t, visible, self._in_flight, self._running, self._desired)
+        if self._fifo is not None:  # FIFO hook
+            head = self._fifo.oldest_waiting()
+        else:
+            head = self._queue[self._head] if visible else None
+        oldest = t - self.trace.arrival_s[head] if head is not None else 0.0
+        return visible, self._in_flight, oldest
+
+    def _on_tick(self, t: float) -> None:
+        obs = self._publisher.observe(t, self._queue_view(t), self._running, self._desired)
+        if self.real.metric_delay_s > 0:
+            self._pending.append(obs)
+            self._push(t + self.real.metric_delay_s, _EVAL)
+        else:
+            self._evaluate(obs)
+
+    def _evaluate(self, obs: Observation) -> None:
+        step = self.controller.step(obs)
         self._actions += step.actions
         if self.cfg.record_timeline:
             self._timeline.append(
                 TimelinePoint(
-                    t, visible, self._in_flight, self._running, step.desired, self.controller.target
+                    obs.now_s, obs.visible, obs.in_flight, obs.running, step.desired, self.controller.target
                 )
             )
-        self._apply_desired(step.desired, t)
+        self._apply_desired(step.desired, obs.now_s)
+
+    def _on_eval(self, t: float) -> None:
+        # The group's desired capacity is the one in force now, not the published one.
+        self._evaluate(replace(self._pending.popleft(), now_s=t, desired=self._desired))
 
     def _on_tune(self, t: float) -> None:
-        first = bisect.bisect_right(self._completions_t, t - self.controller.lookback_s)
-        self.controller.retune(duration_stats(self._completions_d[first:], self.cfg.tail_percentile))
+        def stats_for(minutes: int) -> DurationStats | None:
+            first = bisect.bisect_right(self._completions_t, t - minutes * 60.0)
+            return duration_stats(self._completions_d[first:], self.cfg.tail_percentile)
+
+        elapsed = [
+            t - s
+            for inst in chain(self._instances.values(), self._draining.values())
+            for s in inst.started.values()
+        ]
+        self.controller.retune(stats_for, RunningJobs(len(elapsed), sum(elapsed)))
+
+    def _idle(self, next_arrival: int) -> bool:
+        quiet = self._visible() == 0 and self._in_flight == 0 and self._live == 0
+        return (
+            next_arrival >= len(self.trace)
+            and quiet
+            and not self._draining
+            and self._retrying == 0
+            and not any(e[1] == _VISIBLE for e in self._events)
+        )
 
     def run(self) -> SimResult:
         arrivals = self.trace.arrival_s
@@ -282,11 +414,13 @@ class Simulation:
         for _ in range(self.cfg.initial_running):
             inst = _Instance(next(self._next_id), 0.0)
             inst.ready = True
-            self._instances[inst.iid] = inst
+            self._add(inst)
             self._free[inst.iid] = inst
         self._live = self._running = self._desired = self._peak = self.cfg.initial_running
         self._push(self.cfg.period_s, _TICK)
         self._push(self.controller.tune_every_s, _TUNE)
+        if self._publisher.lagged:
+            self._push(self._publisher.first_record_s(), _SAMPLE)
         next_arrival = 0
         t = 0.0
         while True:
@@ -304,23 +438,36 @@ class Simulation:
                 self._on_done(iid, msg, t)
             elif kind == _READY:
                 booted = self._instances.get(iid)
-                if booted is not None:  # else it was terminated while booting
+                if booted is not None:  # else it was terminated (or interrupted) while booting
                     booted.ready = True
                     self._running += 1
                     self._fill(booted, t)
             elif kind == _VISIBLE:
                 self._enqueue(msg, t, returned=True)
+            elif kind == _SAMPLE:
+                self._publisher.record(self._queue_view(t))
+                self._push(t + self.cfg.period_s, _SAMPLE)
             elif kind == _TICK:
                 self._on_tick(t)
-                idle = self._visible() == 0 and self._in_flight == 0 and self._live == 0
-                if next_arrival >= n and idle and not any(e[1] == _VISIBLE for e in self._events):
+                if self._idle(next_arrival):
                     break
                 self._push(t + self.cfg.period_s, _TICK)
+            elif kind == _EVAL:
+                self._on_eval(t)
             elif kind == _TUNE:
                 self._on_tune(t)
                 self._push(t + self.controller.tune_every_s, _TUNE)
+            elif kind == _NOTICE:
+                self._on_notice(iid, t)
+            elif kind == _KILL:
+                self._on_kill(iid, t)
+            elif kind == _RETRY:
+                self._retrying -= 1
+                self._replenish(t)
         for inst in list(self._instances.values()):
             self._terminate(inst, t)
+        for inst in list(self._draining.values()):
+            self._release(inst, t)
         return self._result(t)
 
     def _result(self, end_s: float) -> SimResult:
@@ -351,5 +498,8 @@ class Simulation:
             peak_capacity=self._peak,
             redeliveries=self._redeliveries,
             simulated_s=end_s,
+            spot_interruptions=self._spot,
+            launch_failures=self._launch_failures,
+            missed_samples=self._publisher.missed,
             timeline=self._timeline,
         )

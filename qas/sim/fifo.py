@@ -41,6 +41,10 @@ class FifoDispatch:
         if len(waiting) == 1:
             self._offer(group)
 
+    def oldest_waiting(self) -> int | None:
+        """The earliest-arrived waiting message (locked groups included: SQS ages them too)."""
+        return min((waiting[0] for waiting in self._waiting.values() if waiting), default=None)
+
     def pop(self) -> int | None:
         """The message a free slot takes now (its group locks), or None when every group with
         waiting messages has one in flight."""

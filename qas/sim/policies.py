@@ -8,16 +8,26 @@ follows and in how its target is set. Without the bootstrap alarm, the metric-ma
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scaling.backlog import backlog_per_instance
-from scaling.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Platform
+from scaling.backlog import backlog_per_instance, keeps_warm
+from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, PeriodInput, Platform
+from scaling.estimate import RunningJobs
 from scaling.fifo import cap_backlog_per_instance
+from scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge
 from scaling.target import DurationStats, GuardRails, TargetModel, aws_guidance_target, decide_target
+from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tune_target
+
+StatsFor = Callable[[int], DurationStats | None]  # minutes -> completed durations of that window
+
+# Target tracking periods EC2 accepts on a custom metric; Application Auto Scaling (ECS) has no Period.
+EC2_PERIODS = (10, 30, 60)
+STEP_ALARM_PERIOD_S = 60  # the template's bootstrap and shutdown alarms, in every mode
 
 
 @dataclass(frozen=True)
@@ -42,10 +52,26 @@ class FleetSettings:
     rails: GuardRails = field(default_factory=GuardRails)
     tuner_interval_s: float = 300.0  # the tuner's schedule
     lookback_s: float = 600.0  # LOOKBACK_MINUTES
+    max_lookback_s: float = DEFAULT_MAX_LOOKBACK_MINUTES * 60.0  # MAX_LOOKBACK_MINUTES
     tail_percentile: float = 99.0  # TAIL_PERCENTILE
     # A FIFO queue: the publisher caps BacklogPerInstance at what the message groups can use
     # (scaling.fifo); the template's FIFO bootstrap starts one instance (bootstrap_steps empty).
     fifo: bool = False
+    slo_guard_share: float = DEFAULT_SHARE  # SLO_GUARD_SHARE (0 = no SLO guard)
+    fast_lane: bool = True  # the FastLane step policy (template parameter FastLane)
+    queue_share: float = TargetModel.queue_share  # QUEUE_SHARE
+    drain_guard: bool = True  # DRAIN_GUARD
+    drain_share: float = DRAIN_SHARE  # DRAIN_SHARE
+    keep_warm: bool | None = None  # KeepWarm: None = auto (scaling.backlog.keeps_warm)
+
+    def __post_init__(self) -> None:
+        if self.platform is Platform.ECS and self.period_s != 60:
+            raise ValueError(
+                f"--period-seconds {self.period_s} is EC2 only: Application Auto Scaling (ECS) target"
+                " tracking has no Period for custom metrics, so ECS runs on 60 s periods"
+            )
+        if self.period_s not in EC2_PERIODS:
+            raise ValueError(f"--period-seconds must be one of {EC2_PERIODS}, got {self.period_s}")
 
     def control_plane(self, target: float) -> ControlPlaneConfig:
         warmup = self.boot_s if self.instance_warmup_s is None else self.instance_warmup_s
@@ -60,6 +86,8 @@ class FleetSettings:
             bootstrap_capacity=self.bootstrap_capacity,
             bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
             shutdown_after_minutes=self.shutdown_minutes,
+            fast_lane_steps=FAST_LANE_STEPS if self.fast_lane else (),
+            step_alarm_period_s=STEP_ALARM_PERIOD_S,
         )
 
     def target_model(self, high_datapoints: int = 3) -> TargetModel:
@@ -69,7 +97,38 @@ class FleetSettings:
             concurrency=self.concurrency,
             capacity_lead_s=high_datapoints * self.period_s + self.boot_s,
             lead_time_weight=self.lead_time_weight,
+            queue_share=self.queue_share,
         )
+
+    @property
+    def keeps_warm(self) -> bool:
+        if self.keep_warm is not None:
+            return self.keep_warm
+        return keeps_warm(self.slo_s, cold_start_s=self.period_s + self.boot_s)
+
+    def tuner_policy(self) -> TunerPolicy:
+        return TunerPolicy(
+            model=self.target_model(),
+            rails=self.rails,
+            lookback_minutes=round(self.lookback_s / 60),
+            max_lookback_minutes=round(self.max_lookback_s / 60),
+            guard_share=self.slo_guard_share,
+            drain_guard=self.drain_guard,
+            drain_share=self.drain_share,
+        )
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One period as the alarms see it, handed to the controller once per period."""
+
+    now_s: float  # when the alarm evaluates (period end + metric delay)
+    visible: int  # as the publisher saw them (lagged, noisy)
+    in_flight: int
+    running: int
+    desired: int
+    oldest_age_s: float  # age of the oldest visible message as the publisher saw it (0 if none)
+    missed: bool = False  # the publisher did not run: the datapoints are missing
 
 
 @dataclass(frozen=True)
@@ -86,9 +145,9 @@ class Controller(Protocol):
     @property
     def target(self) -> float | None: ...
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step: ...
+    def step(self, obs: Observation) -> Step: ...
 
-    def retune(self, stats: DurationStats | None) -> None: ...
+    def retune(self, stats_for: StatsFor, running: RunningJobs) -> None: ...
 
 
 Metric = Callable[[int, int, int], float | None]  # (visible, in_flight, running) -> datapoint
@@ -101,6 +160,10 @@ def visible_per_in_service(visible: int, _in_flight: int, running: int) -> float
 
 def our_backlog(visible: int, in_flight: int, running: int) -> float:
     return backlog_per_instance(visible, in_flight, running)
+
+
+def our_backlog_warm(visible: int, in_flight: int, running: int) -> float:
+    return backlog_per_instance(visible, in_flight, running, keep_warm=True)
 
 
 class TargetTracking:
@@ -117,31 +180,45 @@ class TargetTracking:
         self.plane = ControlPlane(settings.control_plane(target))
         self.retune_rule = retune_rule  # "tuned", "aws" or "static"
         self._metric = metric
+        self._age: QueueAge | None = None
 
     @property
     def target(self) -> float:
         return self.plane.target
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
-        metric = self._metric(visible, in_flight, running)
-        if self.settings.fifo and self._metric is our_backlog and metric is not None:  # FIFO hook
-            metric = cap_backlog_per_instance(
-                metric,
-                visible=visible,
-                in_flight=in_flight,
-                running=running,
-                concurrency=self.settings.concurrency,
-                target=self.plane.target,
-            )
-        result = self.plane.evaluate(PeriodInput(now_s, metric, visible, in_flight, running, desired))
+    def step(self, obs: Observation) -> Step:
+        self._age = QueueAge(
+            obs.oldest_age_s,
+            settled=obs.running >= obs.desired > 0,
+            visible=obs.visible,
+            running=obs.running,
+        )
+        if obs.missed:
+            self._age = None  # no datapoint: the tuner sees no age either
+            period = PeriodInput.missing(obs.now_s, obs.running, obs.desired)
+        else:
+            metric = self._metric(obs.visible, obs.in_flight, obs.running)
+            if self.settings.fifo and metric is not None and self._metric in (our_backlog, our_backlog_warm):
+                metric = cap_backlog_per_instance(
+                    metric,
+                    visible=obs.visible,
+                    in_flight=obs.in_flight,
+                    running=obs.running,
+                    concurrency=self.settings.concurrency,
+                    target=self.plane.target,
+                )
+            period = PeriodInput(obs.now_s, metric, obs.visible, obs.in_flight, obs.running, obs.desired)
+        result = self.plane.evaluate(period)
         return Step(result.desired, int(result.changed))
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
         if self.retune_rule == "tuned":
-            decision = decide_target(self.target, stats, self.settings.target_model(), self.settings.rails)
-            if decision.changed:
-                self.plane.set_target(decision.target)
-        elif self.retune_rule == "aws" and stats is not None and stats.samples > 0 and stats.mean_s > 0:
+            run = tune_target(self.target, stats_for, running, self._age, self.settings.tuner_policy())
+            if run.decision.changed:
+                self.plane.set_target(run.decision.target)
+            return
+        stats = stats_for(round(self.lookback_s / 60))
+        if self.retune_rule == "aws" and stats is not None and stats.samples > 0 and stats.mean_s > 0:
             # The blueprint's bug (a target of 0) is avoided with a floor; nothing else is added.
             self.plane.set_target(max(0.1, aws_guidance_target(self.settings.slo_s, stats.mean_s)))
 
@@ -168,8 +245,10 @@ class Keda:
     def target(self) -> float:
         return float(self.queue_length)
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
-        backlog = visible + in_flight
+    def step(self, obs: Observation) -> Step:
+        # KEDA reads SQS itself (its own polling), so a missed publisher sample does not blind it.
+        now_s, desired = obs.now_s, obs.desired
+        backlog = obs.visible + obs.in_flight
         if backlog > 0:
             self._last_active_s = now_s
         wanted = min(self.settings.max_capacity, math.ceil(backlog / self.queue_length))
@@ -182,7 +261,7 @@ class Keda:
             new = min(desired, 1)  # KEDA's cooldownPeriod before going to zero
         return Step(new, int(new != desired))
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
         return None
 
 
@@ -201,10 +280,10 @@ class AlwaysOn:
     def target(self) -> float | None:
         return None
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
+    def step(self, obs: Observation) -> Step:
         return Step(self.settings.max_capacity, 0)
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
         return None
 
 
@@ -228,15 +307,17 @@ def make_controller(
 
     ``initial_target``: the `tuned` policy's InitialTarget when the user sets one (`qas plan`).
     """
+    metric = our_backlog_warm if settings.keeps_warm else our_backlog
     if name == "tuned" and initial_target is not None:
-        return TargetTracking(settings, initial_target, "tuned", our_backlog)
+        return TargetTracking(settings, initial_target, "tuned", metric)
     if name == "tuned":
         estimate = DurationStats(samples=1, mean_s=expected_mean_s)
         first = decide_target(
             1.0, estimate, settings.target_model(), GuardRails(min_samples=1, max_step_ratio=1e9)
         )
         initial = min(max(first.target, settings.rails.min_target), settings.rails.max_target)
-        return TargetTracking(settings, initial, "tuned", our_backlog)
+        return TargetTracking(settings, initial, "tuned", metric)
+    settings = dataclasses.replace(settings, fast_lane=False, slo_guard_share=0.0)  # other designs
     if name == "static-8":
         return TargetTracking(settings, 8.0, "static", our_backlog)
     if name == "static-3":

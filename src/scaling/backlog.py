@@ -37,7 +37,22 @@ class FleetCapacity:
             raise ValueError(f"capacity cannot be negative: {self}")
 
 
-def backlog_per_instance(visible: int, in_flight: int, running: int) -> float:
+# With KeepWarm the metric never drops to exactly 0: target tracking then keeps one instance
+# (ceil(running x metric / target) = 1) and only the shutdown alarm, after ShutdownAfterMinutes of an
+# empty queue, takes the fleet to zero.
+WARM_FLOOR = 0.01
+# KeepWarm=auto keeps one warm when a cold start (the bootstrap alarm's period plus the boot) takes
+# more than this share of the SLO: the d2 trace (GenAI serving, SLO 300 s, boot 180 s) held 95.4%
+# under the aws realism without it and 98.4% with it; `trickle` (boot 90 s) needs no warm instance.
+COLD_START_SHARE = 0.6
+
+
+def keeps_warm(latency_slo_s: float, cold_start_s: float) -> bool:
+    """KeepWarm=auto: is a cold start too long for the SLO?"""
+    return cold_start_s > COLD_START_SHARE * latency_slo_s
+
+
+def backlog_per_instance(visible: int, in_flight: int, running: int, *, keep_warm: bool = False) -> float:
     """(visible + in-flight) / max(1, running).
 
     In-flight messages count: they are work the fleet still holds, so scaling in on visible
@@ -47,7 +62,10 @@ def backlog_per_instance(visible: int, in_flight: int, running: int) -> float:
     """
     if visible < 0 or in_flight < 0 or running < 0:
         raise ValueError("counts cannot be negative")
-    return (visible + in_flight) / max(1, running)
+    backlog: float = visible + in_flight
+    if keep_warm and running > 0:
+        backlog = max(backlog, WARM_FLOOR)
+    return backlog / max(1, running)
 
 
 @dataclass(frozen=True)

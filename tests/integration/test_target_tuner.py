@@ -97,15 +97,15 @@ def test_ec2_updates_only_the_target_value(monkeypatch, context):
 
     result = app.lambda_handler(load_event("target_tuner"), context)
 
-    # Then target = c * (slo - tail + mean) / mean = (300 - 15 + 10) / 10 = 29.5
+    # Then target = c * (0.75 * (slo - tail) + mean) / mean = (0.75 * 285 + 10) / 10 = 22.4
     assert result["action"] == "update"
     assert result["applied"] is True
-    assert result["target"] == 29.5
+    assert result["target"] == 22.4
     policy = asg_policy()
     assert policy["PolicyType"] == "TargetTrackingScaling"
-    assert policy["TargetTrackingConfiguration"] == {**asg_policy_config(29.5), "TargetValue": 29.5}
+    assert policy["TargetTrackingConfiguration"] == {**asg_policy_config(22.4), "TargetValue": 22.4}
     assert policy["EstimatedInstanceWarmup"] == 90  # moto does not return Enabled: see test_fleet_policy
-    assert metric_values("TargetBacklogPerInstance", ASG_NAME, "Maximum") == [29.5]
+    assert metric_values("TargetBacklogPerInstance", ASG_NAME, "Maximum") == [22.4]
     assert metric_dimensions({"TargetBacklogPerInstance"}) == {
         "TargetBacklogPerInstance": [{"Name": "FleetName", "Value": ASG_NAME}]
     }
@@ -119,11 +119,11 @@ def test_ecs_updates_only_the_target_value_of_its_own_policy(monkeypatch, contex
 
     result = app.lambda_handler(load_event("target_tuner"), context)
 
-    # Then target = 2 * (300 - 15 + 10) / 10 = 59, within one x2 step of 40
-    assert result["target"] == 59.0
+    # Then target = 2 * (0.75 * 285 + 10) / 10 = 44.8, within one x2 step of 40
+    assert result["target"] == 44.8
     policy = ecs_policy()
     assert policy["PolicyType"] == "TargetTrackingScaling"
-    assert policy["TargetTrackingScalingPolicyConfiguration"] == ecs_policy_config(59.0)
+    assert policy["TargetTrackingScalingPolicyConfiguration"] == ecs_policy_config(44.8)
     other = boto3.client("application-autoscaling", region_name=REGION).describe_scaling_policies(
         ServiceNamespace="ecs"
     )["ScalingPolicies"]
@@ -132,7 +132,7 @@ def test_ecs_updates_only_the_target_value_of_its_own_policy(monkeypatch, contex
         for p in other
         if p["PolicyName"] != POLICY
     ] == [999.0]
-    assert metric_values("TargetBacklogPerInstance", SERVICE, "Maximum") == [59.0]
+    assert metric_values("TargetBacklogPerInstance", SERVICE, "Maximum") == [44.8]
 
 
 def test_large_raise_is_step_limited(monkeypatch, context):
@@ -143,7 +143,7 @@ def test_large_raise_is_step_limited(monkeypatch, context):
 
     result = app.lambda_handler(load_event("target_tuner"), context)
 
-    # The formula says 29.5; one run may raise the target by at most MAX_STEP_RATIO (2)
+    # The formula says 22.4; one run may raise the target by at most MAX_STEP_RATIO (2)
     assert result["target"] == 20.0
     assert "limited" in result["reason"]
     assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 20.0
@@ -192,11 +192,11 @@ def test_dry_run_logs_the_decision_and_changes_nothing(monkeypatch, context, cap
 
     result = app.lambda_handler(load_event("target_tuner"), context)
 
-    assert (result["action"], result["target"], result["applied"]) == ("update", 29.5, False)
+    assert (result["action"], result["target"], result["applied"]) == ("update", 22.4, False)
     assert asg_policy()["TargetTrackingConfiguration"] == asg_policy_config(40)
     assert metric_values("TargetBacklogPerInstance", ASG_NAME, "Maximum") == [40.0]
     [record] = [r for r in caplog.records if r.getMessage() == "dry run: would update target"]
-    assert (record.current_target, record.new_target, record.samples) == (40, 29.5, 60)
+    assert (record.current_target, record.new_target, record.samples) == (40, 22.4, 60)
     assert record.tail_duration_s is None
 
 
@@ -234,9 +234,9 @@ def test_percentile_from_cloudwatch_is_used_as_the_tail(monkeypatch):
         )
         stub.assert_no_pending_responses()
 
-    # Then the tail is p90 = 12 s (not the capped max, 30 s): (300 - 12 + 10) / 10 = 29.8
-    assert decision.target == 29.8
-    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 29.8
+    # Then the tail is p90 = 12 s (not the capped max, 30 s): (0.75 * (300 - 12) + 10) / 10 = 22.6
+    assert decision.target == 22.6
+    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 22.6
 
 
 def test_missing_policy_fails_and_publishes_nothing(monkeypatch, context, caplog):

@@ -24,7 +24,8 @@ from scaling.target import Action, TargetModel, decide_target
 # Half-length traces keep the test fast; the start from zero (steady-tight) and the change of
 # processing time (duration-shift) then weigh twice as much as in the benchmark, and still pass.
 SCALE = 0.5
-REACHABLE = [name for name in SCENARIOS if name != "overload"]
+# qas plan sizes standard queues; FIFO traces (a group column) are not planned yet.
+REACHABLE = [name for name in SCENARIOS if name != "overload" and SCENARIOS[name].trace(0.1).group is None]
 
 
 def _request(name: str, limit: int | None = None) -> PlanRequest:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qas import cli
-from qas.sim import traces
+from qas.sim import real_traces, traces
 from qas.sim.bench import run_bench
 
 SIMULATE = ["--slo-seconds", "300", "--max-capacity", "10", "--boot-seconds", "60", "--concurrency", "2"]
@@ -71,17 +71,69 @@ def test_demo_subcommand_is_lazy(monkeypatch: pytest.MonkeyPatch, capsys: pytest
 
 
 def test_tiny_bench_writes_agreeing_files(tmp_path: Path) -> None:
-    report = run_bench(tmp_path, scenarios=["steady", "burst"], policies=["tuned", "static-8"], scale=0.05)
+    report = run_bench(
+        tmp_path,
+        scenarios=["steady", "burst"],
+        policies=["tuned", "static-8"],
+        scale=0.05,
+        realisms=["ideal", "aws"],
+    )
     data = json.loads((tmp_path / "results.json").read_text())
     markdown = (tmp_path / "results.md").read_text()
     assert [s["name"] for s in data["scenarios"]] == ["steady", "burst"]
-    assert {p.name for p in tmp_path.glob("*.png")} == {"steady.png", "burst.png"}
-    assert data["goal_met"] == report.goal_met
+    pngs = {p.name for p in tmp_path.glob("*.png")}
+    assert pngs == {"steady.png", "burst.png", "steady-aws.png", "burst-aws.png"}
+    assert data["goal_met"] == report.goal_met == all(data["goal_met_by_realism"].values())
     for scenario in data["scenarios"]:
-        assert set(scenario["results"]) == {"tuned", "static-8"}
-        tuned = scenario["results"]["tuned"]
-        assert f"| **tuned** | {tuned['lost']} | {tuned['slo_attainment']:.2%} |" in markdown
-        assert scenario["messages"] == tuned["messages"]
-        assert isinstance(scenario["goal"]["met"], bool)
+        assert set(scenario["realisms"]) == {"ideal", "aws"}
+        for name, run in scenario["realisms"].items():
+            assert set(run["results"]) == {"tuned", "static-8"}
+            tuned = run["results"]["tuned"]
+            assert f"| **tuned** | {name} | {tuned['lost']} | {tuned['slo_attainment']:.2%} |" in markdown
+            assert scenario["messages"] == tuned["messages"]
+            assert isinstance(run["goal"]["met"], bool)
     with pytest.raises(ValueError):
         run_bench(tmp_path, scenarios=["nope"])
+    with pytest.raises(ValueError, match="realism"):
+        run_bench(tmp_path, scenarios=["steady"], realisms=["perfect"])
+
+
+def test_the_real_group_reads_the_shared_traces(tmp_path: Path) -> None:
+    if not real_traces.TRACES_DIR.is_dir():
+        pytest.skip(f"{real_traces.TRACES_DIR} is absent (CI has ../shared beside the clone)")
+    specs = {s.name: s for s in real_traces.specs()}
+    assert (
+        specs["d2_alibaba_diffusion"].fleet.slo_s == 300 and specs["d2_alibaba_diffusion"].fleet.boot_s == 180
+    )
+    report = run_bench(
+        tmp_path, scenarios=["d2_alibaba_diffusion"], policies=["tuned"], scale=0.1, charts=False
+    )
+    (outcome,) = report.outcomes
+    assert outcome.scenario.group == "real"
+    whole = len(real_traces.loader(specs["d2_alibaba_diffusion"].path)(1.0))
+    assert 0 < outcome.messages < whole
+
+
+def test_a_missing_traces_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="real traces are not at"):
+        real_traces.specs(tmp_path / "nowhere")
+
+
+def test_simulate_realism_flags_and_keys(trace_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["simulate", "--trace", str(trace_path), *SIMULATE, "--policy", "tuned", "--json"]
+    assert cli.main([*base, "--realism", "aws", "--seed", "1"]) == 0
+    aws = json.loads(capsys.readouterr().out)
+    assert aws.keys() >= CONTRACT_KEYS | {"spot_interruptions", "launch_failures", "missed_samples"}
+    flags = [
+        "--metric-delay-seconds", "20", "--count-lag-seconds", "5", "--count-noise", "0.05",
+        "--boot-jitter", "0.3", "--launch-failure-rate", "0.2", "--spot-interruptions-per-hour", "0.5",
+        "--missed-sample-rate", "0.1", "--period-seconds", "10", "--seed", "4",
+    ]  # fmt: skip
+    assert cli.main([*base, *flags]) == 0
+    flagged = json.loads(capsys.readouterr().out)
+    assert flagged["messages"] == aws["messages"] and flagged["lost"] == 0
+    assert flagged["missed_samples"] > 0
+    assert cli.main([*base, "--platform", "ECS", "--period-seconds", "10"]) == 2
+    assert "EC2 only" in capsys.readouterr().err
+    assert cli.main([*base, "--missed-sample-rate", "2"]) == 2
+    assert "--missed-sample-rate" in capsys.readouterr().err

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from qas.sim.engine import EngineSettings, SimResult, Simulation
-from qas.sim.policies import FleetSettings, Step, TargetTracking, our_backlog, visible_per_in_service
+from qas.sim.policies import (
+    FleetSettings,
+    Observation,
+    Step,
+    TargetTracking,
+    our_backlog,
+    visible_per_in_service,
+)
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
-from scaling.target import DurationStats
 
 
 def run(trace: Trace, controller, concurrency: int = 1, boot_s: float = 60.0, initial: int = 0) -> SimResult:
@@ -17,11 +23,12 @@ def run(trace: Trace, controller, concurrency: int = 1, boot_s: float = 60.0, in
 def test_aws_worked_example_grows_ten_instances_to_fifteen() -> None:
     # Given 10 running instances and 1,510 messages (10 in flight, 1,500 visible) that stay queued
     trace = Trace(tuple([0.0] * 1510), tuple([5000.0] * 1510))
-    fleet = FleetSettings(slo_s=600, max_capacity=50, boot_s=60, concurrency=1)
+    fleet = FleetSettings(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False)
     controller = TargetTracking(fleet, 100.0, "static", visible_per_in_service)
     result = run(trace, controller, initial=10)
     desired = [p.desired for p in result.timeline[:4]]
     # Then the metric is 150 and the third datapoint takes the group to ceil(10 * 150 / 100) = 15
+    # (target tracking alone: the fast lane, which reacts on one datapoint, is off)
     assert result.timeline[0].visible == 1500
     assert desired == [10, 10, 15, 15]
 
@@ -40,7 +47,7 @@ def test_one_message_into_an_empty_fleet_starts_an_instance_and_completes() -> N
 
 def test_scale_out_waits_for_three_one_minute_datapoints() -> None:
     trace = Trace(tuple([0.0] * 200), tuple([1000.0] * 200))
-    fleet = FleetSettings(slo_s=600, max_capacity=50, boot_s=60, concurrency=1)
+    fleet = FleetSettings(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False)
     result = run(trace, TargetTracking(fleet, 10.0, "static", our_backlog), initial=1)
     first_change = next(p.t_s for p in result.timeline if p.desired != 1)
     assert first_change == 180.0
@@ -61,11 +68,11 @@ class _DropToZeroAt:
     def target(self) -> float | None:
         return None
 
-    def step(self, now_s: float, visible: int, in_flight: int, running: int, desired: int) -> Step:
-        new = 0 if now_s >= self.at_s else self.start
-        return Step(new, int(new != desired))
+    def step(self, obs: Observation) -> Step:
+        new = 0 if obs.now_s >= self.at_s else self.start
+        return Step(new, int(new != obs.desired))
 
-    def retune(self, stats: DurationStats | None) -> None:
+    def retune(self, stats_for: object, running: object) -> None:
         return None
 
 

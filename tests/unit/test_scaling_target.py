@@ -26,21 +26,26 @@ def test_aws_guidance_matches_the_user_guide_example() -> None:
 
 
 def test_formula_without_lead_time() -> None:
-    # wait = 100 - 12 = 88 s; target = c * (wait + mean) / mean = 2 * 98 / 10
+    # wait = 100 - 12 = 88 s; target = c * (queue_share * wait + mean) / mean = 2 * (0.75 * 88 + 10) / 10
     stats = DurationStats(samples=100, mean_s=10, tail_s=12)
-    assert ideal_target(stats, TargetModel(latency_slo_s=100, concurrency=2)) == pytest.approx(19.6)
+    assert ideal_target(stats, TargetModel(latency_slo_s=100, concurrency=2)) == pytest.approx(15.2)
+    whole = TargetModel(latency_slo_s=100, concurrency=2, queue_share=1.0)
+    assert ideal_target(stats, whole) == pytest.approx(19.6)
 
 
 def test_lead_time_reserve_is_capped_at_half_the_waiting_time() -> None:
     stats = DurationStats(samples=100, mean_s=10, tail_s=20)
     # wait = 580; reserve = min(1.0 * 270, 0.5 * 580) = 270
-    roomy = TargetModel(latency_slo_s=600, concurrency=4, capacity_lead_s=270)
+    roomy = TargetModel(latency_slo_s=600, concurrency=4, capacity_lead_s=270, queue_share=1.0)
     assert ideal_target(stats, roomy) == pytest.approx(4 * (580 - 270 + 10) / 10)
     # wait = 160; the reserve would be 270 but is capped at 80: a standing queue stays.
-    tight = TargetModel(latency_slo_s=180, concurrency=4, capacity_lead_s=270)
+    tight = TargetModel(latency_slo_s=180, concurrency=4, capacity_lead_s=270, queue_share=1.0)
     assert ideal_target(stats, tight) == pytest.approx(4 * (160 - 80 + 10) / 10)
-    half = TargetModel(latency_slo_s=600, concurrency=4, capacity_lead_s=270, lead_time_weight=0.5)
+    half = TargetModel(600, concurrency=4, capacity_lead_s=270, lead_time_weight=0.5, queue_share=1.0)
     assert ideal_target(stats, half) == pytest.approx(4 * (580 - 135 + 10) / 10)
+    # The default plans a queue of three quarters of what is left.
+    default = TargetModel(latency_slo_s=600, concurrency=4, capacity_lead_s=270)
+    assert ideal_target(stats, default) == pytest.approx(4 * (0.75 * (580 - 270) + 10) / 10)
 
 
 def test_target_grows_with_concurrency_and_shrinks_with_longer_tails() -> None:
@@ -94,10 +99,10 @@ def test_cut_limit_and_rails() -> None:
 
 def test_small_changes_are_skipped() -> None:
     model = TargetModel(latency_slo_s=100, concurrency=2)
-    stats = DurationStats(samples=100, mean_s=10, tail_s=12)  # ideal 19.6
-    decision = decide_target(19.0, stats, model)
+    stats = DurationStats(samples=100, mean_s=10, tail_s=12)  # ideal 15.2
+    decision = decide_target(15.0, stats, model)
     assert decision.action is Action.KEEP
-    assert decision.ideal == pytest.approx(19.6)
+    assert decision.ideal == pytest.approx(15.2)
 
 
 def test_invalid_inputs() -> None:
