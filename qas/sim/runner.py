@@ -20,12 +20,8 @@ def expected_mean(trace: Trace) -> float:
 
 
 def as_fifo(fleet: FleetSettings) -> FleetSettings:
-    """The deployment on a FIFO queue: the group cap, the template's one-instance bootstrap, and no SLO
-    guard: on a FIFO queue the oldest message waits behind its own group, which capacity cannot
-    drain (fifo-hot-group: the guard took the peak from 5 to 10 instances for the same attainment)."""
-    return dataclasses.replace(
-        fleet, fifo=True, bootstrap_capacity=1, bootstrap_steps=(), slo_guard_share=0.0
-    )
+    """The deployment on a FIFO queue: the group cap, and the template's one-instance bootstrap."""
+    return dataclasses.replace(fleet, fifo=True, bootstrap_capacity=1, bootstrap_steps=())
 
 
 def simulate(
