@@ -1,7 +1,8 @@
 """Metric publisher: reads the queue and the fleet, publishes BacklogPerInstance and its inputs.
 
 AWS calls: sqs:GetQueueAttributes, cloudwatch:PutMetricData, and
-autoscaling:DescribeAutoScalingGroups (EC2) or ecs:DescribeServices (ECS).
+autoscaling:DescribeAutoScalingGroups + autoscaling:DescribePolicies (EC2) or
+ecs:DescribeServices + application-autoscaling:DescribeScalingPolicies (ECS).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
+from adapters.errors import AdapterError
 from adapters.fleet import AsgFleet, EcsServiceFleet, Fleet
 from adapters.metrics import FleetMetrics
 from adapters.queue import SqsQueue
 from common.errors import fail_loudly
 from common.observability import logger, tracer
+from common.scaling_policy import make_target_policy
 from common.settings import Platform, load_settings
 from metric_publisher.settings import PublisherSettings
 from scaling.backlog import BacklogSample
@@ -39,13 +43,37 @@ def make_fleet(settings: PublisherSettings) -> Fleet:
     return EcsServiceFleet(settings.ecs_cluster, settings.fleet_name)
 
 
-def take_sample(queue: SqsQueue, fleet: Fleet, metrics: FleetMetrics, high_resolution: bool) -> BacklogSample:
-    """One sample: read both sides, then publish all five metrics in one call, zeros included."""
+def target_in_force(settings: PublisherSettings) -> float | None:
+    """The scaling policy's TargetValue (one describe call), for ScaleOutPressure; None if unknown.
+
+    A failed read only costs the pressure datapoint (the fast-lane alarm treats it as missing):
+    BacklogPerInstance, which target tracking needs, is published regardless.
+    """
+    if settings.policy_name is None:
+        return None
+    try:
+        return make_target_policy(settings, settings.policy_name).current_target()
+    except (ClientError, BotoCoreError, AdapterError) as err:
+        logger.warning(
+            "cannot read the target in force: ScaleOutPressure not published",
+            extra={
+                "policy": settings.policy_name,
+                "error_code": type(err).__name__,
+                "error_message": str(err),
+            },
+        )
+        return None
+
+
+def take_sample(
+    queue: SqsQueue, fleet: Fleet, metrics: FleetMetrics, high_resolution: bool, target: float | None = None
+) -> BacklogSample:
+    """One sample: read both sides, then publish every metric in one call, zeros included."""
     with fail_loudly("read queue"):
         counts = queue.counts()
     with fail_loudly("read fleet capacity"):
         capacity = fleet.capacity()
-    sample = BacklogSample(queue=counts, capacity=capacity)
+    sample = BacklogSample(queue=counts, capacity=capacity, target=target)
     with fail_loudly("publish metrics"):
         metrics.put(sample.metrics(), datetime.now(UTC), storage_resolution=1 if high_resolution else 60)
     logger.info(
@@ -56,6 +84,7 @@ def take_sample(queue: SqsQueue, fleet: Fleet, metrics: FleetMetrics, high_resol
             "running": capacity.running,
             "desired": capacity.desired,
             "backlog_per_instance": sample.backlog_per_instance,
+            "target": target,
         },
     )
     return sample
@@ -75,6 +104,7 @@ def publish(
     queue = SqsQueue(settings.queue_url)
     fleet = make_fleet(settings)
     metrics = FleetMetrics(settings.namespace, settings.fleet_name)
+    target = target_in_force(settings)  # once per invocation: the tuner changes it every few minutes
     samples: list[BacklogSample] = []
     start = clock()
     for index in range(settings.samples_per_invocation):
@@ -87,7 +117,7 @@ def publish(
                 )
                 break
             sleep(wait)
-        samples.append(take_sample(queue, fleet, metrics, settings.high_resolution))
+        samples.append(take_sample(queue, fleet, metrics, settings.high_resolution, target))
     return samples
 
 

@@ -11,6 +11,8 @@ class PublisherSettings(FleetSettings):
     queue_url: str = Field(alias="QUEUE_URL", min_length=1)
     high_resolution: bool = Field(default=False, alias="HIGH_RESOLUTION")
     sample_interval_s: int = Field(default=10, alias="SAMPLE_INTERVAL_SECONDS", ge=1, le=60)
+    # The target-tracking policy whose target ScaleOutPressure divides by; unset: no pressure metric.
+    policy_name: str | None = Field(default=None, alias="SCALING_POLICY_NAME", min_length=1)
 
     @model_validator(mode="after")
     def _high_resolution_on_ec2_only(self) -> PublisherSettings:

@@ -50,12 +50,24 @@ def backlog_per_instance(visible: int, in_flight: int, running: int) -> float:
     return (visible + in_flight) / max(1, running)
 
 
+def scale_out_pressure(backlog_per_instance: float, target: float) -> float:
+    """BacklogPerInstance / the target in force: how many times the capacity the target asks for.
+
+    The fast-lane alarm compares it with the lowest step of ``scaling.control_plane.FAST_LANE_STEPS``
+    (a CloudWatch alarm cannot divide by a target the tuner moves, so the publisher does).
+    """
+    if target <= 0:
+        raise ValueError(f"target must be > 0, got {target!r}")
+    return backlog_per_instance / target
+
+
 @dataclass(frozen=True)
 class BacklogSample:
     """One sample of the metric publisher: the scaling metric and its inputs."""
 
     queue: QueueCounts
     capacity: FleetCapacity
+    target: float | None = None  # the target in force, when the publisher could read it
 
     @property
     def backlog_per_instance(self) -> float:
@@ -63,10 +75,13 @@ class BacklogSample:
 
     def metrics(self) -> dict[str, float]:
         """Metric name -> value, as published under the project's namespace (see docs/contracts.md)."""
-        return {
+        values = {
             "BacklogPerInstance": self.backlog_per_instance,
             "VisibleMessages": float(self.queue.visible),
             "InFlightMessages": float(self.queue.in_flight),
             "RunningCapacity": float(self.capacity.running),
             "DesiredCapacity": float(self.capacity.desired),
         }
+        if self.target is not None:
+            values["ScaleOutPressure"] = scale_out_pressure(self.backlog_per_instance, self.target)
+        return values
