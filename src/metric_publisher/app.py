@@ -54,11 +54,12 @@ def target_in_force(settings: PublisherSettings) -> float | None:
     try:
         return make_target_policy(settings, settings.policy_name).current_target()
     except (ClientError, BotoCoreError, AdapterError) as err:
+        code = err.response.get("Error", {}).get("Code") if isinstance(err, ClientError) else None
         logger.warning(
             "cannot read the target in force: ScaleOutPressure not published",
             extra={
                 "policy": settings.policy_name,
-                "error_code": type(err).__name__,
+                "error_code": code or type(err).__name__,
                 "error_message": str(err),
             },
         )
