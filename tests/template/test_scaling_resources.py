@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from qas import emulator
+from qas.demo.stack import fast_lane_steps
+from scaling.control_plane import FAST_LANE_STEPS
 from tests.template.conftest import aws
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(f"ignore:{emulator.SKIPPED_WARNING}")]
@@ -241,6 +243,9 @@ def test_fast_lane_alarm_triggers_the_percent_step_policy(stack: emulator.Deploy
     assert policy["PolicyType"] == "StepScaling"
     assert (config["AdjustmentType"], config["MinAdjustmentMagnitude"]) == ("PercentChangeInCapacity", 1)
     assert [s["ScalingAdjustment"] for s in config["StepAdjustments"]] == [20, 50, 100, 200, 400]
+    # The demo hands the deployed steps to the control-plane model: exactly the simulator's.
+    assert stack.scaling is not None
+    assert fast_lane_steps(stack.scaling) == FAST_LANE_STEPS
 
 
 def test_tuner_reads_the_age_of_the_stacks_own_queue(stack: emulator.DeployedStack) -> None:
