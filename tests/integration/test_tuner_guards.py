@@ -44,6 +44,14 @@ def seed_age(at: datetime, age_s: float, queue: str = QUEUE) -> None:
     put("AWS/SQS", "ApproximateAgeOfOldestMessage", [{"Name": "QueueName", "Value": queue}], at, Value=age_s)
 
 
+def seed_old_message(now: datetime, running: int, desired: int, age_s: float | None = 290.0) -> None:
+    """60 completions of 10 s, the fleet's capacity a minute ago, and the oldest message's age then."""
+    seed_completions(now - timedelta(minutes=5))
+    seed_capacity(now - timedelta(minutes=1), running=running, desired=desired)
+    if age_s is not None:
+        seed_age(now - timedelta(minutes=1), age_s)
+
+
 def record_statistics_queries() -> list[dict[str, Any]]:
     """The GetMetricStatistics requests (moto matches dimensions loosely: the requests must be exact)."""
     calls: list[dict[str, Any]] = []
@@ -119,9 +127,7 @@ def test_running_jobs_raise_the_planned_mean(monkeypatch, caplog, now):
 def test_an_old_message_on_a_settled_fleet_lowers_the_target(monkeypatch, caplog, now):
     # Given the formula's 30 and an oldest message of 290 s, above 0.5 x (300 - 10) = 145 s,
     # with the fleet running what it asked for
-    seed_completions(now - timedelta(minutes=5))
-    seed_capacity(now - timedelta(minutes=1), running=3, desired=3)
-    seed_age(now - timedelta(minutes=1), 290.0)
+    seed_old_message(now, running=3, desired=3)
     seed_age(now - timedelta(minutes=1), 5.0, queue="another-queue")
     queries = record_statistics_queries()
 
@@ -140,8 +146,7 @@ def test_an_old_message_on_a_settled_fleet_lowers_the_target(monkeypatch, caplog
 
 
 def test_no_age_datapoint_leaves_the_formula_decision(monkeypatch, caplog, now):
-    seed_completions(now - timedelta(minutes=5))
-    seed_capacity(now - timedelta(minutes=1), running=3, desired=3)
+    seed_old_message(now, running=3, desired=3, age_s=None)
 
     decision, record = run_tuner(monkeypatch, caplog, now)
 
@@ -153,9 +158,7 @@ def test_no_age_datapoint_leaves_the_formula_decision(monkeypatch, caplog, now):
 
 def test_an_unsettled_fleet_gets_no_guard(monkeypatch, caplog, now):
     # Given the same old message while capacity still boots (running 1 < desired 3)
-    seed_completions(now - timedelta(minutes=5))
-    seed_capacity(now - timedelta(minutes=1), running=1, desired=3)
-    seed_age(now - timedelta(minutes=1), 290.0)
+    seed_old_message(now, running=1, desired=3)
 
     decision, record = run_tuner(monkeypatch, caplog, now)
 
@@ -165,9 +168,7 @@ def test_an_unsettled_fleet_gets_no_guard(monkeypatch, caplog, now):
 
 
 def test_guard_share_zero_turns_the_guard_off(monkeypatch, caplog, now):
-    seed_completions(now - timedelta(minutes=5))
-    seed_capacity(now - timedelta(minutes=1), running=3, desired=3)
-    seed_age(now - timedelta(minutes=1), 290.0)
+    seed_old_message(now, running=3, desired=3)
 
     decision, _ = run_tuner(monkeypatch, caplog, now, SLO_GUARD_SHARE="0")
 
