@@ -11,7 +11,11 @@ from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-# Actions without resource-level permissions: the only ones a role may grant on "*".
+# Actions without resource-level permissions: the only ones a role may grant on "*". The Service
+# Authorization Reference lists no resource types for them, e.g. the Describe* actions of
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html and
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_applicationautoscaling.html
+# (the tuner and the metric publisher both read the target-tracking policy with them).
 RESOURCE_STAR_ACTIONS = frozenset(
     {
         "cloudwatch:PutMetricData",  # with a cloudwatch:namespace condition

@@ -15,13 +15,14 @@ from mypy_boto3_cloudwatch import CloudWatchClient
 from scaling.control_plane import ControlPlane, PeriodInput, PeriodResult
 
 # The statistic each alarm asks of each metric in template.yaml (target tracking: Average;
-# bootstrap/shutdown metric math: Maximum). One datapoint per period, so they agree anyway.
+# bootstrap/shutdown metric math and the fast lane: Maximum). One datapoint per period, so they agree.
 _STATS = {
     "BacklogPerInstance": "Average",
     "VisibleMessages": "Maximum",
     "InFlightMessages": "Maximum",
     "RunningCapacity": "Maximum",
     "DesiredCapacity": "Maximum",
+    "ScaleOutPressure": "Maximum",
 }
 
 
@@ -34,6 +35,8 @@ class Datapoints:
     in_flight: int | None
     running: int | None
     desired: int | None
+    # What the publisher published for the fast lane; the model recomputes it as metric / its target.
+    scale_out_pressure: float | None = None
 
     @property
     def complete(self) -> bool:
@@ -90,6 +93,7 @@ def read_datapoints(
         in_flight=as_int("InFlightMessages"),
         running=as_int("RunningCapacity"),
         desired=as_int("DesiredCapacity"),
+        scale_out_pressure=values["ScaleOutPressure"],
     )
 
 

@@ -24,6 +24,7 @@ class MinuteRow:
     processed: int
     dlq: int
     latency_p95_s: float | None  # of the messages completed in this minute
+    scale_out_pressure: float | None = None  # as the metric publisher published it
 
 
 @dataclass(frozen=True)

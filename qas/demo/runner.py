@@ -348,6 +348,7 @@ class DemoRun:
             processed=len(self.completions.done),
             dlq=dlq,
             latency_p95_s=None if p95 is None else round(p95, 2),
+            scale_out_pressure=points.scale_out_pressure,
         )
         self.console.progress(row, missing=points.visible is None)
         self.state.rows.append(row)

@@ -72,6 +72,21 @@ def bootstrap_steps(steps: Sequence[StepAdjustment], initial_target: float) -> t
     )
 
 
+def fast_lane_steps(scaling: ScalingResources) -> tuple[tuple[float, float], ...]:
+    """The fast-lane policy as the model takes it: (pressure, share of capacity); () when FastLane=false.
+
+    Its StepAdjustments are relative to the alarm's threshold and in percent.
+    """
+    alarm = scaling.alarms.get("FastLaneAlarm")
+    policy = None if alarm is None else scaling.policy_of(alarm)
+    if alarm is None or policy is None:
+        return ()
+    return tuple(
+        (round(alarm.threshold + (step.lower_bound or 0.0), 6), step.scaling_adjustment / 100)
+        for step in policy.steps
+    )
+
+
 def control_plane_config(cfg: DemoConfig, scaling: ScalingResources) -> ControlPlaneConfig:
     """The shared model's settings, from the scaling resources the emulator materialized."""
     tracking = scaling.tracking_policy
@@ -92,6 +107,7 @@ def control_plane_config(cfg: DemoConfig, scaling: ScalingResources) -> ControlP
         bootstrap_capacity=bootstrap.steps[0].scaling_adjustment,
         bootstrap_steps=bootstrap_steps(bootstrap.steps, initial_target(cfg)),
         shutdown_after_minutes=max(1, shutdown_alarm.datapoints_to_alarm * period_s // 60),
+        fast_lane_steps=fast_lane_steps(scaling),
     )
 
 

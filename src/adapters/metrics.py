@@ -1,4 +1,5 @@
-"""CloudWatch: the scaling metrics (PutMetricData) and the measured durations (GetMetricStatistics).
+"""CloudWatch: the scaling metrics (PutMetricData), the measured durations, the running jobs and the
+queue's oldest message (GetMetricStatistics).
 
 AWS calls: cloudwatch:PutMetricData, cloudwatch:GetMetricStatistics.
 """
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from adapters import clients
+from scaling.estimate import NO_RUNNING_JOBS, RunningJobs
 from scaling.target import DurationStats
 
 if TYPE_CHECKING:
@@ -21,6 +23,12 @@ if TYPE_CHECKING:
 
 FLEET_DIMENSION = "FleetName"
 DURATION_METRIC = "MsgProcessingDuration"
+# What each worker publishes at each metrics flush: the jobs it is running and their summed elapsed seconds.
+RUNNING_JOBS_METRIC = "RunningJobs"
+RUNNING_JOB_SECONDS_METRIC = "RunningJobSeconds"
+SQS_NAMESPACE = "AWS/SQS"
+OLDEST_AGE_METRIC = "ApproximateAgeOfOldestMessage"
+LATEST_WINDOW_MINUTES = 5  # SQS publishes every minute; a longer silence means no reading
 
 # Units of the metrics this bundle publishes (docs/contracts.md).
 UNITS: dict[str, StandardUnitType] = {
@@ -32,6 +40,7 @@ UNITS: dict[str, StandardUnitType] = {
     "GroupBoundBacklogCeiling": "None",
     "DesiredCapacity": "Count",
     "TargetBacklogPerInstance": "None",
+    "ScaleOutPressure": "None",
 }
 
 
@@ -111,6 +120,60 @@ class FleetMetrics:
         # the safe choice: percentiles cannot be merged exactly.
         tail = max(tails) if tails else None
         return DurationStats(samples=window.samples, mean_s=window.mean_s, tail_s=tail, max_s=window.max_s)
+
+    def latest(self, metric: str, end: datetime) -> float | None:
+        """The newest 1-minute Maximum of one of the fleet's metrics in the last few minutes."""
+        return latest_maximum(self.client, self.namespace, metric, self.dimensions, end)
+
+    def running_jobs(self, end: datetime) -> RunningJobs:
+        """The workers' running jobs: Sum over the most recent complete minute of RunningJobs and
+        RunningJobSeconds (each worker publishes both once per flush). None published: none known."""
+        minute_end = end.replace(second=0, microsecond=0)
+        sums = [
+            self._minute_sum(metric, minute_end)
+            for metric in (RUNNING_JOBS_METRIC, RUNNING_JOB_SECONDS_METRIC)
+        ]
+        count, elapsed = sums
+        if count is None or elapsed is None or count <= 0:
+            return NO_RUNNING_JOBS
+        return RunningJobs(count=round(count), elapsed_total_s=max(0.0, elapsed))
+
+    def _minute_sum(self, metric: str, minute_end: datetime) -> float | None:
+        points = self.client.get_metric_statistics(
+            Namespace=self.namespace,
+            MetricName=metric,
+            Dimensions=self.dimensions,
+            StartTime=minute_end - timedelta(minutes=1),
+            EndTime=minute_end,
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        sums = [p["Sum"] for p in points if "Sum" in p]
+        return sum(sums) if sums else None
+
+
+def oldest_message_age(
+    queue_name: str, end: datetime, client: CloudWatchClient | None = None
+) -> float | None:
+    """SQS ApproximateAgeOfOldestMessage (Maximum, newest datapoint of the last 5 minutes), seconds."""
+    dimensions: list[Any] = [{"Name": "QueueName", "Value": queue_name}]
+    return latest_maximum(client or clients.cloudwatch(), SQS_NAMESPACE, OLDEST_AGE_METRIC, dimensions, end)
+
+
+def latest_maximum(
+    client: CloudWatchClient, namespace: str, metric: str, dimensions: list[Any], end: datetime
+) -> float | None:
+    points = client.get_metric_statistics(
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=dimensions,
+        StartTime=end - timedelta(minutes=LATEST_WINDOW_MINUTES),
+        EndTime=end,
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    timed = [(p["Timestamp"], p["Maximum"]) for p in points if "Maximum" in p and "Timestamp" in p]
+    return max(timed)[1] if timed else None
 
 
 def combine(datapoints: Sequence[DatapointTypeDef]) -> DurationWindow | None:

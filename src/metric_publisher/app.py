@@ -1,13 +1,14 @@
 """Metric publisher: reads the queue and the fleet, publishes BacklogPerInstance and its inputs.
 
-AWS calls: sqs:GetQueueAttributes (every queue the fleet serves), cloudwatch:PutMetricData, and
+AWS calls: sqs:GetQueueAttributes (every queue the fleet serves), cloudwatch:PutMetricData,
 autoscaling:DescribeAutoScalingGroups (EC2) or ecs:DescribeServices (ECS) for the fleet and its
-peers; on FIFO queues also autoscaling:DescribePolicies or application-autoscaling:
-DescribeScalingPolicies (the target, for the group cap).
+peers, and autoscaling:DescribePolicies or application-autoscaling:DescribeScalingPolicies (the
+target in force: ScaleOutPressure, and the group cap on FIFO queues).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -16,10 +17,13 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
+from adapters.errors import AdapterError
 from adapters.metrics import FleetMetrics
 from common.errors import fail_loudly
 from common.observability import logger, tracer
+from common.scaling_policy import make_target_policy
 from common.settings import load_settings
 from metric_publisher.settings import PublisherSettings
 from metric_publisher.sources import Sources
@@ -34,9 +38,34 @@ def get_settings() -> PublisherSettings:
     return load_settings(PublisherSettings)
 
 
-def take_sample(sources: Sources, metrics: FleetMetrics, high_resolution: bool) -> BacklogSample:
+def target_in_force(settings: PublisherSettings) -> float | None:
+    """The scaling policy's TargetValue (one describe call), for ScaleOutPressure; None if unknown.
+
+    A failed read only costs the pressure datapoint (the fast-lane alarm treats it as missing):
+    BacklogPerInstance, which target tracking needs, is published regardless.
+    """
+    if not settings.policy_name:
+        return None
+    try:
+        return make_target_policy(settings, settings.policy_name).current_target()
+    except (ClientError, BotoCoreError, AdapterError) as err:
+        code = err.response.get("Error", {}).get("Code") if isinstance(err, ClientError) else None
+        logger.warning(
+            "cannot read the target in force: ScaleOutPressure not published",
+            extra={
+                "policy": settings.policy_name,
+                "error_code": code or type(err).__name__,
+                "error_message": str(err),
+            },
+        )
+        return None
+
+
+def take_sample(
+    sources: Sources, metrics: FleetMetrics, high_resolution: bool, target: float | None = None
+) -> BacklogSample:
     """One sample: read every side, then publish all metrics in one call, zeros included."""
-    sample = sources.sample()
+    sample = dataclasses.replace(sources.sample(), target=target, keep_warm=sources.keep_warm)
     with fail_loudly("publish metrics"):
         metrics.put(sample.metrics(), datetime.now(UTC), storage_resolution=1 if high_resolution else 60)
     logger.info(
@@ -49,6 +78,7 @@ def take_sample(sources: Sources, metrics: FleetMetrics, high_resolution: bool) 
             "peer_running": sample.peer_running,
             "group_bound_ceiling": sample.ceiling,
             "backlog_per_instance": sample.backlog_per_instance,
+            "target": target,
         },
     )
     return sample
@@ -67,6 +97,12 @@ def publish(
     """
     sources = Sources.from_settings(settings)
     metrics = FleetMetrics(settings.namespace, settings.fleet_name)
+    target = target_in_force(settings)  # once per invocation: the tuner changes it every few minutes
+    if target is not None:
+        sources.known_target(target)  # the FIFO group cap reuses it: one describe call, not two
+    target = target_in_force(settings)  # once per invocation: the tuner changes it every few minutes
+    if target is not None:
+        sources.known_target(target)  # the FIFO group cap reuses it: one describe call, not two
     samples: list[BacklogSample] = []
     start = clock()
     for index in range(settings.samples_per_invocation):
@@ -79,7 +115,7 @@ def publish(
                 )
                 break
             sleep(wait)
-        samples.append(take_sample(sources, metrics, settings.high_resolution))
+        samples.append(take_sample(sources, metrics, settings.high_resolution, target))
     return samples
 
 

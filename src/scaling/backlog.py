@@ -68,6 +68,17 @@ def backlog_per_instance(visible: int, in_flight: int, running: int, *, keep_war
     return backlog / max(1, running)
 
 
+def scale_out_pressure(backlog_per_instance: float, target: float) -> float:
+    """BacklogPerInstance / the target in force: how many times the capacity the target asks for.
+
+    The fast-lane alarm compares it with the lowest step of ``scaling.control_plane.FAST_LANE_STEPS``
+    (a CloudWatch alarm cannot divide by a target the tuner moves, so the publisher does).
+    """
+    if target <= 0:
+        raise ValueError(f"target must be > 0, got {target!r}")
+    return backlog_per_instance / target
+
+
 @dataclass(frozen=True)
 class BacklogSample:
     """One sample of the metric publisher: the scaling metric and its inputs.
@@ -81,6 +92,8 @@ class BacklogSample:
     capacity: FleetCapacity
     peer_running: int | None = None
     ceiling: float | None = None
+    target: float | None = None  # the target in force, when the publisher could read it
+    keep_warm: bool = False  # KEEP_WARM: the metric never reaches 0 while the fleet runs
 
     def __post_init__(self) -> None:
         if self.peer_running is not None and self.peer_running < 0:
@@ -92,7 +105,9 @@ class BacklogSample:
 
     @property
     def backlog_per_instance(self) -> float:
-        metric = backlog_per_instance(self.queue.visible, self.queue.in_flight, self.running_on_queue)
+        metric = backlog_per_instance(
+            self.queue.visible, self.queue.in_flight, self.running_on_queue, keep_warm=self.keep_warm
+        )
         return metric if self.ceiling is None else min(metric, self.ceiling)
 
     def metrics(self) -> dict[str, float]:
@@ -108,4 +123,6 @@ class BacklogSample:
             values["PeerRunningCapacity"] = float(self.peer_running)
         if self.ceiling is not None:
             values["GroupBoundBacklogCeiling"] = self.ceiling
+        if self.target is not None:
+            values["ScaleOutPressure"] = scale_out_pressure(self.backlog_per_instance, self.target)
         return values

@@ -1,5 +1,9 @@
 """Target tuner: measured processing durations + the latency SLO -> the policy's TargetValue.
 
+One run is `scaling.tuning.tune_target`: the lookback widens until it holds MIN_SAMPLES completions,
+the running jobs correct the mean (survivor bias), the formula decides, and the SLO guard lowers the
+target when the oldest message (AWS/SQS ApproximateAgeOfOldestMessage) is too old on a settled fleet.
+
 AWS calls: cloudwatch:GetMetricStatistics, cloudwatch:PutMetricData, and
 autoscaling:DescribePolicies + autoscaling:PutScalingPolicy (EC2) or
 application-autoscaling:DescribeScalingPolicies + application-autoscaling:PutScalingPolicy (ECS;
@@ -10,6 +14,7 @@ ecs:DescribeServices/UpdateService, which Application Auto Scaling calls on the 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -17,12 +22,16 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
-from adapters.metrics import FleetMetrics
+from adapters.fleet import TargetPolicy
+from adapters.metrics import FleetMetrics, oldest_message_age
 from common.errors import fail_loudly
 from common.observability import logger, metrics, tracer, use_namespace
-from common.settings import Platform, load_settings
+from common.scaling_policy import make_target_policy
+from common.settings import load_settings
+from scaling.estimate import RunningJobs
+from scaling.slo_guard import QueueAge
 from scaling.target import DurationStats, TargetDecision, decide_target
+from scaling.tuning import TunerRun, tune_target
 from target_tuner.settings import TunerSettings
 
 
@@ -32,9 +41,38 @@ def get_settings() -> TunerSettings:
 
 
 def make_policy(settings: TunerSettings) -> TargetPolicy:
-    if settings.platform is Platform.EC2:
-        return AsgTargetPolicy(settings.fleet_name, settings.policy_name)
-    return EcsTargetPolicy(settings.ecs_cluster, settings.fleet_name, settings.policy_name)
+    return make_target_policy(settings, settings.policy_name)
+
+
+def duration_reader(
+    settings: TunerSettings, fleet_metrics: FleetMetrics, now: datetime
+) -> Callable[[int], DurationStats | None]:
+    """stats_for(minutes): the completed durations of the last `minutes` (the lookback's seam)."""
+
+    def stats_for(minutes: int) -> DurationStats | None:
+        with fail_loudly("read processing durations"):
+            return fleet_metrics.duration_stats(now, minutes, settings.tail_percentile)
+
+    return stats_for
+
+
+def read_running_jobs(fleet_metrics: FleetMetrics, now: datetime) -> RunningJobs:
+    with fail_loudly("read running jobs"):
+        return fleet_metrics.running_jobs(now)
+
+
+def read_queue_age(settings: TunerSettings, fleet_metrics: FleetMetrics, now: datetime) -> QueueAge | None:
+    """The oldest message's age and whether the fleet had what it asked for; None: no age datapoint."""
+    if settings.queue_name is None:
+        return None
+    with fail_loudly("read queue age"):
+        age = oldest_message_age(settings.queue_name, now, fleet_metrics.client)
+        if age is None:
+            return None
+        running = fleet_metrics.latest("RunningCapacity", now)
+        desired = fleet_metrics.latest("DesiredCapacity", now)
+    settled = running is not None and desired is not None and running >= desired > 0
+    return QueueAge(oldest_age_s=max(0.0, age), settled=settled)
 
 
 def tune(
@@ -47,10 +85,11 @@ def tune(
     now = now or datetime.now(UTC)
     with fail_loudly("read scaling policy"):
         current = policy.current_target()
-    with fail_loudly("read processing durations"):
-        stats = fleet_metrics.duration_stats(now, settings.lookback_minutes, settings.tail_percentile)
-    decision = decide_target(current, stats, settings.model, settings.rails)
-    log_decision(settings, decision, stats)
+    stats_for = duration_reader(settings, fleet_metrics, now)
+    age = read_queue_age(settings, fleet_metrics, now)
+    run = tune_target(current, stats_for, read_running_jobs(fleet_metrics, now), age, settings.policy)
+    decision = run.decision
+    log_decision(settings, run, age)
 
     in_force = current
     if decision.changed and not settings.dry_run:
@@ -63,7 +102,14 @@ def tune(
     return decision
 
 
-def log_decision(settings: TunerSettings, decision: TargetDecision, stats: DurationStats | None) -> None:
+def guard_acted(settings: TunerSettings, run: TunerRun) -> bool:
+    """Whether the SLO guard changed what the formula decided (the formula's decision, recomputed)."""
+    formula = decide_target(run.decision.current, run.planned, settings.model, settings.rails)
+    return formula != run.decision
+
+
+def log_decision(settings: TunerSettings, run: TunerRun, age: QueueAge | None) -> None:
+    decision, measured, planned = run.decision, run.measured, run.planned
     applied = decision.changed and not settings.dry_run
     message = "target updated" if applied else "target kept"
     if decision.changed and settings.dry_run:
@@ -78,16 +124,24 @@ def log_decision(settings: TunerSettings, decision: TargetDecision, stats: Durat
             "new_target": decision.target,
             "ideal_target": decision.ideal,
             "reason": decision.reason,
-            "samples": stats.samples if stats else 0,
-            "mean_duration_s": stats.mean_s if stats else None,
-            "tail_duration_s": stats.tail_s if stats else None,
-            "max_duration_s": stats.max_s if stats else None,
+            "samples": measured.samples if measured else 0,
+            "lookback_minutes": run.lookback_minutes,
+            "mean_duration_s": measured.mean_s if measured else None,
+            "tail_duration_s": measured.tail_s if measured else None,
+            "max_duration_s": measured.max_s if measured else None,
+            # After counting the running jobs: what the formula used.
+            "planned_mean_duration_s": planned.mean_s if planned else None,
+            "planned_tail_duration_s": planned.tail_estimate() if planned and planned.mean_s > 0 else None,
+            "oldest_message_age_s": age.oldest_age_s if age else None,
+            "fleet_settled": age.settled if age else None,
+            "slo_guard_acted": guard_acted(settings, run),
             "tail_statistic": settings.tail_percentile,
             "latency_slo_s": settings.latency_slo_s,
             "concurrency": settings.worker_concurrency,
             "capacity_lead_s": settings.capacity_lead_s,
             "lead_time_weight": settings.lead_time_weight,
-            "lookback_minutes": settings.lookback_minutes,
+            "max_lookback_minutes": settings.max_lookback_minutes,
+            "slo_guard_share": settings.slo_guard_share,
         },
     )
 

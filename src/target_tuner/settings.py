@@ -5,7 +5,9 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from common.settings import FleetSettings
+from scaling.slo_guard import DEFAULT_SHARE
 from scaling.target import GuardRails, TargetModel
+from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy
 
 # Defaults come from the pure models so the Lambda, the simulator and the docs cannot disagree.
 _MODEL = TargetModel(latency_slo_s=1)
@@ -22,6 +24,14 @@ class TunerSettings(FleetSettings):
     # 10 minutes (with a 5-minute schedule) is what the benchmark validated: a shift in processing
     # time reaches the target within minutes instead of an hour (docs/design.md).
     lookback_minutes: int = Field(default=10, alias="LOOKBACK_MINUTES", ge=1, le=1440)
+    # Too few completions in LOOKBACK_MINUTES: the window doubles up to this (scaling.estimate).
+    max_lookback_minutes: int = Field(
+        default=DEFAULT_MAX_LOOKBACK_MINUTES, alias="MAX_LOOKBACK_MINUTES", ge=1, le=1440
+    )
+    # The SLO guard acts when the oldest message is older than this share of the waiting budget; 0 = off.
+    slo_guard_share: float = Field(default=DEFAULT_SHARE, alias="SLO_GUARD_SHARE", ge=0, le=1)
+    # The queue's name: the QueueName dimension of AWS/SQS ApproximateAgeOfOldestMessage (unset: no guard).
+    queue_name: str | None = Field(default=None, alias="QUEUE_NAME", min_length=1)
     min_samples: int = Field(default=_RAILS.min_samples, alias="MIN_SAMPLES", ge=1)
     target_min: float = Field(default=_RAILS.min_target, alias="TARGET_MIN", ge=1)
     target_max: float = Field(default=_RAILS.max_target, alias="TARGET_MAX", ge=1)
@@ -36,6 +46,11 @@ class TunerSettings(FleetSettings):
     def _bounds_in_order(self) -> TunerSettings:
         if self.target_max < self.target_min:
             raise ValueError(f"TARGET_MAX ({self.target_max:g}) must be >= TARGET_MIN ({self.target_min:g})")
+        if self.max_lookback_minutes < self.lookback_minutes:
+            raise ValueError(
+                f"MAX_LOOKBACK_MINUTES ({self.max_lookback_minutes}) must be >= LOOKBACK_MINUTES "
+                f"({self.lookback_minutes})"
+            )
         return self
 
     @property
@@ -45,7 +60,13 @@ class TunerSettings(FleetSettings):
             concurrency=self.worker_concurrency,
             capacity_lead_s=self.capacity_lead_s,
             lead_time_weight=self.lead_time_weight,
+            # FIFO: the groups, not the target, bound the wait (qas.sim.policies, fifo-hot-group).
+            queue_share=1.0 if self.fifo else _MODEL.queue_share,
         )
+
+    @property
+    def fifo(self) -> bool:
+        return bool(self.queue_name and self.queue_name.endswith(".fifo"))
 
     @property
     def rails(self) -> GuardRails:
@@ -56,4 +77,15 @@ class TunerSettings(FleetSettings):
             min_change_ratio=self.min_change_ratio,
             max_step_ratio=self.max_step_ratio,
             max_down_ratio=self.max_down_ratio,
+        )
+
+    @property
+    def policy(self) -> TunerPolicy:
+        return TunerPolicy(
+            model=self.model,
+            rails=self.rails,
+            lookback_minutes=self.lookback_minutes,
+            max_lookback_minutes=self.max_lookback_minutes,
+            # FIFO: the oldest message waits behind its own group; more capacity cannot drain it.
+            guard_share=0.0 if self.fifo else self.slo_guard_share,
         )

@@ -67,6 +67,10 @@ def test_quick_demo_scales_out_and_back_to_zero_and_loses_nothing(platform, tmp_
     assert summary["peak_capacity"] > 1
     assert summary["fleet_back_to_zero"] and summary["final_desired"] == summary["final_running"] == 0
     assert summary["timeline"][-1]["desired"] == 0
+    # The real publisher read the target in force and published ScaleOutPressure for the fast lane.
+    pressures = [(r["backlog_per_instance"], r["scale_out_pressure"]) for r in summary["timeline"]]
+    assert any(p is not None and p > 0 for _, p in pressures), pressures
+    assert all(p is None or (p > 0) == (b > 0) for b, p in pressures if b is not None), pressures
     assert summary["latency"]["p50_s"] <= summary["latency"]["p95_s"] <= summary["latency"]["max_s"]
     # The report files exist; the chart is a PNG.
     assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

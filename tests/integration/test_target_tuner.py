@@ -217,6 +217,18 @@ def test_percentile_from_cloudwatch_is_used_as_the_tail(monkeypatch):
     }
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     with Stubber(cloudwatch) as stub:
+        for running in ("RunningJobs", "RunningJobSeconds"):  # none published: no correction
+            stub.add_response(
+                "get_metric_statistics",
+                {"Datapoints": []},
+                {
+                    **window,
+                    "MetricName": running,
+                    "StartTime": now - timedelta(minutes=1),
+                    "Period": 60,
+                    "Statistics": ["Sum"],
+                },
+            )
         stub.add_response(
             "get_metric_statistics",
             {"Datapoints": [{"Average": 10.0, "SampleCount": 60.0, "Maximum": 40.0}]},

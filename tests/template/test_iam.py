@@ -245,8 +245,16 @@ def test_metric_publisher_role(platform, request, monkeypatch, recorder):
 
     assert result["samples"][0]["VisibleMessages"] == float(visible) >= 1
     calls = _calls(stack, recorder)
-    services = "autoscaling:DescribeAutoScalingGroups" if platform == "EC2" else "ecs:DescribeServices"
-    assert {call.action for call in calls} == {"sqs:GetQueueAttributes", "cloudwatch:PutMetricData", services}
+    services = (
+        {"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribePolicies"}
+        if platform == "EC2"
+        else {"ecs:DescribeServices", "application-autoscaling:DescribeScalingPolicies"}
+    )
+    assert {call.action for call in calls} == {
+        "sqs:GetQueueAttributes",
+        "cloudwatch:PutMetricData",
+    } | services
+    assert "ScaleOutPressure" in result["samples"][0]  # the target in force was read
     _check_role(stack, "MetricPublisherFunction", calls)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from qas import emulator
+from qas.demo.stack import fast_lane_steps
+from scaling.control_plane import FAST_LANE_STEPS
 from tests.template.conftest import aws
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(f"ignore:{emulator.SKIPPED_WARNING}")]
@@ -217,9 +219,39 @@ def test_high_resolution_uses_ten_second_tracking_on_ec2(server: emulator.Emulat
     stack = emulator.deploy(server.endpoint, "qas-hires", {"HighResolutionMetrics": "true"}, "EC2")
     assert stack.scaling is not None
     assert stack.scaling.tracking_policy.period_s == 10
+    assert stack.scaling.alarms["FastLaneAlarm"].period == 10  # one 10 s datapoint fires the fast lane
     (tracking,) = [p for p in _policies(stack).values() if p["PolicyType"] == "TargetTrackingScaling"]
     assert tracking["TargetTrackingConfiguration"]["CustomizedMetricSpecification"]["Period"] == 10
     config = aws(stack, "lambda").get_function_configuration(
         FunctionName=stack.outputs["MetricPublisherFunction"]
     )
     assert config["Environment"]["Variables"]["HIGH_RESOLUTION"] == "true"
+
+
+def test_fast_lane_alarm_triggers_the_percent_step_policy(stack: emulator.DeployedStack) -> None:
+    alarm = _alarm(stack, "FastLaneAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "QueueAutoscaler",
+        "ScaleOutPressure",
+        "Maximum",
+    )
+    assert alarm["Dimensions"] == [{"Name": FLEET_DIMENSION, "Value": stack.outputs["FleetName"]}]
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (60, 1, 1)
+    (action,) = alarm["AlarmActions"]
+    policy = _policies(stack)[action]
+    config = _step_config(stack, policy)
+    assert policy["PolicyType"] == "StepScaling"
+    assert (config["AdjustmentType"], config["MinAdjustmentMagnitude"]) == ("PercentChangeInCapacity", 1)
+    assert [s["ScalingAdjustment"] for s in config["StepAdjustments"]] == [20, 50, 100, 200, 400]
+    # The demo hands the deployed steps to the control-plane model: exactly the simulator's.
+    assert stack.scaling is not None
+    assert fast_lane_steps(stack.scaling) == FAST_LANE_STEPS
+
+
+def test_tuner_reads_the_age_of_the_stacks_own_queue(stack: emulator.DeployedStack) -> None:
+    config = aws(stack, "lambda").get_function_configuration(
+        FunctionName=stack.outputs["TargetTunerFunction"]
+    )
+    env = config["Environment"]["Variables"]
+    assert env["QUEUE_NAME"] == stack.outputs["QueueUrl"].rsplit("/", 1)[1]
+    assert (str(env["MAX_LOOKBACK_MINUTES"]), str(env["SLO_GUARD_SHARE"])) == ("120", "0.5")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.backlog import BacklogSample, FleetCapacity, QueueCounts, backlog_per_instance
+from scaling.backlog import (
+    BacklogSample,
+    FleetCapacity,
+    QueueCounts,
+    backlog_per_instance,
+    scale_out_pressure,
+)
 
 
 def test_in_flight_messages_count_and_running_divides() -> None:
@@ -36,3 +42,13 @@ def test_sample_publishes_every_contract_metric() -> None:
         "RunningCapacity": 2.0,
         "DesiredCapacity": 3.0,
     }
+
+
+def test_pressure_is_backlog_per_instance_over_the_target_in_force() -> None:
+    assert scale_out_pressure(18.0, 12.0) == 1.5
+    sample = BacklogSample(
+        QueueCounts(visible=9, in_flight=3), FleetCapacity(running=2, desired=3), target=4.0
+    )
+    assert sample.metrics()["ScaleOutPressure"] == 1.5  # 6 per instance / target 4
+    with pytest.raises(ValueError, match="target"):
+        scale_out_pressure(1.0, 0.0)
