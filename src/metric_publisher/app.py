@@ -100,9 +100,6 @@ def publish(
     target = target_in_force(settings)  # once per invocation: the tuner changes it every few minutes
     if target is not None:
         sources.known_target(target)  # the FIFO group cap reuses it: one describe call, not two
-    target = target_in_force(settings)  # once per invocation: the tuner changes it every few minutes
-    if target is not None:
-        sources.known_target(target)  # the FIFO group cap reuses it: one describe call, not two
     samples: list[BacklogSample] = []
     start = clock()
     for index in range(settings.samples_per_invocation):

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 QUEUE = "work"
 FLEET = [{"Name": "FleetName", "Value": ASG_NAME}]
-# 60 completions of 10 s: tail 10 s, so the formula gives (300 - 10 + 10) / 10 = 30 (SLO 300 s, c = 1).
-FORMULA_TARGET = 30.0
+# 60 completions of 10 s: tail 10 s, so the formula gives (0.75 x (300 - 10) + 10) / 10 = 22.8 (SLO
+# 300 s, c = 1, the default queue share 0.75).
+FORMULA_TARGET = 22.8
 
 
 def put(namespace: str, name: str, dimensions: list[Any], at: datetime, **datum: Any) -> None:
@@ -116,16 +117,16 @@ def test_running_jobs_raise_the_planned_mean(monkeypatch, caplog, now):
 
     decision, record = run_tuner(monkeypatch, caplog, now)
 
-    # Then the mean is (60 x 10 + 1200) / 60 = 30 s, and so the tail: (300 - 30 + 30) / 30 = 10
+    # Then the mean is (60 x 10 + 1200) / 60 = 30 s, and so the tail: (0.75 x (300 - 30) + 30) / 30 = 7.75
     assert record.mean_duration_s == 10.0
     assert record.planned_mean_duration_s == 30.0
-    assert decision.target == 10.0
+    assert decision.target == 7.75
     running = [q for q in queries if q["MetricName"] in ("RunningJobs", "RunningJobSeconds")]
     assert [(q["Dimensions"], q["Statistics"], q["Period"]) for q in running] == [(FLEET, ["Sum"], 60)] * 2
 
 
 def test_an_old_message_on_a_settled_fleet_lowers_the_target(monkeypatch, caplog, now):
-    # Given the formula's 30 and an oldest message of 290 s, above 0.5 x (300 - 10) = 145 s,
+    # Given the formula's 22.8 and an oldest message of 290 s, above 0.5 x (300 - 10) = 145 s,
     # with the fleet running what it asked for
     seed_old_message(now, running=3, desired=3)
     seed_age(now - timedelta(minutes=1), 5.0, queue="another-queue")

@@ -80,7 +80,13 @@ def test_one_datapoint_above_the_lowest_step_fires_the_policy(
 def test_fast_lane_false_removes_the_alarm_and_the_policy(platform: str) -> None:
     translated = emulator.translate(parameters={"WorkerPlatform": platform, "FastLane": "false"})
     condition = translated["Conditions"]["FastLaneOn"]
-    assert condition == {"Fn::Equals": [{"Ref": "FastLane"}, "true"]}
+    # FastLane=true, and never on a FIFO queue (its oldest message waits behind its own group)
+    assert condition == {
+        "Fn::And": [
+            {"Fn::Equals": [{"Ref": "FastLane"}, "true"]},
+            {"Fn::Not": [{"Condition": "AnyFifoQueue"}]},
+        ]
+    }
     for logical_id in FAST_LANE_RESOURCES & set(translated["Resources"]):
         # The resources stay in the template, each behind a condition that is false with FastLane=false.
         assert translated["Resources"][logical_id]["Condition"] in (
