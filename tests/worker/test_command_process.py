@@ -119,7 +119,7 @@ def test_sigterm_releases_a_command_still_running_at_the_end_of_the_grace(
     queue_url, _ = aws.queue(visibility=60)
     aws.send(queue_url, [json.dumps({"job_id": "hang", "do": "hang"})])
     worker = _command_worker(start_worker, queue_url, tmp_path, WORKER_SHUTDOWN_GRACE_SECONDS="1")
-    wait_until(lambda: (tmp_path / "hang.pids").exists(), what="command running")
+    wait_until((tmp_path / "hang.pids").exists, what="command running")
 
     worker.signal(signal.SIGTERM)
 
