@@ -1,6 +1,10 @@
 """Target tuner: measured processing durations + the latency SLO -> the policy's TargetValue.
 
-AWS calls: cloudwatch:GetMetricStatistics, cloudwatch:PutMetricData, and
+The durations come from the worker's MsgProcessingDuration; when no worker publishes it (a
+consumer of your own), from the queue's statistics by Little's law (scaling.service_time). The
+decision log says which (`duration_source`).
+
+AWS calls: cloudwatch:GetMetricStatistics (our namespace and AWS/SQS), cloudwatch:PutMetricData, and
 autoscaling:DescribePolicies + autoscaling:PutScalingPolicy (EC2) or
 application-autoscaling:DescribeScalingPolicies + application-autoscaling:PutScalingPolicy (ECS;
 the put also needs cloudwatch:DescribeAlarms/PutMetricAlarm/DeleteAlarms and
@@ -22,6 +26,7 @@ from adapters.metrics import FleetMetrics
 from common.errors import fail_loudly
 from common.observability import logger, metrics, tracer, use_namespace
 from common.settings import Platform, load_settings
+from scaling.service_time import estimate_service_time
 from scaling.target import DurationStats, TargetDecision, decide_target
 from target_tuner.settings import TunerSettings
 
@@ -47,10 +52,9 @@ def tune(
     now = now or datetime.now(UTC)
     with fail_loudly("read scaling policy"):
         current = policy.current_target()
-    with fail_loudly("read processing durations"):
-        stats = fleet_metrics.duration_stats(now, settings.lookback_minutes, settings.tail_percentile)
+    stats, source = read_durations(settings, fleet_metrics, now)
     decision = decide_target(current, stats, settings.model, settings.rails)
-    log_decision(settings, decision, stats)
+    log_decision(settings, decision, stats, source)
 
     in_force = current
     if decision.changed and not settings.dry_run:
@@ -63,7 +67,31 @@ def tune(
     return decision
 
 
-def log_decision(settings: TunerSettings, decision: TargetDecision, stats: DurationStats | None) -> None:
+def read_durations(
+    settings: TunerSettings, fleet_metrics: FleetMetrics, now: datetime
+) -> tuple[DurationStats | None, dict[str, str]]:
+    """The worker's measured durations, else the Little's-law estimate; and which source it was."""
+    with fail_loudly("read processing durations"):
+        stats = fleet_metrics.duration_stats(now, settings.lookback_minutes, settings.tail_percentile)
+    if stats is not None:
+        return stats, {"duration_source": "MsgProcessingDuration"}
+    if not settings.queue_name:
+        return None, {
+            "duration_source": "none",
+            "duration_source_reason": "no MsgProcessingDuration, no QUEUE_NAME",
+        }
+    with fail_loudly("read queue statistics"):
+        intervals = fleet_metrics.queue_intervals(now, settings.lookback_minutes, settings.queue_name)
+    estimate = estimate_service_time(intervals, settings.min_samples)
+    return estimate.stats, {
+        "duration_source": "littles_law" if estimate.stats else "none",
+        "duration_source_reason": f"no MsgProcessingDuration; {estimate.reason}",
+    }
+
+
+def log_decision(
+    settings: TunerSettings, decision: TargetDecision, stats: DurationStats | None, source: dict[str, str]
+) -> None:
     applied = decision.changed and not settings.dry_run
     message = "target updated" if applied else "target kept"
     if decision.changed and settings.dry_run:
@@ -88,6 +116,7 @@ def log_decision(settings: TunerSettings, decision: TargetDecision, stats: Durat
             "capacity_lead_s": settings.capacity_lead_s,
             "lead_time_weight": settings.lead_time_weight,
             "lookback_minutes": settings.lookback_minutes,
+            **source,
         },
     )
 
