@@ -99,7 +99,8 @@ class Leases:
         self._releases.append(Release(job, seconds))
 
     def unsettled(self) -> bool:
-        return bool(self._deletes or self._releases)
+        """A delete or release is queued or in flight (a held job leaves `held` when its call returned)."""
+        return any(job.state in (State.DELETING, State.RELEASING) for job in self.held.values())
 
     # ---------------------------------------------------------------- threads
 
