@@ -3,6 +3,9 @@
 * `ImdsStub`: the EC2 instance metadata service, IMDSv2 only (PUT /latest/api/token, then
   GET /latest/meta-data/instance-id with the token). Point a worker at it with
   `WORKER_IMDS_ENDPOINT=stub.url`; the worker then calls SetInstanceProtection on the (moto) ASG.
+  It also serves the two termination notices: `spot/instance-action` (404 until
+  `stub.interrupt_spot()`) and `autoscaling/target-lifecycle-state` ("InService" until
+  `stub.lifecycle_state = "Terminated"`), and counts the reads of each.
 * `EcsAgentStub`: the ECS agent's task-protection endpoint (PUT/GET
   $ECS_AGENT_URI/task-protection/v1/state), which moto does not emulate. Point a worker at it
   with `ECS_AGENT_URI=stub.url`; it records every change, so a test or the demo can read whether
@@ -31,6 +34,8 @@ from typing import Any, ClassVar, Self
 
 _TOKEN_PATH = "/latest/api/token"  # noqa: S105 - a URL path, not a secret
 _INSTANCE_ID_PATH = "/latest/meta-data/instance-id"
+_SPOT_PATH = "/latest/meta-data/spot/instance-action"
+_LIFECYCLE_PATH = "/latest/meta-data/autoscaling/target-lifecycle-state"
 _PROTECTION_PATH = "/task-protection/v1/state"
 
 
@@ -129,7 +134,11 @@ class _ImdsHandler(_QuietHandler):
             stub.record_lookup()
             self._reply(200, stub.instance_id)
             return
-        self._reply(404, "not found")
+        answer = stub.notice(self.path)
+        if answer is None:
+            self._reply(404, "not found")
+            return
+        self._reply(200, answer, "application/json" if self.path == _SPOT_PATH else "text/plain")
 
 
 class ImdsStub(_Stub):
@@ -142,6 +151,26 @@ class ImdsStub(_Stub):
         self.instance_id = instance_id
         self._tokens: set[str] = set()
         self.instance_id_lookups = 0
+        self.lifecycle_state = "InService"
+        self.spot_action: dict[str, str] | None = None
+        self.notice_reads: dict[str, int] = {"spot": 0, "lifecycle": 0}
+
+    def interrupt_spot(self, action: str = "terminate", seconds_ahead: int = 120) -> None:
+        """Publish a Spot interruption notice, as EC2 does about two minutes ahead."""
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds_ahead))
+        with self._lock:
+            self.spot_action = {"action": action, "time": when}
+
+    def notice(self, path: str) -> str | None:
+        """The body of a termination-notice item, or None (404)."""
+        with self._lock:
+            if path == _SPOT_PATH:
+                self.notice_reads["spot"] += 1
+                return None if self.spot_action is None else json.dumps(self.spot_action)
+            if path == _LIFECYCLE_PATH:
+                self.notice_reads["lifecycle"] += 1
+                return self.lifecycle_state
+        return None
 
     def issue_token(self) -> str:
         token = secrets.token_urlsafe(24)

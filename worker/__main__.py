@@ -8,7 +8,9 @@ import sys
 
 from worker import handlers, logs
 from worker.clients import make_clients
+from worker.command import CommandHandler
 from worker.consumer import Consumer
+from worker.imds import Imds
 from worker.metrics import Publisher, Recorder
 from worker.protection import (
     Ec2InstanceProtection,
@@ -18,6 +20,7 @@ from worker.protection import (
     Protector,
 )
 from worker.settings import Platform, Settings, SettingsError
+from worker.termination import TerminationWatcher
 
 
 def load_handler(spec: str) -> handlers.Handler:
@@ -36,15 +39,32 @@ def load_handler(spec: str) -> handlers.Handler:
 def main() -> int:
     try:
         settings = Settings.from_env(os.environ)
-        handler = load_handler(settings.handler)
+        handler: handlers.Handler
+        if settings.command is not None:
+            handler = CommandHandler(
+                settings.command, settings.permanent_exit_code, settings.kill_grace_seconds
+            )
+        else:
+            handler = load_handler(settings.handler)
         clients = make_clients(settings)
     except SettingsError as error:
         print(f"worker: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
     protector: Protector
+    watcher: TerminationWatcher | None = None
     if settings.platform is Platform.EC2:
-        protector = Ec2InstanceProtection(clients.autoscaling, settings.fleet_name, settings.imds_endpoint)
+        imds = Imds(settings.imds_endpoint)
+        ec2 = Ec2InstanceProtection(clients.autoscaling, settings.fleet_name, imds)
+        protector = ec2
+        watcher = TerminationWatcher(
+            imds,
+            clients.autoscaling,
+            settings.fleet_name,
+            settings.lifecycle_hook_name,
+            ec2.instance_id,
+            poll_seconds=settings.termination_poll_seconds,
+        )
     elif settings.platform is Platform.ECS:
         protector = EcsTaskProtection(settings.ecs_agent_uri, settings.protection_expires_minutes)
     else:
@@ -58,8 +78,20 @@ def main() -> int:
         recorder=recorder,
         publisher=Publisher(clients.cloudwatch, settings.metric_namespace, settings.fleet_name, recorder),
         api_calls=clients.counter.snapshot if clients.counter else None,
+        housekeeping_sqs=clients.housekeeping_sqs,
     )
-    return consumer.run()
+    if watcher is None:
+        return consumer.run()
+    # Checked once before the first receive: a worker restarted on a terminating instance takes nothing.
+    reason = watcher.check()
+    if reason is not None:
+        consumer.request_stop(reason)
+    else:
+        watcher.start(consumer.request_stop)
+    code = consumer.run()
+    watcher.stop()
+    watcher.complete_if_terminating()
+    return code
 
 
 if __name__ == "__main__":

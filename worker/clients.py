@@ -42,6 +42,7 @@ class ApiCallCounter:
 @dataclass(frozen=True)
 class Clients:
     sqs: SQSClient
+    housekeeping_sqs: SQSClient  # heartbeats, deletes, releases
     cloudwatch: CloudWatchClient
     autoscaling: AutoScalingClient
     counter: ApiCallCounter | None
@@ -61,9 +62,25 @@ def make_clients(settings: Settings) -> Clients:
     # A long poll holds the connection for WaitTimeSeconds: the read timeout must outlast it.
     sqs_config = Config(retries=retries, connect_timeout=5, read_timeout=settings.wait_time_seconds + 15)
     config = Config(retries=retries, connect_timeout=5, read_timeout=30)
+    # Heartbeats, deletes and releases are retried by worker/lease.py itself (every tick, or with
+    # backoff): one attempt per call, and a timeout well inside half a lease, so that a lost answer
+    # never holds the heartbeater for longer than the lease has left.
+    lease_timeout = max(1.0, min(10.0, settings.visibility_timeout / 4))
+    lease_config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=lease_timeout,
+        read_timeout=lease_timeout,
+    )
+    # PutMetricData is not idempotent: a retry after a lost answer counts an interval twice (273
+    # MessagesProcessed for 120 processed in the fault-injection run). One attempt; worker/metrics.py
+    # decides what a failure means.
+    metrics_config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=10
+    )
     return Clients(
         sqs=session.client("sqs", region_name=region, config=sqs_config),
-        cloudwatch=session.client("cloudwatch", region_name=region, config=config),
+        housekeeping_sqs=session.client("sqs", region_name=region, config=lease_config),
+        cloudwatch=session.client("cloudwatch", region_name=region, config=metrics_config),
         autoscaling=session.client("autoscaling", region_name=region, config=config),
         counter=counter,
     )

@@ -6,9 +6,10 @@ thread per slot runs them unchanged; boto3 is blocking too. Four kinds of thread
 * the receiver asks SQS for at most as many messages as there are free slots, so the worker never
   holds a message it cannot start at once (and only long-polls when a slot is free);
 * WORKER_CONCURRENCY slot threads run the handler of one message each;
-* the housekeeper, every tick, extends the visibility of held messages before it expires, fails
-  jobs over WORKER_MAX_JOB_SECONDS, deletes finished messages in batches of 10, applies releases
-  and backoffs in batches of 10, and flushes metrics once per WORKER_METRICS_INTERVAL;
+* the heartbeater extends the visibility of held messages before it expires, and the settler
+  deletes finished messages and applies releases and backoffs in batches of 10 (worker/lease.py);
+* the timekeeper fails jobs over WORKER_MAX_JOB_SECONDS; the flusher publishes metrics once per
+  WORKER_METRICS_INTERVAL and renews scale-in protection (never in the way of a heartbeat);
 * the main thread waits for SIGTERM/SIGINT and runs the shutdown sequence.
 
 A message is "held" from its receive until its delete or release call returned; every held message
@@ -24,16 +25,17 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import StrEnum
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from worker import handlers
-from worker.backoff import heartbeat_visibility, needs_extension, retry_visibility
+from worker.backoff import retry_visibility
+from worker.command import job_id_of
+from worker.lease import BATCH, Job, Leases, State
 from worker.metrics import Publisher, Recorder
 from worker.protection import ProtectionState
-from worker.queues import PriorityReceiver, batches
+from worker.queues import PriorityReceiver
 from worker.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,16 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("worker")
 
-_BATCH = 10  # SQS batch limit (receive, delete, change visibility)
 _MAX_RECEIVE_BACKOFF_SECONDS = 30.0
-_DELETE_ATTEMPTS = 5
-
-
-class State(StrEnum):
-    PENDING = "pending"  # received, not started
-    RUNNING = "running"
-    DELETING = "deleting"  # succeeded, delete not yet confirmed
-    RELEASING = "releasing"  # visibility change queued; heartbeat stops
+# After the grace: time for the last deletes and releases (heartbeats stay on meanwhile).
+_FINAL_SETTLE_SECONDS = 10.0
 
 
 class Outcome(StrEnum):
@@ -59,32 +54,6 @@ class Outcome(StrEnum):
     MALFORMED = "malformed"  # not JSON, or the handler raised PermanentError: released at once
     TIMEOUT = "timeout"  # over WORKER_MAX_JOB_SECONDS: released with a backoff
     RELEASED = "released"  # shutdown: handed back untouched (or unfinished) with visibility 0
-
-
-@dataclass(eq=False)
-class Job:
-    message_id: str
-    receipt_handle: str
-    body: str
-    receive_count: int
-    sent_at: float | None  # epoch seconds (SQS SentTimestamp)
-    received_at: float  # monotonic, taken before the receive call: the lease started no earlier
-    visible_until: float  # monotonic
-    state: State = State.PENDING
-    started_at: float | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    delete_attempts: int = 0
-    job_id: str | None = None
-    queue_url: str = ""  # the queue it came from (WORKER_QUEUE_URLS)
-
-
-@dataclass(frozen=True)
-class Change:
-    """A queued ChangeMessageVisibility: a heartbeat extension or a release."""
-
-    job: Job
-    seconds: int
-    release: bool
 
 
 class Consumer:
@@ -98,6 +67,7 @@ class Consumer:
         recorder: Recorder,
         publisher: Publisher,
         api_calls: Callable[[], dict[str, int]] | None = None,
+        housekeeping_sqs: SQSClient | None = None,
     ) -> None:
         self._settings = settings
         self._sqs = sqs
@@ -107,17 +77,18 @@ class Consumer:
         self._publisher = publisher
         self._api_calls = api_calls
         self._cond = threading.Condition()
-        self._held: dict[str, Job] = {}  # by receipt handle
+        self._leases = Leases(settings, housekeeping_sqs or sqs, self._cond)
+        self._held = self._leases.held  # by receipt handle
         self._pending: collections.deque[Job] = collections.deque()
         self._busy_threads = 0  # includes timed-out handlers that have not returned yet
-        self._deletes: list[Job] = []
-        self._changes: list[Change] = []
-        self._stop = threading.Event()  # SIGTERM/SIGINT: stop receiving
-        self._halt = threading.Event()  # end of the shutdown: housekeeper stops
+        self._raw_body = bool(getattr(handler, "raw_body", False))  # command handlers take any body
+        self._stop = threading.Event()  # SIGTERM/SIGINT or a termination notice: stop receiving
+        self._halt = threading.Event()  # end of the grace: timekeeper and flusher stop
+        self._settled = threading.Event()  # after the final settle: heartbeater and settler stop
         self._crashed = threading.Event()
-        self._tick = min(0.25, settings.visibility_timeout / 8)
-        self._last_flush = time.monotonic()
+        self._tick = self._leases.tick
         self._queues = PriorityReceiver(settings.queues, settings.wait_time_seconds)
+        self.stop_reason: str | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -130,10 +101,16 @@ class Consumer:
             for i in range(self._settings.concurrency)
         ]
         receiver = threading.Thread(target=self._guard(self._receive_loop), name="receiver", daemon=True)
-        housekeeper = threading.Thread(
-            target=self._guard(self._housekeeping_loop), name="housekeeper", daemon=True
-        )
-        for thread in [*threads, receiver, housekeeper]:
+        keepers = [
+            threading.Thread(target=self._guard(loop), name=name, daemon=True)
+            for name, loop in (
+                ("heartbeater", lambda: self._leases.heartbeat_loop(self._settled)),
+                ("settler", lambda: self._leases.settle_loop(self._settled)),
+                ("timekeeper", self._timekeeping_loop),
+                ("flusher", self._flush_loop),
+            )
+        ]
+        for thread in [*threads, receiver, *keepers]:
             thread.start()
         log.info(
             "worker started",
@@ -146,10 +123,15 @@ class Consumer:
         )
         while not self._stop.wait(1.0):
             pass
-        self._shutdown(receiver, housekeeper)
+        self._shutdown(receiver, keepers)
         return 1 if self._crashed.is_set() else 0
 
-    def request_stop(self) -> None:
+    def request_stop(self, reason: str | None = None) -> None:
+        """Drain: stop receiving, release what has not started, let running jobs finish (any thread)."""
+        with self._cond:
+            if reason and not self._stop.is_set():
+                self.stop_reason = reason
+                log.info("shutdown requested", extra={"reason": reason})
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
@@ -171,14 +153,14 @@ class Consumer:
 
         return run
 
-    def _shutdown(self, receiver: threading.Thread, housekeeper: threading.Thread) -> None:
+    def _shutdown(self, receiver: threading.Thread, keepers: list[threading.Thread]) -> None:
         deadline = time.monotonic() + self._settings.shutdown_grace_seconds
         with self._cond:
             # Received but not started: straight back to the queue.
             while self._pending:
                 self._release(self._pending.popleft(), Outcome.RELEASED, 0)
             self._cond.notify_all()
-        # Let running jobs finish (the housekeeper keeps heartbeating them) and let a long poll that
+        # Let running jobs finish (the heartbeater keeps their leases) and let a long poll that
         # was in flight return, so that what it brings is released now rather than after a timeout.
         with self._cond:
             while (self._running_jobs() or receiver.is_alive()) and time.monotonic() < deadline:
@@ -186,14 +168,19 @@ class Consumer:
             for job in self._running_jobs():
                 job.cancel.set()
                 self._release(job, Outcome.RELEASED, 0)
+            # Cancelled command handlers stop their child (SIGTERM, then SIGKILL): wait for that,
+            # so that no child outlives the worker.
+            stop_by = time.monotonic() + self._settings.kill_grace_seconds + 5
+            while self._busy_threads and time.monotonic() < stop_by:
+                self._cond.wait(self._tick)
+            # Last deletes and releases: the settler and heartbeater keep going meanwhile.
+            settle_by = time.monotonic() + _FINAL_SETTLE_SECONDS
+            while self._leases.unsettled() and time.monotonic() < settle_by:
+                self._cond.wait(self._tick)
         self._halt.set()
-        housekeeper.join(timeout=5)
-        # Final flush: a few rounds so that failed batch entries get their retries.
-        for _ in range(_DELETE_ATTEMPTS):
-            self._housekeeping_tick(final=True)
-            with self._cond:
-                if not self._deletes and not self._changes:
-                    break
+        self._settled.set()
+        for thread in keepers:
+            thread.join(timeout=5)
         if not self._publisher.flush():
             log.warning("metrics of the last interval were not published")
         with self._cond:
@@ -218,7 +205,7 @@ class Consumer:
             with self._cond:
                 while self._free_slots() <= 0 and not self._stop.is_set():
                     self._cond.wait(1.0)
-                wanted = min(_BATCH, self._free_slots())
+                wanted = min(BATCH, self._free_slots())
             if self._stop.is_set():
                 return
             log.debug("receiving", extra={"free_slots": wanted})
@@ -229,6 +216,7 @@ class Consumer:
                     wanted,
                     VisibilityTimeout=self._settings.visibility_timeout,
                     MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                    MessageAttributeNames=["All"],
                 )
             except Exception as error:  # botocore already retried; keep trying, say so
                 failures += 1
@@ -247,7 +235,7 @@ class Consumer:
                 # SIGTERM arrived during the long poll: these were never started.
                 with self._cond:
                     for job in jobs:
-                        self._held[job.receipt_handle] = job
+                        self._leases.hold(job)
                         self._release(job, Outcome.RELEASED, 0)
                     self._cond.notify_all()
                 return
@@ -256,7 +244,7 @@ class Consumer:
                 self._protection.busy()
                 with self._cond:
                     for job in jobs:
-                        self._held[job.receipt_handle] = job
+                        self._leases.hold(job)
                         self._pending.append(job)
                     self._cond.notify_all()
                 continue
@@ -269,6 +257,12 @@ class Consumer:
     def _job(self, message: Any, lease_start: float, queue_url: str) -> Job:
         attributes = message.get("Attributes", {})
         sent_ms = attributes.get("SentTimestamp")
+        # Binary attributes have no text form for an environment variable: skipped.
+        user_attributes = {
+            name: value["StringValue"]
+            for name, value in message.get("MessageAttributes", {}).items()
+            if "StringValue" in value
+        }
         return Job(
             message_id=message["MessageId"],
             receipt_handle=message["ReceiptHandle"],
@@ -278,6 +272,7 @@ class Consumer:
             received_at=lease_start,
             visible_until=lease_start + self._settings.visibility_timeout,
             queue_url=queue_url,
+            attributes=user_attributes,
         )
 
     # ---------------------------------------------------------------- processing
@@ -314,15 +309,20 @@ class Consumer:
                 self._cond.notify_all()
 
     def _process(self, job: Job) -> tuple[Outcome, str | None]:
-        handlers.bind_cancel_event(job.cancel)
+        job.job_id = job_id_of(job.body)
+        context = handlers.MessageContext(
+            job.message_id, job.receive_count, job.body, job.attributes, job.job_id
+        )
+        handlers.bind_cancel_event(job.cancel, context)
         try:
-            try:
-                body = json.loads(job.body)
-            except ValueError:
-                return Outcome.MALFORMED, "body is not JSON"
-            if not isinstance(body, dict):
-                return Outcome.MALFORMED, "body is not a JSON object"
-            job.job_id = body.get("job_id") if isinstance(body.get("job_id"), str) else None
+            body: Any = {}
+            if not self._raw_body:
+                try:
+                    body = json.loads(job.body)
+                except ValueError:
+                    return Outcome.MALFORMED, "body is not JSON"
+                if not isinstance(body, dict):
+                    return Outcome.MALFORMED, "body is not a JSON object"
             self._handler(body)
             return Outcome.PROCESSED, None
         except handlers.PermanentError as error:
@@ -348,8 +348,7 @@ class Consumer:
         if outcome is Outcome.PROCESSED:
             fields["latency_s"] = None if latency_s is None else round(latency_s, 6)
             self._recorder.processed(duration_s, latency_s)
-            job.state = State.DELETING
-            self._deletes.append(job)
+            self._leases.delete(job)
         else:
             fields["error"] = error
             self._recorder.failed()
@@ -357,18 +356,18 @@ class Consumer:
                 # Visibility 0: SQS moves it to the DLQ after maxReceiveCount quick receives.
                 self._release(job, outcome, 0, log_it=False)
             else:
-                backoff = retry_visibility(
-                    job.receive_count, self._settings.retry_base_seconds, self._settings.retry_max_seconds
-                )
+                backoff = self._backoff(job)
                 fields["retry_in_s"] = backoff
                 self._release(job, outcome, backoff, log_it=False)
         log.info("message %s", outcome, extra=fields)
 
+    def _backoff(self, job: Job) -> int:
+        settings = self._settings
+        return retry_visibility(job.receive_count, settings.retry_base_seconds, settings.retry_max_seconds)
+
     def _release(self, job: Job, outcome: Outcome, seconds: int, *, log_it: bool = True) -> None:
         """Queue a visibility change that hands the message back (lock held)."""
-        job.state = State.RELEASING
-        job.cancel.set()
-        self._changes.append(Change(job, seconds, release=True))
+        self._leases.release(job, seconds)
         if log_it:
             log.info(
                 "message %s",
@@ -384,112 +383,21 @@ class Consumer:
 
     # ---------------------------------------------------------------- housekeeping
 
-    def _housekeeping_loop(self) -> None:
+    def _timekeeping_loop(self) -> None:
         while not self._halt.wait(self._tick):
-            self._housekeeping_tick()
+            now = time.monotonic()
+            with self._cond:
+                for job in self._running_jobs():
+                    if job.started_at is not None and now - job.started_at > self._settings.max_job_seconds:
+                        self._recorder.failed()
+                        log.warning("job over WORKER_MAX_JOB_SECONDS", extra={"message_id": job.message_id})
+                        self._release(job, Outcome.TIMEOUT, self._backoff(job))
+                self._cond.notify_all()
 
-    def _housekeeping_tick(self, *, final: bool = False) -> None:
-        now = time.monotonic()
-        vt = self._settings.visibility_timeout
-        with self._cond:
-            for job in self._held.values():
-                if (
-                    job.state is State.RUNNING
-                    and job.started_at is not None
-                    and (now - job.started_at > self._settings.max_job_seconds)
-                ):
-                    self._recorder.failed()
-                    backoff = retry_visibility(
-                        job.receive_count, self._settings.retry_base_seconds, self._settings.retry_max_seconds
-                    )
-                    log.warning("job over WORKER_MAX_JOB_SECONDS", extra={"message_id": job.message_id})
-                    self._release(job, Outcome.TIMEOUT, backoff)
-                elif (
-                    job.state is not State.RELEASING
-                    and not final
-                    and needs_extension(job.visible_until - now, vt)
-                ):
-                    seconds = heartbeat_visibility(vt, now - job.received_at)
-                    if seconds > 0:
-                        self._changes.append(Change(job, seconds, release=False))
-            deletes, self._deletes = self._deletes, []
-            changes, self._changes = self._changes, []
-        self._delete(deletes)
-        self._change_visibility(changes, now)
-        if not final and now - self._last_flush >= self._settings.metrics_interval:
-            self._last_flush = now
+    def _flush_loop(self) -> None:
+        while not self._halt.wait(self._settings.metrics_interval):
             self._publisher.flush()
-        if not final:
             with self._cond:
                 busy = bool(self._held)
             if busy:
                 self._protection.busy()  # only calls out when a renewal is due
-
-    def _queue_of(self, job: Job) -> str:
-        return job.queue_url or self._settings.queue_url
-
-    def _delete(self, jobs: list[Job]) -> None:
-        for queue_url, batch in batches(jobs, self._queue_of):
-            entries: list[Any] = [
-                {"Id": str(i), "ReceiptHandle": job.receipt_handle} for i, job in enumerate(batch)
-            ]
-            try:
-                response = self._sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
-                failed: dict[str, Any] = {entry["Id"]: entry for entry in response.get("Failed", [])}
-            except Exception as error:  # retried next tick; the heartbeat keeps the lease
-                log.warning("delete batch failed", extra={"error": str(error), "messages": len(batch)})
-                failed = {str(i): {"Code": "CallFailed", "SenderFault": False} for i in range(len(batch))}
-            with self._cond:
-                for i, job in enumerate(batch):
-                    entry = failed.get(str(i))
-                    if entry is None:
-                        self._held.pop(job.receipt_handle, None)
-                        continue
-                    job.delete_attempts += 1
-                    if entry.get("SenderFault") or job.delete_attempts >= _DELETE_ATTEMPTS:
-                        # e.g. an expired receipt handle: the message may be processed again
-                        # (at-least-once); nothing more this worker can do.
-                        log.error(
-                            "delete failed", extra={"message_id": job.message_id, "code": entry.get("Code")}
-                        )
-                        self._held.pop(job.receipt_handle, None)
-                    else:
-                        self._deletes.append(job)
-                self._cond.notify_all()
-
-    def _change_visibility(self, changes: list[Change], now: float) -> None:
-        for queue_url, batch in batches(changes, lambda change: self._queue_of(change.job)):
-            entries: list[Any] = [
-                {
-                    "Id": str(i),
-                    "ReceiptHandle": change.job.receipt_handle,
-                    "VisibilityTimeout": change.seconds,
-                }
-                for i, change in enumerate(batch)
-            ]
-            try:
-                response = self._sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
-                failed: dict[str, Any] = {entry["Id"]: entry for entry in response.get("Failed", [])}
-            except Exception as error:  # an extension is retried next tick
-                log.warning("visibility batch failed", extra={"error": str(error), "messages": len(batch)})
-                failed = {str(i): {"Code": "CallFailed"} for i in range(len(batch))}
-            with self._cond:
-                for i, change in enumerate(batch):
-                    entry = failed.get(str(i))
-                    if change.release:
-                        # Released or not, the message is no longer ours: if the call failed it
-                        # reappears when its current visibility ends.
-                        self._held.pop(change.job.receipt_handle, None)
-                        if entry is not None:
-                            log.warning(
-                                "release failed",
-                                extra={"message_id": change.job.message_id, "code": entry.get("Code")},
-                            )
-                    elif entry is None:
-                        change.job.visible_until = now + change.seconds
-                    else:
-                        log.warning(
-                            "heartbeat failed",
-                            extra={"message_id": change.job.message_id, "code": entry.get("Code")},
-                        )
-                self._cond.notify_all()

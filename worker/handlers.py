@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 Handler = Callable[[dict[str, Any]], object]
@@ -27,9 +28,31 @@ class JobCancelled(Exception):  # noqa: N818 - reads better at the raise site th
     """The worker gave up on this job (over the time limit, or shutting down)."""
 
 
-def bind_cancel_event(event: threading.Event | None) -> None:
+@dataclass(frozen=True)
+class MessageContext:
+    """The message a handler thread is working on (command handlers pass it to the child)."""
+
+    message_id: str
+    receive_count: int
+    body: str
+    attributes: Mapping[str, str] = field(default_factory=dict)  # String and Number message attributes
+    job_id: str | None = None
+
+
+def bind_cancel_event(event: threading.Event | None, context: MessageContext | None = None) -> None:
     """Called by the worker in a handler thread before/after each job."""
     _job.cancel = event
+    _job.context = context
+
+
+def current_message() -> MessageContext | None:
+    context: MessageContext | None = getattr(_job, "context", None)
+    return context
+
+
+def cancel_event() -> threading.Event | None:
+    event: threading.Event | None = getattr(_job, "cancel", None)
+    return event
 
 
 def cancelled() -> bool:

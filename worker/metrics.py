@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+
 from worker.histogram import Histogram
 
 if TYPE_CHECKING:
@@ -119,9 +121,19 @@ class Publisher:
                 Namespace=self._namespace,
                 MetricData=snapshot.metric_data(self._fleet_name),  # type: ignore[arg-type]
             )
-        except Exception as error:  # any failure: keep the data for the next flush
-            log.warning("metrics flush failed", extra={"error": str(error)})
+        except (ClientError, EndpointConnectionError, ConnectTimeoutError) as error:
+            # CloudWatch answered with an error, or the request never left: nothing was recorded,
+            # so the next flush may send it again without counting it twice.
+            log.warning("metrics flush failed, kept for the next flush", extra={"error": str(error)})
             self._recorder.put_back(snapshot)
+            return False
+        except Exception as error:
+            # No answer (read timeout, connection dropped): CloudWatch may have recorded it. Sending
+            # it again could count the interval twice; losing one interval is the lesser harm.
+            log.warning(
+                "metrics flush unconfirmed, interval dropped",
+                extra={"error": str(error), "processed": snapshot.processed, "failed": snapshot.failed},
+            )
             return False
         log.debug("metrics flushed", extra={"processed": snapshot.processed, "failed": snapshot.failed})
         return True

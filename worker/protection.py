@@ -1,7 +1,7 @@
 """Scale-in protection while the worker is busy: EC2 instance protection or ECS task protection.
 
-The two HTTP calls (IMDSv2 and the ECS agent) use urllib: they are tiny, local to the host, and a
-third-party HTTP library would only grow the image. Failures are logged and never stop
+The HTTP calls (IMDSv2 in worker/imds.py, and the ECS agent) use urllib: they are tiny, local to
+the host, and a third-party HTTP library would only grow the image. Failures are logged and never stop
 processing: protection is a guard against losing work to scale-in, the work itself comes first.
 """
 
@@ -14,13 +14,14 @@ import time
 import urllib.request
 from typing import TYPE_CHECKING, Protocol
 
+from worker.imds import Imds
+
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
 
 log = logging.getLogger(__name__)
 
 _HTTP_TIMEOUT_SECONDS = 3
-_IMDS_TOKEN_TTL_SECONDS = 21_600
 
 
 class Protector(Protocol):
@@ -44,26 +45,18 @@ class NoProtection:
 class Ec2InstanceProtection:
     """Instance id from IMDSv2, then autoscaling:SetInstanceProtection on the fleet's ASG."""
 
-    def __init__(self, autoscaling: AutoScalingClient, group_name: str, imds_endpoint: str) -> None:
+    def __init__(self, autoscaling: AutoScalingClient, group_name: str, imds: Imds) -> None:
         self._autoscaling = autoscaling
         self._group_name = group_name
-        self._imds = imds_endpoint
+        self._imds = imds
         self._instance_id: str | None = None
 
     def instance_id(self) -> str:
         if self._instance_id is None:
-            token_request = urllib.request.Request(  # noqa: S310 - http(s) URL validated in settings
-                f"{self._imds}/latest/api/token",
-                method="PUT",
-                headers={"X-aws-ec2-metadata-token-ttl-seconds": str(_IMDS_TOKEN_TTL_SECONDS)},
-            )
-            with urllib.request.urlopen(token_request, timeout=_HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
-                token = response.read().decode()
-            id_request = urllib.request.Request(  # noqa: S310
-                f"{self._imds}/latest/meta-data/instance-id", headers={"X-aws-ec2-metadata-token": token}
-            )
-            with urllib.request.urlopen(id_request, timeout=_HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
-                self._instance_id = response.read().decode().strip()
+            answer = self._imds.get("instance-id")
+            if not answer:
+                raise RuntimeError("instance metadata has no instance-id")
+            self._instance_id = answer.strip()
         return self._instance_id
 
     def set(self, enabled: bool) -> None:

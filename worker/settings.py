@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shlex
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -57,6 +60,12 @@ class Settings:
     protection_expires_minutes: int = 60
     log_level: str = "INFO"
     count_api_calls: bool = False
+    # Command handlers (worker/command.py) and EC2 termination (worker/termination.py).
+    command: tuple[str, ...] | None = None
+    permanent_exit_code: int = 3
+    kill_grace_seconds: float = 10.0
+    lifecycle_hook_name: str = ""
+    termination_poll_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -77,6 +86,11 @@ class Settings:
         module, _, function = handler.partition(":")
         if not module or not function:
             raise SettingsError("WORKER_HANDLER", f"{handler!r} is not module:function")
+        command = reader.parse("WORKER_COMMAND", None, _argv, "a JSON list of strings or a command line")
+        if command is not None and reader.text("WORKER_HANDLER", "") != "":
+            raise SettingsError("WORKER_COMMAND", "set WORKER_COMMAND or WORKER_HANDLER, not both")
+        if command is not None and shutil.which(command[0], path=env.get("PATH")) is None:
+            raise SettingsError("WORKER_COMMAND", f"{command[0]!r} is not an executable (or not on PATH)")
         platform = reader.parse(
             "WORKER_PLATFORM", cls.platform, lambda raw: Platform(raw.strip().upper()), "EC2, ECS or LOCAL"
         )
@@ -127,6 +141,14 @@ class Settings:
             ),
             count_api_calls=reader.parse(
                 "WORKER_COUNT_API_CALLS", cls.count_api_calls, _boolean, "true or false"
+            ),
+            command=command,
+            # 1..125: 126+ are the shell's "cannot run" codes and 128+N a death by signal N.
+            permanent_exit_code=reader.integer("WORKER_PERMANENT_EXIT_CODE", cls.permanent_exit_code, 1, 125),
+            kill_grace_seconds=reader.number("WORKER_KILL_GRACE_SECONDS", cls.kill_grace_seconds, 0, 60),
+            lifecycle_hook_name=reader.text("WORKER_LIFECYCLE_HOOK_NAME", cls.lifecycle_hook_name),
+            termination_poll_seconds=reader.number(
+                "WORKER_TERMINATION_POLL_SECONDS", cls.termination_poll_seconds, 0, 60, low_open=True
             ),
         )
         return settings
@@ -184,6 +206,23 @@ class _Reader:
 def _is_http_url(value: str) -> bool:
     parsed = urlparse(value)
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def _argv(raw: str) -> tuple[str, ...]:
+    """A JSON list of strings (exact) or a command line split like a POSIX shell would, never run by one."""
+    if raw.startswith("["):
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError(raw) from None
+        if not isinstance(parsed, list) or not all(isinstance(arg, str) for arg in parsed):
+            raise ValueError(raw)
+        argv = tuple(parsed)
+    else:
+        argv = tuple(shlex.split(raw))
+    if not argv or not argv[0]:
+        raise ValueError(raw)
+    return argv
 
 
 def _log_level(raw: str) -> str:

@@ -1,5 +1,5 @@
-"""CloudWatch: the scaling metrics (PutMetricData), the measured durations, the running jobs and the
-queue's oldest message (GetMetricStatistics).
+"""CloudWatch: the scaling metrics (PutMetricData), the measured durations, the running jobs, the
+queue's oldest message and its statistics for Little's law (GetMetricStatistics).
 
 AWS calls: cloudwatch:PutMetricData, cloudwatch:GetMetricStatistics.
 """
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from adapters import clients
 from scaling.estimate import NO_RUNNING_JOBS, RunningJobs
+from scaling.service_time import Interval
 from scaling.target import DurationStats
 
 if TYPE_CHECKING:
@@ -29,6 +30,9 @@ RUNNING_JOB_SECONDS_METRIC = "RunningJobSeconds"
 SQS_NAMESPACE = "AWS/SQS"
 OLDEST_AGE_METRIC = "ApproximateAgeOfOldestMessage"
 LATEST_WINDOW_MINUTES = 5  # SQS publishes every minute; a longer silence means no reading
+IN_FLIGHT_METRIC = "InFlightMessages"
+SQS_DELETED_METRIC = "NumberOfMessagesDeleted"  # AWS/SQS, dimension QueueName
+_QUEUE_PERIOD_SECONDS = 60  # AWS/SQS publishes one-minute data
 
 # Units of the metrics this bundle publishes (docs/contracts.md).
 UNITS: dict[str, StandardUnitType] = {
@@ -120,6 +124,45 @@ class FleetMetrics:
         # the safe choice: percentiles cannot be merged exactly.
         tail = max(tails) if tails else None
         return DurationStats(samples=window.samples, mean_s=window.mean_s, tail_s=tail, max_s=window.max_s)
+
+    def queue_intervals(self, end: datetime, lookback_minutes: int, queue_name: str) -> list[Interval]:
+        """Per minute: average InFlightMessages (ours) and NumberOfMessagesDeleted (AWS/SQS).
+
+        Only whole minutes that both sources cover count: AWS/SQS data arrives minutes late, and a
+        missing minute must not read as zero completions.
+        """
+        end = end.replace(second=0, microsecond=0)  # whole minutes: the current one is incomplete
+        window: dict[str, Any] = {
+            "StartTime": end - timedelta(minutes=lookback_minutes),
+            "EndTime": end,
+            "Period": _QUEUE_PERIOD_SECONDS,
+        }
+        in_flight = self.client.get_metric_statistics(
+            Namespace=self.namespace,
+            MetricName=IN_FLIGHT_METRIC,
+            Dimensions=self.dimensions,
+            Statistics=["Average"],
+            **window,
+        )["Datapoints"]
+        deleted = self.client.get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName=SQS_DELETED_METRIC,
+            Dimensions=[{"Name": "QueueName", "Value": queue_name}],
+            Statistics=["Sum"],
+            **window,
+        )["Datapoints"]
+        completed = {
+            point["Timestamp"]: point["Sum"] for point in deleted if "Timestamp" in point and "Sum" in point
+        }
+        return [
+            Interval(
+                seconds=_QUEUE_PERIOD_SECONDS,
+                in_flight=point["Average"],
+                completed=completed[point["Timestamp"]],
+            )
+            for point in sorted(in_flight, key=lambda p: p.get("Timestamp", end))
+            if "Average" in point and point.get("Timestamp") in completed
+        ]
 
     def latest(self, metric: str, end: datetime) -> float | None:
         """The newest 1-minute Maximum of one of the fleet's metrics in the last few minutes."""

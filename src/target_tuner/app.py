@@ -2,9 +2,12 @@
 
 One run is `scaling.tuning.tune_target`: the lookback widens until it holds MIN_SAMPLES completions,
 the running jobs correct the mean (survivor bias), the formula decides, and the SLO guard lowers the
-target when the oldest message (AWS/SQS ApproximateAgeOfOldestMessage) is too old on a settled fleet.
+target when the oldest message (AWS/SQS ApproximateAgeOfOldestMessage) is too old, or the visible
+messages take too long to start, on a settled fleet. The durations come from the worker's
+MsgProcessingDuration; when no worker publishes it (a consumer of your own), from the queue's
+statistics by Little's law (scaling.service_time). The decision log says which (`duration_source`).
 
-AWS calls: cloudwatch:GetMetricStatistics, cloudwatch:PutMetricData, and
+AWS calls: cloudwatch:GetMetricStatistics (our namespace and AWS/SQS), cloudwatch:PutMetricData, and
 autoscaling:DescribePolicies + autoscaling:PutScalingPolicy (EC2) or
 application-autoscaling:DescribeScalingPolicies + application-autoscaling:PutScalingPolicy (ECS;
 the put also needs cloudwatch:DescribeAlarms/PutMetricAlarm/DeleteAlarms and
@@ -29,6 +32,7 @@ from common.observability import logger, metrics, tracer, use_namespace
 from common.scaling_policy import make_target_policy
 from common.settings import load_settings
 from scaling.estimate import RunningJobs
+from scaling.service_time import estimate_service_time
 from scaling.slo_guard import QueueAge
 from scaling.target import DurationStats, TargetDecision, decide_target
 from scaling.tuning import TunerRun, tune_target
@@ -45,13 +49,30 @@ def make_policy(settings: TunerSettings) -> TargetPolicy:
 
 
 def duration_reader(
-    settings: TunerSettings, fleet_metrics: FleetMetrics, now: datetime
+    settings: TunerSettings, fleet_metrics: FleetMetrics, now: datetime, source: dict[str, str]
 ) -> Callable[[int], DurationStats | None]:
-    """stats_for(minutes): the completed durations of the last `minutes` (the lookback's seam)."""
+    """stats_for(minutes): the completed durations of the last `minutes` (the lookback's seam): the
+    worker's MsgProcessingDuration, else the Little's-law estimate; `source` records which."""
 
     def stats_for(minutes: int) -> DurationStats | None:
         with fail_loudly("read processing durations"):
-            return fleet_metrics.duration_stats(now, minutes, settings.tail_percentile)
+            stats = fleet_metrics.duration_stats(now, minutes, settings.tail_percentile)
+        if stats is not None:
+            source.update(duration_source="MsgProcessingDuration", duration_source_reason="")
+            return stats
+        if not settings.queue_name:
+            source.update(
+                duration_source="none", duration_source_reason="no MsgProcessingDuration, no QUEUE_NAME"
+            )
+            return None
+        with fail_loudly("read queue statistics"):
+            intervals = fleet_metrics.queue_intervals(now, minutes, settings.queue_name)
+        estimate = estimate_service_time(intervals, settings.min_samples)
+        source.update(
+            duration_source="littles_law" if estimate.stats else "none",
+            duration_source_reason=f"no MsgProcessingDuration; {estimate.reason}",
+        )
+        return estimate.stats
 
     return stats_for
 
@@ -71,8 +92,14 @@ def read_queue_age(settings: TunerSettings, fleet_metrics: FleetMetrics, now: da
             return None
         running = fleet_metrics.latest("RunningCapacity", now)
         desired = fleet_metrics.latest("DesiredCapacity", now)
+        visible = fleet_metrics.latest("VisibleMessages", now)
     settled = running is not None and desired is not None and running >= desired > 0
-    return QueueAge(oldest_age_s=max(0.0, age), settled=settled)
+    return QueueAge(
+        oldest_age_s=max(0.0, age),
+        settled=settled,
+        visible=round(visible or 0),  # with the mean: how long the waiting messages take to start
+        running=round(running or 0),
+    )
 
 
 def tune(
@@ -85,11 +112,12 @@ def tune(
     now = now or datetime.now(UTC)
     with fail_loudly("read scaling policy"):
         current = policy.current_target()
-    stats_for = duration_reader(settings, fleet_metrics, now)
+    source: dict[str, str] = {}
+    stats_for = duration_reader(settings, fleet_metrics, now, source)
     age = read_queue_age(settings, fleet_metrics, now)
     run = tune_target(current, stats_for, read_running_jobs(fleet_metrics, now), age, settings.policy)
     decision = run.decision
-    log_decision(settings, run, age)
+    log_decision(settings, run, age, source)
 
     in_force = current
     if decision.changed and not settings.dry_run:
@@ -108,7 +136,9 @@ def guard_acted(settings: TunerSettings, run: TunerRun) -> bool:
     return formula != run.decision
 
 
-def log_decision(settings: TunerSettings, run: TunerRun, age: QueueAge | None) -> None:
+def log_decision(
+    settings: TunerSettings, run: TunerRun, age: QueueAge | None, source: dict[str, str]
+) -> None:
     decision, measured, planned = run.decision, run.measured, run.planned
     applied = decision.changed and not settings.dry_run
     message = "target updated" if applied else "target kept"
@@ -142,6 +172,7 @@ def log_decision(settings: TunerSettings, run: TunerRun, age: QueueAge | None) -
             "lead_time_weight": settings.lead_time_weight,
             "max_lookback_minutes": settings.max_lookback_minutes,
             "slo_guard_share": settings.slo_guard_share,
+            **source,
         },
     )
 

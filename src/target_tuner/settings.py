@@ -41,6 +41,9 @@ class TunerSettings(FleetSettings):
     # p99: the SLO promises 99% of messages, so plan for the 99th percentile's own processing time.
     tail_percentile: str = Field(default="p99", alias="TAIL_PERCENTILE", pattern=r"^p(\d{1,2}(\.\d{1,2})?)$")
     dry_run: bool = Field(default=False, alias="DRY_RUN")
+    # The queue's name (AWS/SQS dimension): without MsgProcessingDuration (a consumer other than
+    # our worker) the tuner estimates service time from it by Little's law. Empty: no fallback.
+    queue_name: str = Field(default="", alias="QUEUE_NAME")
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> TunerSettings:

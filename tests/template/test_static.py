@@ -16,6 +16,7 @@ from samcli.cli.types import CfnParameterOverridesType  # type: ignore[import-un
 
 from lint.rules.house_rules import RESOURCE_STAR_ACTIONS
 from qas import emulator
+from worker import consumer, settings
 
 ROOT = emulator.REPO_ROOT
 BIN = Path(sys.executable).parent
@@ -178,6 +179,8 @@ WORKER_ACTIONS = {
     "sqs:ChangeMessageVisibility",  # ChangeMessageVisibilityBatch
     "cloudwatch:PutMetricData",
 }
+# worker/termination.py on EC2: a heartbeat at the termination notice, the completion after the drain.
+LIFECYCLE_ACTIONS = {"autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:CompleteLifecycleAction"}
 # The host (EC2) or the ECS agent (execution role) pulls the image and ships the container's logs.
 PULL_AND_LOG = {
     "ecr:GetAuthorizationToken",
@@ -192,7 +195,11 @@ PULL_AND_LOG = {
 @pytest.mark.parametrize(
     ("platform", "role", "expected"),
     [
-        ("EC2", "WorkerInstanceRole", WORKER_ACTIONS | PULL_AND_LOG | {"autoscaling:SetInstanceProtection"}),
+        (
+            "EC2",
+            "WorkerInstanceRole",
+            WORKER_ACTIONS | PULL_AND_LOG | {"autoscaling:SetInstanceProtection", *LIFECYCLE_ACTIONS},
+        ),
         ("ECS", "TaskRole", WORKER_ACTIONS | {"ecs:UpdateTaskProtection", "ecs:GetTaskProtection"}),
         ("ECS", "TaskExecutionRole", PULL_AND_LOG),
     ],
@@ -208,3 +215,28 @@ def test_worker_roles_grant_exactly_what_the_worker_needs(
         for action in _as_list(statement["Action"])
     }
     assert granted == expected
+
+
+def test_the_termination_hook_outlasts_the_longest_drain_and_the_worker_knows_its_name() -> None:
+    template = emulator.translate(parameters={"WorkerPlatform": "EC2"})
+    resources = template["Resources"]
+    [hook] = resources["WorkerGroup"]["Properties"]["LifecycleHookSpecificationList"]
+    assert hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+    assert hook["DefaultResult"] == "CONTINUE"  # a dead worker must not keep the instance forever
+    longest_drain = (
+        int(template["Parameters"]["WorkerShutdownGraceSeconds"]["MaxValue"])
+        + settings.Settings.kill_grace_seconds
+        + consumer._FINAL_SETTLE_SECONDS
+        + settings.Settings.termination_poll_seconds
+    )
+    assert longest_drain <= hook["HeartbeatTimeout"] <= 7200
+    user_data = json.dumps(resources["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"])
+    assert f"WORKER_LIFECYCLE_HOOK_NAME={hook['LifecycleHookName']}" in user_data
+    # The permissions are scoped to the fleet's own group.
+    [statement] = [
+        statement
+        for logical_id, statement in _policy_statements(template)
+        if logical_id == "WorkerInstanceRole"
+        and "autoscaling:CompleteLifecycleAction" in _as_list(statement["Action"])
+    ]
+    assert "autoScalingGroupName/${AWS::StackName}-workers" in json.dumps(statement["Resource"])

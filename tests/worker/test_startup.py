@@ -23,6 +23,7 @@ QUEUE = "http://127.0.0.1:9/123456789012/work"
         ({"QUEUE_URL": QUEUE, "WORKER_HANDLER": "no_such_module:run"}, "WORKER_HANDLER"),
         ({"QUEUE_URL": QUEUE, "WORKER_HANDLER": "worker.handlers:no_such_function"}, "WORKER_HANDLER"),
         ({"QUEUE_URL": QUEUE, "WORKER_PLATFORM": "ECS"}, "ECS_AGENT_URI"),
+        ({"QUEUE_URL": QUEUE, "WORKER_COMMAND": "/no/such/transcriber --fast"}, "WORKER_COMMAND"),
     ],
 )
 def test_bad_settings_exit_2_naming_the_variable(settings, variable):

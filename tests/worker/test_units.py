@@ -116,8 +116,8 @@ def test_heartbeat_extends_by_the_timeout_but_never_past_12_hours_from_receive()
     assert heartbeat_visibility(60, 10) == 60
     assert heartbeat_visibility(60, 43_200 - 5 - 30) == 30
     assert heartbeat_visibility(60, 43_200) == 0
-    assert needs_extension(30, 60) and needs_extension(-1, 60)
-    assert not needs_extension(31, 60)
+    assert needs_extension(45, 60) and needs_extension(-1, 60)
+    assert not needs_extension(46, 60)
 
 
 # ----------------------------------------------------------------------------- histogram

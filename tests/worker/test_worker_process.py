@@ -238,26 +238,9 @@ def test_metrics_published_in_one_call_with_the_fleet_dimension(aws: Aws, start_
     assert calls["cloudwatch.PutMetricData"] < 5
 
 
-def _ec2_fleet(aws: Aws) -> str:
-    aws.autoscaling.create_launch_configuration(
-        LaunchConfigurationName="lc", ImageId="ami-12c6146b", InstanceType="t3.micro"
-    )
-    aws.autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName="fleet",
-        LaunchConfigurationName="lc",
-        MinSize=0,
-        MaxSize=2,
-        DesiredCapacity=1,
-        AvailabilityZones=["us-east-1a"],
-    )
-    return aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["fleet"])["AutoScalingGroups"][
-        0
-    ]["Instances"][0]["InstanceId"]
-
-
 def test_ec2_protection_on_when_busy_off_when_idle(aws: Aws, start_worker):
     # Given an instance of a real (moto) Auto Scaling group, and its metadata service
-    instance_id = _ec2_fleet(aws)
+    instance_id = aws.ec2_fleet()
 
     def protected() -> bool:
         instance = aws.autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])

@@ -1,0 +1,166 @@
+"""A loopback proxy in front of the moto server: counts calls, injects faults, answers what moto lacks.
+
+Point a worker at it with AWS_ENDPOINT_URL=proxy.url. Each request is classified by service (the
+SigV4 credential scope) and operation (X-Amz-Target for JSON, the /operation/ path for CBOR, the
+Action form field for query protocols). A `Fault` matching it can delay it, answer an error
+instead of forwarding it (an outage), or forward it and then drop the answer (the request took
+effect, the caller never learns it). moto does not implement CompleteLifecycleAction and
+RecordLifecycleActionHeartbeat: the proxy records and answers those itself.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+_LIFECYCLE_OPERATIONS = ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat")
+
+
+@dataclass
+class Fault:
+    service: str  # SigV4 service name: "sqs", "monitoring" (CloudWatch), "autoscaling"
+    operations: frozenset[str] = frozenset()  # empty: every operation of the service
+    delay_s: float = 0.0
+    status: int | None = None  # answer this HTTP status instead of forwarding
+    drop_answer: bool = False  # forward, then close the connection without answering
+    every: int = 1  # apply to every n-th matching call
+    until: float = float("inf")  # time.monotonic() after which the fault is over
+    seen: int = 0
+
+    def applies(self, service: str, operation: str) -> bool:
+        if service != self.service or (self.operations and operation not in self.operations):
+            return False
+        if time.monotonic() > self.until:
+            return False
+        self.seen += 1
+        return self.seen % self.every == 0
+
+
+@dataclass
+class AwsProxy:
+    upstream: str
+    faults: list[Fault] = field(default_factory=list)
+    calls: Counter[str] = field(default_factory=Counter)
+    lifecycle_calls: list[dict[str, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def fault(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def __enter__(self) -> Self:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.daemon_threads = True
+        server.proxy = self  # type: ignore[attr-defined]
+        self._server = server
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def matching(self, service: str, operation: str) -> list[Fault]:
+        with self._lock:
+            self.calls[f"{service}.{operation}"] += 1
+            return [fault for fault in self.faults if fault.applies(service, operation)]
+
+
+def _operation(headers: Any, path: str, body: bytes) -> str:
+    target = headers.get("X-Amz-Target")
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    if "/operation/" in path:
+        return path.rsplit("/operation/", 1)[-1]
+    form = urllib.parse.parse_qs(body.decode(errors="replace"))
+    return form.get("Action", ["?"])[0]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        self._proxy()
+
+    def do_GET(self) -> None:
+        self._proxy()
+
+    def _proxy(self) -> None:
+        proxy: AwsProxy = self.server.proxy  # type: ignore[attr-defined]
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        match = _SCOPE.search(self.headers.get("Authorization", ""))
+        service = match.group(1) if match else "?"
+        operation = _operation(self.headers, self.path, body)
+        faults = proxy.matching(service, operation)
+        for fault in faults:
+            time.sleep(fault.delay_s)
+        if status := next((fault.status for fault in faults if fault.status), None):
+            self._answer(status, [("Content-Type", "application/x-amz-json-1.0")], _error_body(status))
+            return
+        if operation in _LIFECYCLE_OPERATIONS:
+            form = {key: values[0] for key, values in urllib.parse.parse_qs(body.decode()).items()}
+            with proxy._lock:
+                proxy.lifecycle_calls.append(form)
+            answer = (
+                f'<{operation}Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">'
+                f"<{operation}Result/><ResponseMetadata><RequestId>proxy</RequestId></ResponseMetadata>"
+                f"</{operation}Response>"
+            ).encode()
+            self._answer(200, [("Content-Type", "text/xml")], answer)
+            return
+        upstream = urllib.parse.urlsplit(proxy.upstream)
+        connection = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port, timeout=60)
+        try:
+            headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}
+            connection.request(self.command, self.path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            passed = [
+                (k, v)
+                for k, v in response.getheaders()
+                if k.lower() not in ("transfer-encoding", "connection")
+            ]
+        finally:
+            connection.close()
+        if any(fault.drop_answer for fault in faults):
+            self.close_connection = True
+            return  # the request took effect; the caller sees the connection close
+        self._answer(response.status, passed, payload)
+
+    def _answer(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers:
+            if key.lower() != "content-length":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _error_body(status: int) -> bytes:
+    kind = "ServiceUnavailable" if status == 503 else "InternalError"
+    return json.dumps({"__type": kind, "message": "injected by the test proxy"}).encode()
