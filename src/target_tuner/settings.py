@@ -30,7 +30,9 @@ class TunerSettings(FleetSettings):
     )
     # The SLO guard acts when the oldest message is older than this share of the waiting budget; 0 = off.
     slo_guard_share: float = Field(default=DEFAULT_SHARE, alias="SLO_GUARD_SHARE", ge=0, le=1)
-    # The queue's name: the QueueName dimension of AWS/SQS ApproximateAgeOfOldestMessage (unset: no guard).
+    # The queue's name, the QueueName dimension of AWS/SQS: ApproximateAgeOfOldestMessage for the SLO
+    # guard, and NumberOfMessagesDeleted for the Little's-law fallback when no worker publishes
+    # MsgProcessingDuration (a consumer other than ours). Unset: neither.
     queue_name: str | None = Field(default=None, alias="QUEUE_NAME", min_length=1)
     min_samples: int = Field(default=_RAILS.min_samples, alias="MIN_SAMPLES", ge=1)
     target_min: float = Field(default=_RAILS.min_target, alias="TARGET_MIN", ge=1)
@@ -41,9 +43,6 @@ class TunerSettings(FleetSettings):
     # p99: the SLO promises 99% of messages, so plan for the 99th percentile's own processing time.
     tail_percentile: str = Field(default="p99", alias="TAIL_PERCENTILE", pattern=r"^p(\d{1,2}(\.\d{1,2})?)$")
     dry_run: bool = Field(default=False, alias="DRY_RUN")
-    # The queue's name (AWS/SQS dimension): without MsgProcessingDuration (a consumer other than
-    # our worker) the tuner estimates service time from it by Little's law. Empty: no fallback.
-    queue_name: str = Field(default="", alias="QUEUE_NAME")
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> TunerSettings:
