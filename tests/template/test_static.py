@@ -177,6 +177,7 @@ WORKER_ACTIONS = {
     "sqs:DeleteMessage",  # DeleteMessageBatch
     "sqs:ChangeMessageVisibility",  # ChangeMessageVisibilityBatch
     "cloudwatch:PutMetricData",
+    "kms:Decrypt",  # only with ExistingQueueKmsKeyArn: an SSE-KMS queue decrypts on receive
 }
 # The host (EC2) or the ECS agent (execution role) pulls the image and ships the container's logs.
 PULL_AND_LOG = {
