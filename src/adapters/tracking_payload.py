@@ -77,10 +77,10 @@ def ecs_configuration(policy: Mapping[str, Any], target: float) -> dict[str, Any
     )
 
 
-def require_period() -> None:
+def require_period(model: Any = None) -> None:
     """Fail when this botocore cannot carry the EC2 tracking Period through describe and put."""
-    model = botocore.session.get_session().get_service_model("autoscaling")
-    members = model.shape_for("CustomizedMetricSpecification").members  # type: ignore[attr-defined]
+    model = model or botocore.session.get_session().get_service_model("autoscaling")
+    members = model.shape_for("CustomizedMetricSpecification").members
     if "Period" not in members:
         import botocore as installed  # noqa: PLC0415 (only for the message)
 
