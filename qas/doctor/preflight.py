@@ -21,6 +21,7 @@ from qas.doctor.findings import Finding, note, ok, problem
 from qas.doctor.parameters import check_parameters
 
 SERVICE_LINKED_ROLE = "AWSServiceRoleForECS"
+SERVICE_LINKED_ROLE_PATH = "/aws-service-role/ecs.amazonaws.com/"
 _ECR_URI = re.compile(
     r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?::([^@]+))?(@.+)?$"
 )
@@ -83,11 +84,9 @@ def check_service_linked_role(iam: Any, context: Preflight, stack: Mapping[str, 
     check = "ECS service-linked role"
     wants = context.values.get("CreateEcsServiceLinkedRole") == "true"
     owned = stack is not None and "EcsServiceLinkedRole" in stack
-    try:
-        iam.get_role(RoleName=SERVICE_LINKED_ROLE)
-        exists = True
-    except iam.exceptions.NoSuchEntityException:
-        exists = False
+    # By its path, which only the service-linked role of ECS has.
+    pages = iam.get_paginator("list_roles").paginate(PathPrefix=SERVICE_LINKED_ROLE_PATH)
+    exists = any(page["Roles"] for page in pages)
     if exists and wants and not owned:
         return problem(
             check,
