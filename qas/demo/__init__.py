@@ -1,4 +1,4 @@
-"""`qas demo`: the whole system end to end on an emulated AWS (README: "The demo").
+"""`qas demo`: the whole system end to end on an emulated AWS (docs/demo.md).
 
 cli (options, entry point) -> stack (deploy template.yaml on the emulator) -> runner (the loop over
 demo minutes) using lambdas (warm function runtimes on their EventBridge rules), control (CloudWatch

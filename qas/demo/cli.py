@@ -1,4 +1,4 @@
-"""`qas demo`: the whole system end to end on an emulated AWS (README: "The demo")."""
+"""`qas demo`: the whole system end to end on an emulated AWS (docs/demo.md)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ class TunerSettings(FleetSettings):
     lead_time_weight: float = Field(default=_MODEL.lead_time_weight, alias="LEAD_TIME_WEIGHT", ge=0, le=1)
     # One period covers the window; 1-minute data is kept 15 days, so a day is a safe ceiling.
     # 10 minutes (with a 5-minute schedule) is what the benchmark validated: a shift in processing
-    # time reaches the target within minutes instead of an hour (README, "Scaling simulator and benchmark").
+    # time reaches the target within minutes instead of an hour (docs/design.md).
     lookback_minutes: int = Field(default=10, alias="LOOKBACK_MINUTES", ge=1, le=1440)
     min_samples: int = Field(default=_RAILS.min_samples, alias="MIN_SAMPLES", ge=1)
     target_min: float = Field(default=_RAILS.min_target, alias="TARGET_MIN", ge=1)
