@@ -12,6 +12,8 @@ from typing import Any
 
 from qas import emulator
 
+effective_parameters = emulator.effective_parameters  # every parameter's value, defaults included
+
 # Rule functions beyond the condition functions the emulator's resolver knows.
 _UNSUPPORTED = ("Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::RefAll", "Fn::ValueOf")
 
@@ -55,17 +57,6 @@ def parse_overrides(overrides: str | list[str]) -> dict[str, str]:
             raise ValueError(f"parameter_overrides: {item!r} is not Key=Value")
         parameters[key.strip()] = value
     return parameters
-
-
-def effective_parameters(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
-    """Every parameter's value: the given one, else the default."""
-    values: dict[str, str] = {}
-    for name, spec in template.get("Parameters", {}).items():
-        if name in given:
-            values[name] = str(given[name])
-        elif "Default" in spec:
-            values[name] = str(spec["Default"])
-    return values
 
 
 def unknown_parameters(template: Mapping[str, Any], given: Mapping[str, str]) -> list[str]:

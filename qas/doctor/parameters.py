@@ -16,7 +16,7 @@ def check_parameters(template: Mapping[str, Any], given: Mapping[str, str]) -> l
     findings: list[Finding] = []
     for name in config.unknown_parameters(template, given):
         findings.append(problem(CHECK, f"{name} is not a parameter of the template", f"remove or fix {name}"))
-    values = config.effective_parameters(template, given)
+    values = config.effective_parameters(dict(template), given)
     for name in config.missing_parameters(template, values):
         findings.append(
             problem(CHECK, f"{name} has no default and no value", f"add {name}=... to parameter_overrides")

@@ -23,6 +23,14 @@ def check_failed_starts(session: Any, platform: str, fleet: str, cluster: str) -
     return [_ec2_activities(autoscaling, fleet), _ec2_refresh(autoscaling, fleet)]
 
 
+def _failures(reasons: Counter[str], none: str, what: str, fix: str) -> Finding:
+    """The three most frequent reasons, or that there were none."""
+    if not reasons:
+        return ok("failed starts", none)
+    summary = "; ".join(f"{count} x {reason}" for reason, count in reasons.most_common(3))
+    return problem("failed starts", f"{what}: {summary}", fix)
+
+
 def _ecs(ecs: Any, cluster: str, service: str) -> Finding:
     arns = ecs.list_tasks(cluster=cluster, serviceName=service, desiredStatus="STOPPED")["taskArns"]
     reasons: Counter[str] = Counter()
@@ -32,12 +40,10 @@ def _ecs(ecs: Any, cluster: str, service: str) -> Finding:
             failed = task.get("stopCode") not in _NORMAL_STOP_CODES or container_reasons
             if failed:
                 reasons[" / ".join([task.get("stoppedReason", "?"), *container_reasons])] += 1
-    if not reasons:
-        return ok("failed starts", "no task of the last hour stopped with an error")
-    summary = "; ".join(f"{count} x {reason}" for reason, count in reasons.most_common(3))
-    return problem(
-        "failed starts",
-        f"tasks stopped with errors: {summary}",
+    return _failures(
+        reasons,
+        "no task of the last hour stopped with an error",
+        "tasks stopped with errors",
         "CannotPullContainerError: push the image or give the subnets a route to ECR and S3 (NAT or"
         " endpoints); ResourceInitializationError: the same for CloudWatch Logs; see docs/deploy.md",
     )
@@ -48,13 +54,10 @@ def _ec2_activities(autoscaling: Any, group: str) -> Finding:
         "Activities"
     ]
     failed = [a for a in activities if a.get("StatusCode") in ("Failed", "Cancelled")]
-    if not failed:
-        return ok("failed starts", "no failed scaling activity")
-    reasons = Counter(a.get("StatusMessage", a.get("Description", "?")) for a in failed)
-    summary = "; ".join(f"{count} x {reason}" for reason, count in reasons.most_common(3))
-    return problem(
-        "failed starts",
-        f"instances failed to launch: {summary}",
+    return _failures(
+        Counter(a.get("StatusMessage", a.get("Description", "?")) for a in failed),
+        "no failed scaling activity",
+        "instances failed to launch",
         "Spot capacity: add InstanceTypes or OnDemandPercentage; a quota: qas doctor preflight; an instance"
         " that launched but never consumes: journalctl -u queue-worker on it (Session Manager)",
     )
