@@ -17,7 +17,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install test check lint typecheck cfn-lint checkov unit demo bench bench-worker build validate clean
+.PHONY: help install test check lint typecheck cfn-lint checkov iam-lint unit demo bench bench-worker build validate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,7 +50,10 @@ cfn-lint: $(STAMP) ## cfn-lint the template
 checkov: $(CHECKOV_STAMP) ## security scan of the template (checkov, in its own environment)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
-check: lint typecheck cfn-lint checkov ## static checks only
+iam-lint: $(STAMP) ## parliament on every IAM policy of the translated template (skips explained in the script)
+	$(BIN)/python lint/iam_parliament.py
+
+check: lint typecheck cfn-lint checkov iam-lint ## static checks only
 
 unit: $(STAMP) ## the fast tests only (no moto server, no subprocesses, no SAM CLI)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)

@@ -1,4 +1,5 @@
-"""The `qas` console script: `qas simulate`, `qas bench`, `qas trace`, `qas plan` and `qas demo`.
+"""The `qas` console script: `qas simulate`, `qas bench`, `qas trace`, `qas plan`, `qas demo` and
+`qas doctor`.
 
 `qas simulate --trace PATH --slo-seconds S --max-capacity N --boot-seconds B --concurrency C
 --policy NAME --json` prints one JSON object (the contract other tools rely on); without `--json`, a
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Listed for --help only: main() hands `qas demo ...` to the demo's own parser.
     sub.add_parser("demo", help="the whole system end to end on an emulated AWS (qas demo --help)")
+    sub.add_parser("doctor", help="read-only checks of an account and a stack (qas doctor --help)")
     return parser
 
 
@@ -201,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["demo"]:
         return _demo(argv[1:])
+    if argv[:1] == ["doctor"]:
+        from qas.doctor.cli import main as doctor  # noqa: PLC0415 (lazy, like the demo)
+
+        return doctor(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)

@@ -431,7 +431,7 @@ def deploy(
 
     template = translate(template_path, given)
     _upload_code(endpoint, template_path.parent / "src")
-    effective = _effective_parameters(template, given)
+    effective = effective_parameters(template, given)
     _ensure_ami_parameter(endpoint, template, effective)
 
     body = _substitute_skipped_names(template, stack_name)
@@ -486,7 +486,8 @@ def _wait_for_stack(cfn: Any, stack_name: str, timeout_s: float) -> JsonDict:
         time.sleep(0.2)
 
 
-def _effective_parameters(template: JsonDict, given: Mapping[str, str]) -> dict[str, str]:
+def effective_parameters(template: JsonDict, given: Mapping[str, str]) -> dict[str, str]:
+    """Every parameter's value: the given one, else the template's default."""
     values: dict[str, str] = {}
     for name, spec in template.get("Parameters", {}).items():
         if name in given:

@@ -107,3 +107,104 @@ class LeastPrivilege(CloudFormationLintRule):  # type: ignore[misc]
         if "*" in _as_list(statement.get("Resource")):
             for action in sorted(set(actions) - RESOURCE_STAR_ACTIONS):
                 yield RuleMatch(path, f'{role} allows {action} on "*" though IAM can scope it')
+
+
+def _refs(node: Any) -> Iterator[str]:
+    """Logical ids that a node references with Ref, GetAtt or ${...} in Sub."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                yield value
+            elif key == "Fn::GetAtt":
+                target = value.split(".")[0] if isinstance(value, str) else value[0]
+                yield str(target)
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                for name in str(text).split("${")[1:]:
+                    yield name.split("}")[0].split(".")[0]
+                if isinstance(value, list):
+                    yield from _refs(value[1])
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+class ScaledCapacityInTemplate(CloudFormationLintRule):  # type: ignore[misc]
+    """A fleet that scaling owns must not also have its size in the template.
+
+    CloudFormation sends `DesiredCount` (ECS) or `DesiredCapacity` (EC2) again on every update that
+    touches the resource, which resets a busy, scaled-out fleet (aws/containers-roadmap#493).
+    """
+
+    id = "E9103"
+    shortdesc = "Autoscaled fleet with a size in the template"
+    description = (
+        "Omit DesiredCount / DesiredCapacity on a service or group that a scaling target or policy owns."
+    )
+    source_url = "https://github.com/aws/containers-roadmap/issues/493"
+    tags: ClassVar[list[str]] = ["house", "ecs", "autoscaling"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        resources = cfn.template.get("Resources", {})
+        scaled: set[str] = set()
+        for resource in resources.values():
+            kind = resource.get("Type")
+            props = resource.get("Properties", {})
+            if kind == "AWS::ApplicationAutoScaling::ScalableTarget":
+                scaled.update(_refs(props.get("ResourceId")))
+            elif kind == "AWS::AutoScaling::ScalingPolicy":
+                scaled.update(_refs(props.get("AutoScalingGroupName")))
+        matches: list[RuleMatch] = []
+        for name in sorted(scaled & set(resources)):
+            kind = resources[name].get("Type")
+            field = {
+                "AWS::ECS::Service": "DesiredCount",
+                "AWS::AutoScaling::AutoScalingGroup": "DesiredCapacity",
+            }
+            prop = field.get(kind)
+            if prop and prop in resources[name].get("Properties", {}):
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", prop],
+                        f"{name} is autoscaled: {prop} resets it on every stack update",
+                    )
+                )
+        return matches
+
+
+class EcsServiceLinkedRole(CloudFormationLintRule):  # type: ignore[misc]
+    """A cluster with capacity providers needs the ECS service-linked role on a first deploy."""
+
+    id = "E9104"
+    shortdesc = "ECS capacity providers without a way to create the service-linked role"
+    description = (
+        "An account that never used ECS has no AWSServiceRoleForECS and CloudFormation does not create it:"
+        " declare an AWS::IAM::ServiceLinkedRole for ecs.amazonaws.com that the cluster references."
+    )
+    source_url = "https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/818"
+    tags: ClassVar[list[str]] = ["house", "ecs", "iam"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        resources = cfn.template.get("Resources", {})
+        roles = {
+            name
+            for name, resource in resources.items()
+            if resource.get("Type") == "AWS::IAM::ServiceLinkedRole"
+            and resource.get("Properties", {}).get("AWSServiceName") == "ecs.amazonaws.com"
+        }
+        matches: list[RuleMatch] = []
+        for name, resource in resources.items():
+            props = resource.get("Properties", {})
+            if resource.get("Type") != "AWS::ECS::Cluster" or "CapacityProviders" not in props:
+                continue
+            depends = _as_list(resource.get("DependsOn", []))
+            if not roles & (set(_refs(props)) | set(depends)):
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", "CapacityProviders"],
+                        f"{name} has CapacityProviders but does not reference an ECS service-linked role",
+                    )
+                )
+        return matches

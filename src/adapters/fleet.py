@@ -7,13 +7,13 @@ DescribeScalingPolicies, application-autoscaling:PutScalingPolicy (ECS).
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from botocore.exceptions import ClientError
 
 from adapters import clients
 from adapters.errors import ResourceNotFoundError
+from adapters.tracking_payload import ec2_put_arguments, ecs_configuration, require_period
 from scaling.backlog import FleetCapacity
 
 if TYPE_CHECKING:
@@ -91,25 +91,18 @@ class AsgTargetPolicy:
         return float(self._describe()["TargetTrackingConfiguration"]["TargetValue"])
 
     def set_target(self, value: float) -> None:
-        """Send the whole described configuration back with only TargetValue changed.
+        """Send the described configuration back with only TargetValue changed.
 
         PutScalingPolicy replaces the policy: a missing PolicyType would turn it into simple
-        scaling, a missing metric spec, Period or DisableScaleIn would be lost.
+        scaling, a missing metric spec, Period or DisableScaleIn would be lost
+        (adapters.tracking_payload names the fields kept).
         """
-        policy = self._describe()
-        configuration = copy.deepcopy(policy["TargetTrackingConfiguration"])
-        configuration["TargetValue"] = value
-        extra: dict[str, Any] = {}
-        if "EstimatedInstanceWarmup" in policy:
-            extra["EstimatedInstanceWarmup"] = policy["EstimatedInstanceWarmup"]
-        if "Enabled" in policy:
-            extra["Enabled"] = policy["Enabled"]
+        require_period()
         self.client.put_scaling_policy(
             AutoScalingGroupName=self.group,
             PolicyName=self.name,
             PolicyType=TARGET_TRACKING,
-            TargetTrackingConfiguration=configuration,
-            **extra,
+            **ec2_put_arguments(self._describe(), value),
         )
 
 
@@ -183,9 +176,8 @@ class EcsTargetPolicy:
         return float(self._describe()["TargetTrackingScalingPolicyConfiguration"]["TargetValue"])
 
     def set_target(self, value: float) -> None:
-        """Send the whole described configuration back with only TargetValue changed."""
-        configuration = copy.deepcopy(self._describe()["TargetTrackingScalingPolicyConfiguration"])
-        configuration["TargetValue"] = value
+        """Send the described configuration back with only TargetValue changed."""
+        configuration: Any = ecs_configuration(self._describe(), value)
         self.client.put_scaling_policy(
             PolicyName=self.name,
             ServiceNamespace=ECS_NAMESPACE,

@@ -23,6 +23,7 @@ FUNCTIONS = {
     "MetricPublisherFunction": "metric_publisher",
     "TargetTunerFunction": "target_tuner",
     "ProducerFunction": "producer",
+    "FleetRolloutFunction": "fleet_rollout",
 }
 
 

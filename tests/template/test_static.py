@@ -178,6 +178,7 @@ WORKER_ACTIONS = {
     "sqs:DeleteMessage",  # DeleteMessageBatch
     "sqs:ChangeMessageVisibility",  # ChangeMessageVisibilityBatch
     "cloudwatch:PutMetricData",
+    "kms:Decrypt",  # only with ExistingQueueKmsKeyArn: an SSE-KMS queue decrypts on receive
 }
 # worker/termination.py on EC2: a heartbeat at the termination notice, the completion after the drain.
 LIFECYCLE_ACTIONS = {"autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:CompleteLifecycleAction"}

@@ -1,0 +1,229 @@
+"""`qas doctor preflight`: what would make a deploy of one samconfig environment fail on real AWS."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from qas import emulator
+from qas.doctor import config, network
+from qas.doctor.findings import Finding, note, ok, problem
+from qas.doctor.parameters import check_parameters
+
+SERVICE_LINKED_ROLE = "AWSServiceRoleForECS"
+SERVICE_LINKED_ROLE_PATH = "/aws-service-role/ecs.amazonaws.com/"
+_ECR_URI = re.compile(
+    r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?::([^@]+))?(@.+)?$"
+)
+# Service Quotas codes of the vCPU limits (Service Quotas console, "Running On-Demand ... instances").
+STANDARD_FAMILIES = frozenset("acdhimrtz")
+EC2_QUOTAS = {  # family letters -> (On-Demand code, Spot code)
+    "standard": ("L-1216C47A", "L-34B43A08"),
+    "g": ("L-DB2E81BA", "L-3819A6DF"),
+    "p": ("L-417A185B", "L-7212CCBC"),
+}
+FARGATE_QUOTAS = {"on-demand": "L-3032A538", "spot": "L-36FBB829"}
+
+
+@dataclass(frozen=True)
+class Preflight:
+    deploy: config.DeployConfig
+    values: dict[str, str]  # every parameter, defaults included
+    region: str
+
+    @property
+    def platform(self) -> str:
+        return self.values.get("WorkerPlatform", "EC2")
+
+    def as_list(self, name: str) -> list[str]:
+        return [item.strip() for item in self.values.get(name, "").split(",") if item.strip()]
+
+
+def run(
+    session: Any, deploy: config.DeployConfig, template_path: Path, *, sam_validate: bool = True
+) -> list[Finding]:
+    template = emulator.load_template(template_path)
+    findings = check_parameters(template, deploy.parameters)
+    values = config.effective_parameters(template, deploy.parameters)
+    context = Preflight(deploy, values, session.region_name)
+    stack = _stack_resources(session.client("cloudformation"), deploy.stack_name)
+    ec2 = session.client("ec2")
+    findings += network.check_subnets(ec2, context.as_list("SubnetIds"), context.platform, context.region)
+    findings += network.check_security_groups(ec2, context.as_list("SecurityGroupIds"))
+    if context.platform == "ECS":
+        findings.append(check_service_linked_role(session.client("iam"), context, stack))
+    findings.append(check_image(session.client("ecr"), context, stack))
+    findings += check_quotas(session, context)
+    if sam_validate:
+        findings.append(check_sam_validate(template_path))
+    return findings
+
+
+def _stack_resources(cfn: Any, stack_name: str) -> dict[str, str] | None:
+    """Logical id -> physical id of the existing stack; None before its first deploy."""
+    try:
+        summaries = cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    except ClientError as err:
+        if "does not exist" in str(err):
+            return None
+        raise
+    return {item["LogicalResourceId"]: item.get("PhysicalResourceId", "") for item in summaries}
+
+
+def check_service_linked_role(iam: Any, context: Preflight, stack: Mapping[str, str] | None) -> Finding:
+    check = "ECS service-linked role"
+    wants = context.values.get("CreateEcsServiceLinkedRole") == "true"
+    owned = stack is not None and "EcsServiceLinkedRole" in stack
+    # By its path, which only the service-linked role of ECS has.
+    pages = iam.get_paginator("list_roles").paginate(PathPrefix=SERVICE_LINKED_ROLE_PATH)
+    exists = any(page["Roles"] for page in pages)
+    if exists and wants and not owned:
+        return problem(
+            check,
+            f"{SERVICE_LINKED_ROLE} exists, and CreateEcsServiceLinkedRole=true would fail creating it again",
+            "set CreateEcsServiceLinkedRole=false",
+        )
+    if not exists and not wants:
+        return problem(
+            check,
+            f"{SERVICE_LINKED_ROLE} does not exist (an account that never used ECS): the cluster would fail",
+            "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com,"
+            " or set CreateEcsServiceLinkedRole=true",
+        )
+    return ok(check, f"{SERVICE_LINKED_ROLE} {'exists' if exists else 'will be created by the stack'}")
+
+
+def check_image(ecr: Any, context: Preflight, stack: Mapping[str, str] | None) -> Finding:
+    check = "worker image"
+    uri = context.values.get("WorkerImageUri", "")
+    if uri:
+        match = _ECR_URI.match(uri)
+        if not match or match.group(2) != context.region:
+            return note(check, f"{uri} is not in this region's ECR; not checked")
+        repository, tag, digest = match.group(3), match.group(4), match.group(5)
+        image = {"imageDigest": digest[1:]} if digest else {"imageTag": tag or "latest"}
+        return _image_present(ecr, repository, image, uri, match.group(1))
+    tag = context.values.get("WorkerImageTag", "v1")
+    repository = (stack or {}).get("WorkerRepository")
+    if not repository:
+        if context.platform == "ECS":
+            return note(
+                check,
+                "first deploy: ECS starts one task when the service is created and the stack waits for it,"
+                f" so {tag} must be in the stack's repository by then",
+                "build the image first, then push it while `sam deploy` runs (docs/deploy.md, first deploy)",
+            )
+        return note(check, f"first deploy: push {tag} once the stack exists, before messages arrive")
+    return _image_present(ecr, repository, {"imageTag": tag}, f"{repository}:{tag}", None)
+
+
+def _image_present(
+    ecr: Any, repository: str, image: dict[str, str], label: str, account: str | None
+) -> Finding:
+    check = "worker image"
+    kwargs: dict[str, Any] = {"repositoryName": repository, "imageIds": [image]}
+    if account:
+        kwargs["registryId"] = account
+    try:
+        ecr.describe_images(**kwargs)
+    except ecr.exceptions.ImageNotFoundException:
+        return problem(
+            check,
+            f"{label} is not in the repository: instances and tasks would fail to pull it",
+            "build and push it (docs/deploy.md, step 3), or set WorkerImageTag to a pushed tag",
+        )
+    except ecr.exceptions.RepositoryNotFoundException:
+        return problem(check, f"repository {repository} does not exist", "fix WorkerImageUri")
+    return ok(check, f"{label} is in the repository")
+
+
+def _quota(quotas: Any, service: str, code: str) -> float | None:
+    try:
+        return float(quotas.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"])
+    except ClientError:  # not readable (permissions, or not a quota of this region): say so
+        return None
+
+
+def _quota_finding(name: str, service: str, code: str, needed: int, value: float | None) -> Finding:
+    check = "quotas"
+    if value is None:
+        return note(check, f"{name} quota ({code}) could not be read; MaxCapacity needs {needed} vCPUs")
+    if needed > value:
+        return problem(
+            check,
+            f"MaxCapacity needs {needed} vCPUs of {name} but the quota is {value:g}",
+            f"aws service-quotas request-service-quota-increase --service-code {service} --quota-code {code}"
+            f" --desired-value {needed}, or lower MaxCapacity",
+        )
+    return ok(check, f"{name}: {needed} vCPUs needed at MaxCapacity, quota {value:g}")
+
+
+def check_quotas(session: Any, context: Preflight) -> list[Finding]:
+    quotas = session.client("service-quotas")
+    capacity = int(context.values.get("MaxCapacity", "10"))
+    if context.platform == "ECS":
+        needed = math.ceil(capacity * int(context.values.get("TaskCpu", "512")) / 1024)
+        kind = "spot" if context.values.get("UseFargateSpot") == "true" else "on-demand"
+        code = FARGATE_QUOTAS[kind]
+        return [_quota_finding(f"Fargate {kind}", "fargate", code, needed, _quota(quotas, "fargate", code))]
+    types = context.as_list("InstanceTypes")
+    families = {name[0].lower() for name in types}
+    family = (
+        "standard" if families <= STANDARD_FAMILIES else next(iter(families)) if len(families) == 1 else ""
+    )
+    if family not in EC2_QUOTAS:
+        return [note("quotas", f"instance families {', '.join(sorted(families))}: vCPU quota not checked")]
+    try:
+        described = session.client("ec2").describe_instance_types(InstanceTypes=types)["InstanceTypes"]
+    except ClientError as err:
+        return [problem("quotas", f"InstanceTypes: {err}", "fix InstanceTypes")]
+    vcpus = max(item["VCpuInfo"]["DefaultVCpus"] for item in described)
+    needed = capacity * vcpus
+    on_demand = math.ceil(needed * int(context.values.get("OnDemandPercentage", "0")) / 100)
+    on_demand_code, spot_code = EC2_QUOTAS[family]
+    findings = []
+    if on_demand:
+        value = _quota(quotas, "ec2", on_demand_code)
+        findings.append(_quota_finding("EC2 On-Demand", "ec2", on_demand_code, on_demand, value))
+    if needed - on_demand:
+        value = _quota(quotas, "ec2", spot_code)
+        findings.append(_quota_finding("EC2 Spot", "ec2", spot_code, needed - on_demand, value))
+    return findings
+
+
+def _sam() -> str:
+    beside = Path(sys.executable).parent / "sam"
+    return str(beside) if beside.exists() else shutil.which("sam") or "sam"
+
+
+def check_sam_validate(template_path: Path) -> Finding:
+    """`sam validate --lint` (offline: cfn-lint with the project's house rules from .cfnlintrc)."""
+    command = [_sam(), "validate", "--lint", "--template", str(template_path)]
+    try:
+        result = subprocess.run(  # noqa: S603 (a fixed command line)
+            command,
+            cwd=template_path.parent,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        )
+    except OSError as err:
+        return problem("sam validate", f"cannot run the SAM CLI: {err}", "install it: make install")
+    if result.returncode == 0:
+        return ok("sam validate", "sam validate --lint passes")
+    output = (result.stdout + result.stderr).strip().splitlines()
+    return problem(
+        "sam validate", "sam validate --lint fails: " + " | ".join(output[-5:]), "fix template.yaml"
+    )

@@ -1,0 +1,55 @@
+"""Fleet rollout: after CloudFormation updates the worker group, refresh instances left on an old
+launch template version (a new WorkerImageTag), safely for busy workers (scaling.rollout).
+
+Triggered by the EventBridge "CloudFormation Resource Status Change" event of the group.
+AWS calls: autoscaling:DescribeAutoScalingGroups, autoscaling:StartInstanceRefresh.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from adapters.rollout import AsgRollout
+from common.errors import fail_loudly
+from common.observability import logger, tracer
+from common.settings import FleetSettings, load_settings
+from scaling.rollout import PREFERENCES, outdated
+
+
+@cache
+def get_settings() -> FleetSettings:
+    return load_settings(FleetSettings)
+
+
+def roll_out(rollout: AsgRollout) -> dict[str, Any]:
+    with fail_loudly("read worker group"):
+        state = rollout.state()
+    stale = outdated(state.version, state.instances)
+    result: dict[str, Any] = {"version": state.version, "outdated": list(stale), "refresh_id": None}
+    if not stale:
+        logger.info("fleet is on the current launch template", extra=result)
+        return result
+    with fail_loudly("start instance refresh"):
+        result["refresh_id"] = rollout.start_refresh(PREFERENCES)
+    if result["refresh_id"] is None:
+        logger.warning("an instance refresh is already running; the outdated instances wait", extra=result)
+    else:
+        logger.info("instance refresh started", extra=result)
+    return result
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    logger.append_keys(fleet=settings.fleet_name, trigger=event.get("detail", {}).get("status-details"))
+    return roll_out(AsgRollout(settings.fleet_name))
+
+
+# Fail the cold start, not the first run, when the configuration is wrong.
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    get_settings()

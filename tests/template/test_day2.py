@@ -1,0 +1,309 @@
+"""What only a real account shows (issue 11): each check here fails on the template before the fix.
+
+First ECS deploy (service-linked role), updates (no DesiredCount, EC2 rollout), impossible parameter
+combinations (Rules), SSE-KMS existing queues, and an ECR lifecycle that keeps the running image.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from qas import emulator
+from qas.doctor import config
+
+ROOT = emulator.REPO_ROOT
+QUEUE_ARN = "arn:aws:sqs:eu-west-1:210987654321:jobs"
+KEY_ARN = "arn:aws:kms:eu-west-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _resolved(parameters: dict[str, str]) -> tuple[dict[str, Any], emulator.Resolver]:
+    template = emulator.translate(parameters=parameters)
+    values = config.effective_parameters(
+        template, {"SubnetIds": "subnet-1", "SecurityGroupIds": "sg-1", **parameters}
+    )
+    resolver = emulator.Resolver(
+        template, values, "qas", ref=lambda name: f"<{name}>", get_att=lambda name, attr: f"<{name}.{attr}>"
+    )
+    return template, resolver
+
+
+def _active(template: dict[str, Any], resolver: emulator.Resolver) -> dict[str, Any]:
+    return {
+        name: resolver.resolve(resource)
+        for name, resource in template["Resources"].items()
+        if "Condition" not in resource or resolver.condition(resource["Condition"])
+    }
+
+
+def _statements(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in resource.get("Properties", {}).get("Policies", []):
+        yield from policy["PolicyDocument"]["Statement"]
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+    elif isinstance(node, str):
+        yield node
+
+
+# ---------------------------------------------------------------- 1, 2: ECS first deploy and updates
+
+
+@pytest.mark.slow
+def test_house_rules_flag_an_autoscaled_desired_count_and_a_cluster_without_the_role(tmp_path: Path) -> None:
+    text = (ROOT / "template.yaml").read_text()
+    broken = text.replace(
+        "      PropagateTags: SERVICE\n", "      PropagateTags: SERVICE\n      DesiredCount: 0\n", 1
+    )
+    broken = re.sub(
+        r"      Tags:\n        - Key: queue-autoscaler:service-linked-role\n.*\n", "", broken, count=1
+    )
+    assert broken.count("DesiredCount: 0") == 1 and "queue-autoscaler:service-linked-role" not in broken
+    (tmp_path / "template.yaml").write_text(broken)
+
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(tmp_path / "template.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    rules = {line.split()[0] for line in result.stdout.splitlines() if line[:1] in "EWI" and line.strip()}
+    assert rules == {"E9103", "E9104"}, result.stdout
+    assert "WorkerService is autoscaled: DesiredCount resets it" in result.stdout
+
+
+def test_ecs_service_leaves_its_count_to_scaling_and_fails_fast() -> None:
+    service = emulator.translate(parameters={"WorkerPlatform": "ECS"})["Resources"]["WorkerService"][
+        "Properties"
+    ]
+    assert "DesiredCount" not in service
+    assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
+        "Enable": True,
+        "Rollback": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("platform", "create", "created"),
+    [("ECS", "true", True), ("ECS", "false", False), ("EC2", "true", False)],
+)
+def test_service_linked_role_is_created_only_when_asked_and_then_kept(
+    platform: str, create: str, created: bool
+) -> None:
+    template, resolver = _resolved({"WorkerPlatform": platform, "CreateEcsServiceLinkedRole": create})
+    resources = _active(template, resolver)
+    assert ("EcsServiceLinkedRole" in resources) is created
+    if created:
+        role = resources["EcsServiceLinkedRole"]
+        assert role["Properties"]["AWSServiceName"] == "ecs.amazonaws.com"
+        assert (role["DeletionPolicy"], role["UpdateReplacePolicy"]) == ("Retain", "Retain")
+        # The cluster waits for it: it references the role.
+        tags = resources["Cluster"]["Properties"]["Tags"]
+        assert {"Key": "queue-autoscaler:service-linked-role", "Value": "<EcsServiceLinkedRole>"} in tags
+
+
+# ---------------------------------------------------------------- 3: Rules
+
+
+@pytest.mark.parametrize(
+    ("parameters", "rules"),
+    [
+        (
+            {"WorkerPlatform": "ECS", "UseFargateSpot": "true", "FargateCpuArchitecture": "ARM64"},
+            {"FargateSpotRunsX86Only"},
+        ),
+        ({"WorkerPlatform": "ECS", "UseFargateSpot": "true", "FargateCpuArchitecture": "X86_64"}, set()),
+        ({"WorkerPlatform": "ECS", "UseFargateSpot": "false", "FargateCpuArchitecture": "ARM64"}, set()),
+        ({"WorkerPlatform": "EC2", "UseFargateSpot": "true", "FargateCpuArchitecture": "ARM64"}, set()),
+        ({"ExistingQueueKmsKeyArn": KEY_ARN}, {"QueueKeyNeedsExistingQueue"}),
+        ({"ExistingQueueKmsKeyArn": KEY_ARN, "ExistingQueueArn": QUEUE_ARN}, set()),
+    ],
+)
+def test_rules_reject_what_aws_can_never_run(parameters: dict[str, str], rules: set[str]) -> None:
+    # The translated template is what CloudFormation evaluates: SAM must pass the Rules through.
+    template = emulator.translate(parameters={"WorkerPlatform": parameters.get("WorkerPlatform", "EC2")})
+    assert set(template["Rules"]) == {"FargateSpotRunsX86Only", "QueueKeyNeedsExistingQueue"}
+    values = config.effective_parameters(template, parameters)
+    assert {name for name, _ in config.broken_rules(template, values)} == rules
+
+
+# ---------------------------------------------------------------- 5: SSE-KMS existing queue
+
+
+@pytest.mark.parametrize("platform", ["EC2", "ECS"])
+def test_existing_kms_queue_grants_the_key_and_uses_the_arns_region_and_account(platform: str) -> None:
+    template, resolver = _resolved(
+        {"WorkerPlatform": platform, "ExistingQueueArn": QUEUE_ARN, "ExistingQueueKmsKeyArn": KEY_ARN}
+    )
+    resources = _active(template, resolver)
+    via_sqs = {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}}
+    expected = {
+        "ProducerFunctionRole": {"kms:GenerateDataKey", "kms:Decrypt"},
+        ("WorkerInstanceRole" if platform == "EC2" else "TaskRole"): {"kms:Decrypt"},
+    }
+    for role, actions in expected.items():
+        (statement,) = [
+            s
+            for s in _statements(resources[role])
+            if any(str(a).startswith("kms:") for a in s["Action"] if isinstance(s["Action"], list))
+            or str(s["Action"]).startswith("kms:")
+        ]
+        granted = set(statement["Action"]) if isinstance(statement["Action"], list) else {statement["Action"]}
+        assert granted == actions, role
+        assert statement["Resource"] == KEY_ARN
+        assert statement["Condition"] == via_sqs
+    urls = {match for text in _strings(resources) for match in re.findall(r"https://sqs\.[^\s\"']+", text)}
+    urls |= {resolver.resolve(template["Outputs"]["QueueUrl"]["Value"])}
+    assert urls == {"https://sqs.eu-west-1.amazonaws.com/210987654321/jobs"}
+
+
+def test_without_a_key_no_role_gets_kms() -> None:
+    template, resolver = _resolved({"WorkerPlatform": "EC2", "ExistingQueueArn": QUEUE_ARN})
+    actions = {
+        str(a)
+        for r in _active(template, resolver).values()
+        for s in _statements(r)
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert not {action for action in actions if action.startswith("kms:")}
+
+
+# ---------------------------------------------------------------- 6: ECR lifecycle
+
+
+def _expired(policy: dict[str, Any], images: list[tuple[str, int]]) -> set[str]:
+    """ECR's documented evaluation (user guide, "Lifecycle policy evaluation rules"): rules in priority
+    order; an image matched by a rule's tag selection is never expired by a later rule; countType
+    imageCountMoreThan expires the oldest beyond the count among the images the rule selects."""
+    taken: set[str] = set()  # matched by an earlier rule's tagging requirements
+    expired: set[str] = set()
+    for rule in sorted(policy["rules"], key=lambda r: r["rulePriority"]):
+        selection = rule["selection"]
+        patterns = selection.get("tagPatternList") or selection.get("tagPrefixList")
+        matched = [
+            (tag, pushed)
+            for tag, pushed in images
+            if tag not in taken
+            and (
+                selection["tagStatus"] == "any"
+                or (
+                    selection["tagStatus"] == "tagged"
+                    and (not patterns or any(re.fullmatch(p.replace("*", ".*"), tag) for p in patterns))
+                )
+            )
+        ]
+        assert selection["countType"] == "imageCountMoreThan"
+        newest_first = sorted(matched, key=lambda image: -image[1])
+        expired |= {tag for tag, _ in newest_first[selection["countNumber"] :]}
+        taken |= {tag for tag, _ in matched}
+    return expired
+
+
+OLD_POLICY = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
+            "action": {"type": "expire"},
+        }
+    ]
+}
+
+
+def test_ecr_lifecycle_never_expires_the_image_the_stack_runs() -> None:
+    template, resolver = _resolved({"WorkerPlatform": "ECS", "WorkerImageTag": "v1"})
+    policy = json.loads(
+        resolver.resolve(
+            template["Resources"]["WorkerRepository"]["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"]
+        )
+    )
+    # v1 is the oldest of 15 images (a pinned stable build while newer ones were pushed and tried).
+    images = [("v1", 0)] + [(f"build-{n}", n) for n in range(1, 15)]
+    expired = _expired(policy, images)
+    assert "v1" not in expired
+    assert len(expired) == 4  # only 10 other images are kept
+    # The rule before the fix expired it.
+    assert "v1" in _expired(OLD_POLICY, images)
+
+
+# ---------------------------------------------------------------- 4: EC2 rollout
+
+
+@mock_aws
+def test_rollout_rule_fires_on_the_groups_update_only() -> None:
+    template, resolver = _resolved({"WorkerPlatform": "EC2"})
+    resources = _active(template, resolver)
+    (rule,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
+    ]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == "<FleetRolloutFunction.Arn>"
+    assert resources["FleetRolloutFunction"]["Properties"]["Handler"] == "fleet_rollout.app.lambda_handler"
+    stack_id = resolver.pseudo("AWS::StackId")
+    # moto has no TestEventPattern; its event bus matches patterns on PutEvents, so deliver to a queue.
+    events = boto3.client("events", region_name=emulator.REGION)
+    sqs = boto3.client("sqs", region_name=emulator.REGION)
+    queue = sqs.create_queue(QueueName="matched")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name="rollout", EventPattern=json.dumps(rule["Properties"]["EventPattern"]))
+    events.put_targets(Rule="rollout", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    def matches(stack: str, logical_id: str, status: str) -> bool:
+        detail = {"stack-id": stack, "logical-resource-id": logical_id, "status-details": {"status": status}}
+        events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.cloudformation",
+                    "DetailType": "CloudFormation Resource Status Change",
+                    "Detail": json.dumps(detail),
+                    "Resources": [stack],
+                }
+            ]
+        )
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        for message in received:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return bool(received)
+
+    assert matches(stack_id, "WorkerGroup", "UPDATE_COMPLETE")
+    assert not matches(stack_id, "WorkerGroup", "UPDATE_IN_PROGRESS")
+    assert not matches(stack_id, "WorkerLaunchTemplate", "UPDATE_COMPLETE")
+    assert not matches(stack_id.replace("qas", "other"), "WorkerGroup", "UPDATE_COMPLETE")
+    # The function may start a refresh of this group only.
+    (refresh,) = [
+        s
+        for s in _statements(resources["FleetRolloutFunctionRole"])
+        if s["Action"] == "autoscaling:StartInstanceRefresh"
+    ]
+    assert refresh["Resource"].endswith(":autoScalingGroupName/qas-workers")
+
+
+# ---------------------------------------------------------------- 7: what the comments cite
+
+
+def test_every_document_the_template_cites_is_in_the_repository() -> None:
+    cited = set(re.findall(r"([\w./-]+\.md)\b", (ROOT / "template.yaml").read_text()))
+    missing = {name for name in cited if not list(ROOT.glob(f"**/{Path(name).name}"))}
+    assert not missing, f"template.yaml cites documents that are not in the repository: {missing}"

@@ -1,0 +1,121 @@
+"""EC2 rollout: which instances a new launch template version leaves behind, and the refresh it starts.
+
+moto stores groups and launch template versions but does not implement instance refreshes, so the
+refresh call goes through botocore's Stubber (which checks it against the service model) with the
+group moto describes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from adapters.rollout import AsgRollout
+from fleet_rollout.app import roll_out
+from scaling.rollout import PREFERENCES, FleetInstance, outdated
+
+REGION = "us-east-1"
+GROUP = "qas-workers"
+EXPECTED_PREFERENCES = {
+    "MinHealthyPercentage": 100,
+    "MaxHealthyPercentage": 200,
+    "InstanceWarmup": 60,
+    "SkipMatching": True,
+    "ScaleInProtectedInstances": "Wait",
+    "StandbyInstances": "Ignore",
+}
+
+
+def test_outdated_are_running_instances_on_another_version() -> None:
+    instances = [
+        FleetInstance("i-old", "InService", "1"),
+        FleetInstance("i-new", "InService", "2"),
+        FleetInstance("i-booting-old", "Pending", "1"),
+        FleetInstance("i-leaving", "Terminating", "1"),
+        FleetInstance("i-unknown", "InService", None),
+    ]
+    assert outdated("2", instances) == ("i-old", "i-booting-old", "i-unknown")
+    assert outdated("2", []) == ()
+
+
+def test_busy_workers_are_waited_for_and_capacity_never_drops() -> None:
+    assert PREFERENCES.scale_in_protected_instances == "Wait"
+    assert PREFERENCES.min_healthy_percentage == 100
+    assert PREFERENCES.max_healthy_percentage > 100
+    assert PREFERENCES.skip_matching
+
+
+def _described_group_after_an_update() -> dict[str, Any]:
+    """moto's answer for a group with 2 instances on version 1 and the group moved to version 2."""
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=REGION)
+        autoscaling = boto3.client("autoscaling", region_name=REGION)
+        template = ec2.create_launch_template(
+            LaunchTemplateName="workers",
+            LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"},
+        )["LaunchTemplate"]
+        spec = {"LaunchTemplateId": template["LaunchTemplateId"], "Version": "1"}
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=GROUP,
+            MinSize=0,
+            MaxSize=4,
+            DesiredCapacity=2,
+            MixedInstancesPolicy={"LaunchTemplate": {"LaunchTemplateSpecification": spec}},
+            AvailabilityZones=[f"{REGION}a"],
+        )
+        ec2.create_launch_template_version(
+            LaunchTemplateId=template["LaunchTemplateId"], LaunchTemplateData={"ImageId": "ami-12c6146b"}
+        )
+        autoscaling.update_auto_scaling_group(
+            AutoScalingGroupName=GROUP,
+            MixedInstancesPolicy={
+                "LaunchTemplate": {"LaunchTemplateSpecification": {**spec, "Version": "2"}}
+            },
+        )
+        response = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])
+    response.pop("ResponseMetadata")
+    return response
+
+
+def test_an_update_to_a_new_version_starts_one_safe_refresh() -> None:
+    described = _described_group_after_an_update()
+    instances = described["AutoScalingGroups"][0]["Instances"]
+    assert {instance["LaunchTemplate"]["Version"] for instance in instances} == {"1"}
+    client = boto3.client("autoscaling", region_name=REGION)
+    with Stubber(client) as stub:
+        stub.add_response("describe_auto_scaling_groups", described)
+        stub.add_response(
+            "start_instance_refresh",
+            {"InstanceRefreshId": "refresh-1"},
+            {"AutoScalingGroupName": GROUP, "Strategy": "Rolling", "Preferences": EXPECTED_PREFERENCES},
+        )
+        result = roll_out(AsgRollout(GROUP, client))
+        stub.assert_no_pending_responses()
+    assert result["refresh_id"] == "refresh-1"
+    assert sorted(result["outdated"]) == sorted(instance["InstanceId"] for instance in instances)
+    assert result["version"] == "2"
+
+
+def test_a_current_fleet_starts_nothing() -> None:
+    described = _described_group_after_an_update()
+    group = described["AutoScalingGroups"][0]
+    group["MixedInstancesPolicy"]["LaunchTemplate"]["LaunchTemplateSpecification"]["Version"] = "1"
+    client = boto3.client("autoscaling", region_name=REGION)
+    with Stubber(client) as stub:
+        stub.add_response("describe_auto_scaling_groups", described)
+        assert roll_out(AsgRollout(GROUP, client))["refresh_id"] is None
+        stub.assert_no_pending_responses()  # and no refresh was asked for
+
+
+def test_a_running_refresh_is_left_alone_but_other_errors_fail() -> None:
+    client = boto3.client("autoscaling", region_name=REGION)
+    with Stubber(client) as stub:
+        stub.add_client_error("start_instance_refresh", "InstanceRefreshInProgress", http_status_code=400)
+        assert AsgRollout(GROUP, client).start_refresh(PREFERENCES) is None
+        stub.add_client_error("start_instance_refresh", "ResourceContention", http_status_code=500)
+        with pytest.raises(client.exceptions.ClientError):
+            AsgRollout(GROUP, client).start_refresh(PREFERENCES)
