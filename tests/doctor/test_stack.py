@@ -20,7 +20,9 @@ from common.settings import load_settings
 from qas import emulator
 from qas.doctor import stack as doctor
 from qas.doctor.findings import Finding, Severity, exit_code
-from scaling.target import DurationStats, decide_target
+from scaling.estimate import NO_RUNNING_JOBS
+from scaling.target import DurationStats
+from scaling.tuning import tune_target
 from target_tuner import app as tuner_app
 from target_tuner.settings import TunerSettings
 from tests.template.conftest import deployed, server  # noqa: F401 (the session's moto server)
@@ -91,7 +93,8 @@ def _log_tuner_decision(session: EmulatorSession, stack: doctor.Stack) -> None:
     buffer = io.StringIO()
     previous = handler.setStream(buffer)  # type: ignore[attr-defined]
     try:
-        tuner_app.log_decision(settings, decide_target(30.0, stats, settings.model, settings.rails), stats)
+        run = tune_target(30.0, lambda _minutes: stats, NO_RUNNING_JOBS, None, settings.policy)
+        tuner_app.log_decision(settings, run, None, {"duration_source": "MsgProcessingDuration"})
     finally:
         handler.setStream(previous)  # type: ignore[attr-defined]
     lines = [line for line in buffer.getvalue().splitlines() if line.startswith("{")]

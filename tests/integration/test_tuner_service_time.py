@@ -59,9 +59,10 @@ def test_without_the_worker_metric_the_tuner_uses_littles_law(monkeypatch, conte
 
     result, record = run_tuner(monkeypatch, context, caplog)
 
-    # Then target = c * (slo - tail + mean) / mean = (300 - 5 + 5) / 5 = 60 (no percentile: tail = mean)
-    assert (result["action"], result["target"]) == ("update", 60.0)
-    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 60.0
+    # Then target = c * (0.75 x (slo - tail) + mean) / mean = (0.75 x 295 + 5) / 5 = 45.25 -> 45.2
+    # (no percentile: tail = mean)
+    assert (result["action"], result["target"]) == ("update", 45.2)
+    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 45.2
     assert record.getMessage() == "target updated"
     assert record.duration_source == "littles_law"
     assert record.duration_source_reason.startswith("no MsgProcessingDuration; Little's law")
@@ -74,7 +75,7 @@ def test_the_worker_metric_wins_when_both_exist(monkeypatch, context, caplog):
 
     result, record = run_tuner(monkeypatch, context, caplog)
 
-    assert result["target"] == 29.5  # the MsgProcessingDuration answer (test_target_tuner.py)
+    assert result["target"] == 22.4  # the MsgProcessingDuration answer (test_target_tuner.py)
     assert record.duration_source == "MsgProcessingDuration"
 
 
