@@ -396,7 +396,10 @@ class Consumer:
 
     def _flush_loop(self) -> None:
         while not self._halt.wait(self._settings.metrics_interval):
-            self._publisher.flush()
+            now = time.monotonic()
+            with self._cond:
+                started = [job.started_at for job in self._running_jobs() if job.started_at is not None]
+            self._publisher.flush(len(started), sum(now - at for at in started))
             with self._cond:
                 busy = bool(self._held)
             if busy:

@@ -29,9 +29,13 @@ class Snapshot:
     latencies: Histogram = field(default_factory=Histogram)
     processed: int = 0
     failed: int = 0
+    # A gauge at flush time, not a sum over the interval: the jobs running now and the seconds they
+    # have run. The tuner adds them to the completed durations (scaling.estimate: survivor bias).
+    running_jobs: int = 0
+    running_seconds: float = 0.0
 
     def is_empty(self) -> bool:
-        return self.processed == 0 and self.failed == 0
+        return self.processed == 0 and self.failed == 0 and self.running_jobs == 0
 
     def metric_data(self, fleet_name: str) -> list[dict[str, Any]]:
         """The MetricData list: exactly one dimension, FleetName (docs/contracts.md)."""
@@ -50,6 +54,21 @@ class Snapshot:
                 "Unit": "Count",
             },
         ]
+        if self.running_jobs:
+            data += [
+                {
+                    "MetricName": "RunningJobs",
+                    "Dimensions": dimensions,
+                    "Value": float(self.running_jobs),
+                    "Unit": "Count",
+                },
+                {
+                    "MetricName": "RunningJobSeconds",
+                    "Dimensions": dimensions,
+                    "Value": self.running_seconds,
+                    "Unit": "Seconds",
+                },
+            ]
         for name, histogram in (
             ("MsgProcessingDuration", self.durations),
             ("MessageLatency", self.latencies),
@@ -111,9 +130,11 @@ class Publisher:
         self._fleet_name = fleet_name
         self._recorder = recorder
 
-    def flush(self) -> bool:
-        """Publish what was recorded since the last flush; an idle interval makes no call."""
+    def flush(self, running_jobs: int = 0, running_seconds: float = 0.0) -> bool:
+        """Publish what was recorded since the last flush, and the jobs running now; an idle interval
+        makes no call. (A put-back snapshot drops its running gauge: the next flush has a fresh one.)"""
         snapshot = self._recorder.take()
+        snapshot.running_jobs, snapshot.running_seconds = running_jobs, running_seconds
         if snapshot.is_empty():
             return True
         try:

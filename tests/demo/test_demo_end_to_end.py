@@ -59,8 +59,8 @@ def test_quick_demo_scales_out_and_back_to_zero_and_loses_nothing(platform, tmp_
     assert (summary["dlq"], summary["still_queued"], summary["lost"]) == (0, 0, 0)
     assert not summary["lambda_failures"]
     # Scaled out past the first instance (by the bootstrap steps when the burst is already waiting at
-    # the first datapoint, else by target tracking or the fast lane), then back to zero: by the shutdown
-    # alarm,
+    # the first datapoint, else by target tracking or the fast lane), then back to zero: by the
+    # shutdown alarm,
     # or by target tracking when a slow (loaded) run has put its low alarm in ALARM before the queue
     # empties (docs/demo.md). Which comes first depends on the machine's speed.
     sources = [(a["source"], a["previous"], a["capacity"]) for a in summary["scaling_actions"]]
