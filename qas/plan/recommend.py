@@ -164,6 +164,8 @@ class Plan:
             "InitialTarget": str(self.initial_target),
             "CapacityLeadSeconds": f"{self.capacity_lead_s:g}",
             "ShutdownAfterMinutes": str(self.shutdown_after_minutes),
+            # A cold start longer than 60% of the SLO: keep one warm (scaling.backlog.keeps_warm).
+            "KeepWarm": str(self.request.fleet(self.max_capacity).keeps_warm).lower(),
         }
 
     @property
