@@ -181,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-charts", action="store_true")
     bench.add_argument("--strict", action="store_true", help="exit 1 when the goal is not met")
     bench.add_argument("--realism", default="ideal,aws", help="comma-separated presets, side by side")
-    bench.add_argument("--groups", default="synthetic,real", help="scenario groups: synthetic, real")
+    bench.add_argument(
+        "--groups", default="synthetic,real,shapes", help="scenario groups: synthetic, real, shapes"
+    )
     bench.add_argument("--seed", type=int, default=1, help="seed of the realism's random draws")
     bench.set_defaults(func=_bench)
 

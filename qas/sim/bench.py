@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from qas.sim import bench_report, real_traces, realism, traces
+from qas.sim import bench_report, real_traces, realism, traces, workloads
 from qas.sim.engine import SimResult
 from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
@@ -31,7 +31,7 @@ COST_GOAL = 1.3
 DOMINATED_POINTS = 0.005  # a baseline must attain more than half a point more...
 DOMINATED_COST = 0.02  # ...and cost more than 2% less to dominate tuned
 CHEAPEST_WITHIN = 1.1  # among the policies that attain SLO_GOAL, tuned is within 10% of the cheapest
-GROUPS = ("synthetic", "real")
+GROUPS = ("synthetic", "real", "shapes")
 HOUR = 3600.0
 
 
@@ -206,6 +206,9 @@ def scenarios_of(groups: Sequence[str]) -> dict[str, Scenario]:
     if unknown:
         raise ValueError(f"unknown scenario group: {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
     chosen = dict(SCENARIOS) if "synthetic" in groups else {}
+    if "shapes" in groups:
+        for name, description, fleet, make in workloads.SHAPE_SCENARIOS:
+            chosen[name] = Scenario(name, description, fleet, make, False, "shapes")  # type: ignore[arg-type]
     if "real" in groups:
         for spec in real_traces.specs():
             description = f"measured trace {spec.path.name} (../shared/traces/README.md)"
