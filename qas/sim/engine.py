@@ -33,6 +33,7 @@ import bisect
 import heapq
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import chain, count
 
@@ -44,7 +45,8 @@ from qas.sim.publisher import Publisher
 from qas.sim.realism import HOUR, IDEAL, Realism
 from qas.sim.traces import Trace
 from scaling.control_plane import InstanceView, plan_scale_in
-from scaling.estimate import RunningJobs
+from scaling.estimate import NO_RUNNING_JOBS, RunningJobs
+from scaling.service_time import Interval, estimate_service_time
 from scaling.target import DurationStats
 
 # Event kinds; at equal times, lower kinds run first (work finishes before the publisher samples).
@@ -65,6 +67,10 @@ class EngineSettings:
     record_timeline: bool = True
     initial_running: int = 0  # instances already running at t=0 (the always-on reference)
     realism: Realism = IDEAL
+    # Where the tuner's durations come from: "worker" (MsgProcessingDuration and the running-jobs
+    # gauge) or "queue" (a consumer of your own: Little's law on the publisher's in-flight samples and
+    # the completions per period, scaling.service_time, as the tuner Lambda falls back to).
+    duration_source: str = "worker"
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,7 @@ class Simulation:
         self._timeline: list[TimelinePoint] = []
         self._fifo = FifoDispatch(trace.group) if trace.group is not None else None  # FIFO hook
         self._publisher = Publisher(settings.realism, settings.period_s)
+        self._queue_samples: list[tuple[float, int]] = []  # (tick, in flight): duration_source "queue"
         self._pending: deque[Observation] = deque()  # datapoints the alarms have not evaluated yet
         real = self.real
         self._rng_boot, self._rng_launch = real.rng("boot"), real.rng("launch")
@@ -363,6 +370,8 @@ class Simulation:
         return visible, self._in_flight, oldest
 
     def _on_tick(self, t: float) -> None:
+        if self.cfg.duration_source == "queue":
+            self._queue_samples.append((t, self._in_flight))
         obs = self._publisher.observe(t, self._queue_view(t), self._running, self._desired)
         if self.real.metric_delay_s > 0:
             self._pending.append(obs)
@@ -386,6 +395,10 @@ class Simulation:
         self._evaluate(replace(self._pending.popleft(), now_s=t, desired=self._desired))
 
     def _on_tune(self, t: float) -> None:
+        if self.cfg.duration_source == "queue":
+            self.controller.retune(self._queue_stats_for(t), NO_RUNNING_JOBS)
+            return
+
         def stats_for(minutes: int) -> DurationStats | None:
             first = bisect.bisect_right(self._completions_t, t - minutes * 60.0)
             return duration_stats(self._completions_d[first:], self.cfg.tail_percentile)
@@ -396,6 +409,25 @@ class Simulation:
             for s in inst.started.values()
         ]
         self.controller.retune(stats_for, RunningJobs(len(elapsed), sum(elapsed)))
+
+    def _queue_stats_for(self, t: float) -> Callable[[int], DurationStats | None]:
+        """Little's law per window: the in-flight count sampled each period, the completions between."""
+        period, times, counts = self.cfg.period_s, self._completions_t, self._queue_samples
+
+        def stats_for(minutes: int) -> DurationStats | None:
+            start = t - minutes * 60.0
+            intervals = [
+                Interval(
+                    seconds=period,
+                    in_flight=in_flight,
+                    completed=bisect.bisect_right(times, at) - bisect.bisect_right(times, at - period),
+                )
+                for at, in_flight in counts
+                if at > start
+            ]
+            return estimate_service_time(intervals).stats
+
+        return stats_for
 
     def _idle(self, next_arrival: int) -> bool:
         quiet = self._visible() == 0 and self._in_flight == 0 and self._live == 0

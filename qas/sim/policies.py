@@ -63,6 +63,7 @@ class FleetSettings:
     drain_guard: bool = True  # DRAIN_GUARD
     drain_share: float = DRAIN_SHARE  # DRAIN_SHARE
     keep_warm: bool | None = None  # KeepWarm: None = auto (scaling.backlog.keeps_warm)
+    duration_source: str = "worker"  # "queue": a consumer without our worker's metrics (Little's law)
 
     def __post_init__(self) -> None:
         if self.platform is Platform.ECS and self.period_s != 60:

@@ -45,6 +45,7 @@ def simulate(
         record_timeline=record_timeline,
         initial_running=fleet.max_capacity if policy == REFERENCE else 0,
         realism=realism,
+        duration_source=fleet.duration_source,
         **({} if drain_s is None else {"drain_s": drain_s}),
     )
     if fifo_aware and trace.group is not None and not fleet.fifo:
