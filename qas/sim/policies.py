@@ -292,7 +292,8 @@ REFERENCE = "always-on-max"
 
 POLICIES: dict[str, str] = {
     "tuned": "this project: (visible + in-flight) / running; target from the SLO, concurrency, p99 tail"
-    " and lead time, retuned every 5 minutes",
+    " and lead time, retuned every 5 minutes (adaptive lookback, running jobs, SLO guard), plus the fast"
+    " lane",
     "static-8": "the scale-to-zero ASG design: same metric, fixed target 8",
     "static-3": "the Compiler Explorer metric-math design: visible / InService, fixed target 3",
     "aws-guidance": "AWS's guidance: visible / InService; target = SLO / mean processing time, retuned"
