@@ -5,19 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adapters.fleet import (
-    AsgFleet,
-    AsgTargetPolicy,
-    EcsServiceFleet,
-    EcsTargetPolicy,
-    Fleet,
-    TargetPolicy,
-    peer_capacity,
-    peer_fleet,
-)
+from adapters.fleet import AsgFleet, EcsServiceFleet, Fleet, TargetPolicy, peer_capacity, peer_fleet
 from adapters.queue import SqsQueue
 from common.errors import fail_loudly
 from common.observability import logger
+from common.scaling_policy import make_target_policy
 from common.settings import Platform
 from metric_publisher.settings import PublisherSettings
 from scaling.backlog import BacklogSample
@@ -39,15 +31,11 @@ class Sources:
     @classmethod
     def from_settings(cls, settings: PublisherSettings) -> Sources:
         fleet: Fleet
-        policy: TargetPolicy | None = None
         if settings.platform is Platform.EC2:
             fleet = AsgFleet(settings.fleet_name)
-            if settings.fifo:
-                policy = AsgTargetPolicy(settings.fleet_name, settings.policy_name)
         else:
             fleet = EcsServiceFleet(settings.ecs_cluster, settings.fleet_name)
-            if settings.fifo:
-                policy = EcsTargetPolicy(settings.ecs_cluster, settings.fleet_name, settings.policy_name)
+        policy = make_target_policy(settings, settings.policy_name) if settings.fifo else None
         return cls(
             queues=[SqsQueue(url) for url in settings.queue_urls],
             weights=settings.weights,

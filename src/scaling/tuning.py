@@ -41,6 +41,7 @@ class TunerRun:
     """What one run decided and what it decided from (logged as is)."""
 
     decision: TargetDecision
+    formula: TargetDecision  # the formula's decision before the SLO guard (== decision: it did not act)
     lookback_minutes: int
     measured: DurationStats | None  # completions in the lookback
     planned: DurationStats | None  # after counting the running jobs: what the formula used
@@ -58,9 +59,9 @@ def tune_target(
         stats_for, policy.lookback_minutes, policy.max_lookback_minutes, policy.rails.min_samples
     )
     planned = count_running_jobs(measured, running)
-    decision = decide_target(current, planned, policy.model, policy.rails)
+    formula = decide_target(current, planned, policy.model, policy.rails)
     decision = guard_target(
-        decision,
+        formula,
         age,
         policy.model,
         planned,
@@ -69,4 +70,4 @@ def tune_target(
         drain=policy.drain_guard,
         drain_share=policy.drain_share,
     )
-    return TunerRun(decision, minutes, measured, planned)
+    return TunerRun(decision, formula, minutes, measured, planned)

@@ -34,7 +34,7 @@ from common.settings import load_settings
 from scaling.estimate import RunningJobs
 from scaling.service_time import estimate_service_time
 from scaling.slo_guard import QueueAge
-from scaling.target import DurationStats, TargetDecision, decide_target
+from scaling.target import DurationStats, TargetDecision
 from scaling.tuning import TunerRun, tune_target
 from target_tuner.settings import TunerSettings
 
@@ -130,12 +130,6 @@ def tune(
     return decision
 
 
-def guard_acted(settings: TunerSettings, run: TunerRun) -> bool:
-    """Whether the SLO guard changed what the formula decided (the formula's decision, recomputed)."""
-    formula = decide_target(run.decision.current, run.planned, settings.model, settings.rails)
-    return formula != run.decision
-
-
 def log_decision(
     settings: TunerSettings, run: TunerRun, age: QueueAge | None, source: dict[str, str]
 ) -> None:
@@ -164,7 +158,7 @@ def log_decision(
             "planned_tail_duration_s": planned.tail_estimate() if planned and planned.mean_s > 0 else None,
             "oldest_message_age_s": age.oldest_age_s if age else None,
             "fleet_settled": age.settled if age else None,
-            "slo_guard_acted": guard_acted(settings, run),
+            "slo_guard_acted": run.formula != run.decision,
             "tail_statistic": settings.tail_percentile,
             "latency_slo_s": settings.latency_slo_s,
             "concurrency": settings.worker_concurrency,
