@@ -81,6 +81,7 @@ class TimelinePoint:
     running: int
     desired: int
     target: float | None
+    oldest_age_s: float = 0.0  # as the publisher saw it
 
 
 @dataclass
@@ -385,7 +386,13 @@ class Simulation:
         if self.cfg.record_timeline:
             self._timeline.append(
                 TimelinePoint(
-                    obs.now_s, obs.visible, obs.in_flight, obs.running, step.desired, self.controller.target
+                    obs.now_s,
+                    obs.visible,
+                    obs.in_flight,
+                    obs.running,
+                    step.desired,
+                    self.controller.target,
+                    obs.oldest_age_s,
                 )
             )
         self._apply_desired(step.desired, obs.now_s)

@@ -19,6 +19,7 @@ from scaling.backlog import backlog_per_instance, keeps_warm
 from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, PeriodInput, Platform
 from scaling.estimate import RunningJobs
 from scaling.fifo import cap_backlog_per_instance
+from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
 from scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge
 from scaling.target import DurationStats, GuardRails, TargetModel, aws_guidance_target, decide_target
 from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tune_target
@@ -59,7 +60,9 @@ class FleetSettings:
     fifo: bool = False
     slo_guard_share: float = DEFAULT_SHARE  # SLO_GUARD_SHARE (0 = no SLO guard)
     fast_lane: bool = True  # the FastLane step policy (template parameter FastLane)
+    scale_in_lane: bool = True  # the ScaleInLane step policy (template parameter ScaleInLane)
     queue_share: float = TargetModel.queue_share  # QUEUE_SHARE
+    max_wait_share: float = TargetModel.max_wait_share
     drain_guard: bool = True  # DRAIN_GUARD
     drain_share: float = DRAIN_SHARE  # DRAIN_SHARE
     keep_warm: bool | None = None  # KeepWarm: None = auto (scaling.backlog.keeps_warm)
@@ -88,6 +91,7 @@ class FleetSettings:
             bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
             shutdown_after_minutes=self.shutdown_minutes,
             fast_lane_steps=FAST_LANE_STEPS if self.fast_lane else (),
+            scale_in_lane_steps=SCALE_IN_LANE_STEPS if self.scale_in_lane else (),
             step_alarm_period_s=STEP_ALARM_PERIOD_S,
         )
 
@@ -99,6 +103,7 @@ class FleetSettings:
             capacity_lead_s=high_datapoints * self.period_s + self.boot_s,
             lead_time_weight=self.lead_time_weight,
             queue_share=self.queue_share,
+            max_wait_share=self.max_wait_share,
         )
 
     @property
@@ -182,17 +187,25 @@ class TargetTracking:
         self.retune_rule = retune_rule  # "tuned", "aws" or "static"
         self._metric = metric
         self._age: QueueAge | None = None
+        self._settled_since_s: float | None = None  # the first settled period of the current run
 
     @property
     def target(self) -> float:
         return self.plane.target
 
     def step(self, obs: Observation) -> Step:
+        settled = obs.running >= obs.desired > 0
+        if not settled:
+            self._settled_since_s = None
+        elif self._settled_since_s is None:
+            self._settled_since_s = obs.now_s
         self._age = QueueAge(
             obs.oldest_age_s,
-            settled=obs.running >= obs.desired > 0,
+            settled=settled,
             visible=obs.visible,
             running=obs.running,
+            # Each settled datapoint covers its period, as the tuner counts them (scaling.slo_guard).
+            settled_for_s=(obs.now_s - self._settled_since_s + self.settings.period_s) if settled else None,
         )
         if obs.missed:
             self._age = None  # no datapoint: the tuner sees no age either
@@ -315,7 +328,9 @@ def make_controller(
         # no SLO guard and no fast lane (fifo-hot-group: the fast lane took the peak from 2 to 10
         # instances for the same 70.8% attainment). The template drops both for a .fifo queue. The
         # groups, not the target, bound the wait: the whole budget is planned (queue share 1).
-        settings = dataclasses.replace(settings, slo_guard_share=0.0, fast_lane=False, queue_share=1.0)
+        settings = dataclasses.replace(
+            settings, slo_guard_share=0.0, fast_lane=False, scale_in_lane=False, queue_share=1.0
+        )
     if name == "tuned" and initial_target is not None:
         return TargetTracking(settings, initial_target, "tuned", metric)
     if name == "tuned":
@@ -325,7 +340,8 @@ def make_controller(
         )
         initial = min(max(first.target, settings.rails.min_target), settings.rails.max_target)
         return TargetTracking(settings, initial, "tuned", metric)
-    settings = dataclasses.replace(settings, fast_lane=False, slo_guard_share=0.0)  # other designs
+    # The other designs: none of this project's additions.
+    settings = dataclasses.replace(settings, fast_lane=False, scale_in_lane=False, slo_guard_share=0.0)
     if name == "static-8":
         return TargetTracking(settings, 8.0, "static", our_backlog)
     if name == "static-3":

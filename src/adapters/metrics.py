@@ -45,6 +45,7 @@ UNITS: dict[str, StandardUnitType] = {
     "DesiredCapacity": "Count",
     "TargetBacklogPerInstance": "None",
     "ScaleOutPressure": "None",
+    "ScaleInPressure": "None",
 }
 
 

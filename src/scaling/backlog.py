@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scaling.scale_in_lane import scale_in_pressure
+
 
 @dataclass(frozen=True)
 class QueueCounts:
@@ -125,4 +127,7 @@ class BacklogSample:
             values["GroupBoundBacklogCeiling"] = self.ceiling
         if self.target is not None:
             values["ScaleOutPressure"] = scale_out_pressure(self.backlog_per_instance, self.target)
+            values["ScaleInPressure"] = scale_in_pressure(
+                self.backlog_per_instance, self.capacity.running, self.capacity.desired, self.target
+            )
         return values

@@ -60,6 +60,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from scaling.scale_in_lane import SCALE_IN_LANE_DATAPOINTS, scale_in_lane_capacity, scale_in_pressure
+
 
 class Platform(StrEnum):
     EC2 = "EC2"
@@ -73,6 +75,7 @@ class Source(StrEnum):
     BOOTSTRAP = "bootstrap"
     SHUTDOWN = "shutdown"
     FAST_LANE = "fast-lane"
+    SCALE_IN_LANE = "scale-in-lane"
 
 
 class AlarmName(StrEnum):
@@ -81,6 +84,7 @@ class AlarmName(StrEnum):
     BOOTSTRAP = "bootstrap"
     SHUTDOWN = "shutdown"
     FAST_LANE = "fast-lane"
+    SCALE_IN_LANE = "scale-in-lane"
 
 
 class AlarmState(StrEnum):
@@ -131,6 +135,10 @@ class ControlPlaneConfig:
     ecs_scale_out_from_zero: bool = True  # ECS target tracking leaves 0 by 1 after one datapoint
     # The fast-lane step policy ((lowest pressure, added share), ...); empty = no fast lane.
     fast_lane_steps: tuple[tuple[float, float], ...] = ()
+    # The scale-in lane ((pressure below, % removed), ...; scaling.scale_in_lane); empty = none. Its
+    # alarm has the step alarms' period and needs this many datapoints.
+    scale_in_lane_steps: tuple[tuple[float, int], ...] = ()
+    scale_in_lane_datapoints: int = SCALE_IN_LANE_DATAPOINTS
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.target) or self.target <= 0:
@@ -153,6 +161,10 @@ class ControlPlaneConfig:
             raise ValueError("shutdown_after_minutes must be >= 1")
         if any(pressure <= 1 or share <= 0 for pressure, share in self.fast_lane_steps):
             raise ValueError("fast_lane_steps need pressures > 1 and shares > 0")
+        if any(not 0 < upper <= 1 or not 0 < removed < 100 for upper, removed in self.scale_in_lane_steps):
+            raise ValueError("scale_in_lane_steps need pressures in (0, 1] and percentages in (0, 100)")
+        if self.scale_in_lane_datapoints < 1:
+            raise ValueError("scale_in_lane_datapoints must be >= 1")
         if self.step_alarm_period_s is not None and (
             self.step_alarm_period_s < self.period_s or self.step_alarm_period_s % self.period_s
         ):
@@ -275,6 +287,9 @@ class ControlPlane:
         self._bootstrap = _Window(1)
         self._shutdown = _Window(config.shutdown_datapoints)
         self._fast = _Window(1)
+        self._lane = _Window(config.scale_in_lane_datapoints)
+        self._lane_acc: float | None = None  # the current step period's Maximum pressure so far
+        self._lane_seen = 0
         # Sub-periods per step-alarm period, and the current one's (bootstrap, shutdown) so far.
         self._per_step = config.step_period_s // config.period_s
         self._step_seen = 0
@@ -301,7 +316,29 @@ class ControlPlane:
             AlarmName.BOOTSTRAP: self._bootstrap.state(_positive),
             AlarmName.SHUTDOWN: self._shutdown.state(_positive),
             AlarmName.FAST_LANE: self._fast_state(),
+            AlarmName.SCALE_IN_LANE: self._lane_state(),
         }
+
+    def _lane_state(self) -> AlarmState:
+        if not self.config.scale_in_lane_steps:
+            return AlarmState.OK
+        threshold = max(upper for upper, _ in self.config.scale_in_lane_steps)
+        # TreatMissingData notBreaching: a missing datapoint counts as not below the threshold.
+        return self._lane.state(lambda p: p < threshold)
+
+    def _push_lane(self, period: PeriodInput) -> bool:
+        """Feed the scale-in lane's alarm the Maximum pressure of its period; True when it evaluates."""
+        if period.metric is None:
+            pressure = math.inf  # missing: notBreaching
+        else:
+            pressure = scale_in_pressure(period.metric, period.running, period.desired, self._target)
+        self._lane_acc = pressure if self._lane_acc is None else max(self._lane_acc, pressure)
+        self._lane_seen += 1
+        if self._lane_seen < self._per_step:
+            return False
+        self._lane.push(self._lane_acc)
+        self._lane_acc, self._lane_seen = None, 0
+        return True
 
     def _fast_state(self) -> AlarmState:
         if not self.config.fast_lane_steps:
@@ -331,6 +368,7 @@ class ControlPlane:
         self._low.push(metric)
         step_due = self._push_step_alarms(period)
         self._fast.push(None if metric is None else metric / self._target)
+        lane_due = bool(cfg.scale_in_lane_steps) and self._push_lane(period)
 
         proposals: list[tuple[Source, int, str]] = []
         tracked = self._target_tracking(period)
@@ -345,6 +383,13 @@ class ControlPlane:
             if stepped is not None and self._clamp(stepped) > desired:
                 reason = f"pressure {fast:.2f} with {period.running} running"
                 proposals.append((Source.FAST_LANE, self._clamp(stepped), reason))
+        if lane_due and self._lane_state() is AlarmState.ALARM:
+            pressure = self._lane.points[-1]
+            steps = cfg.scale_in_lane_steps
+            lane = None if pressure is None else scale_in_lane_capacity(pressure, desired, steps)
+            if lane is not None and self._clamp(lane) < desired:
+                reason = f"scale-in pressure {pressure:.2f} for {cfg.scale_in_lane_datapoints} periods"
+                proposals.append((Source.SCALE_IN_LANE, self._clamp(lane), reason))
         if step_due and self._shutdown.state(_positive) is AlarmState.ALARM:
             proposals.append(
                 (Source.SHUTDOWN, 0, f"queue empty for {cfg.shutdown_datapoints} periods with desired>0")

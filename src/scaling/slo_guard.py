@@ -31,10 +31,22 @@ class QueueAge:
     settled: bool  # running >= desired > 0 when the age was read
     visible: int = 0  # messages waiting then, and the capacity consuming them:
     running: int = 0  # with the mean duration, how long the waiting messages take to start
+    # How long the fleet has had what it asked for (None: unknown). A message older than that waited
+    # partly through a cold start or a scale-out, which says nothing about the target.
+    settled_for_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.oldest_age_s < 0:
             raise ValueError("oldest_age_s must be >= 0")
+        if self.settled_for_s is not None and self.settled_for_s < 0:
+            raise ValueError("settled_for_s must be >= 0")
+
+    @property
+    def blamed_age_s(self) -> float:
+        """The part of the oldest message's wait spent on a settled fleet: what the target caused."""
+        if self.settled_for_s is None:
+            return self.oldest_age_s
+        return min(self.oldest_age_s, self.settled_for_s)
 
 
 def waiting_budget(model: TargetModel, stats: DurationStats | None) -> float:
@@ -66,8 +78,11 @@ def guard_target(
     # the visible messages take to start on the running slots at the planned mean duration against
     # the whole budget (at the target that time is queue_share of the budget, so it fires only off
     # the design point: a burst, a slow class; it reacts before the oldest message is old).
-    over = age.oldest_age_s / limit if limit > 0 else 0.0
-    signal = f"oldest message {age.oldest_age_s:.0f} s > {limit:.0f} s ({share:g} of the budget)"
+    over = age.blamed_age_s / limit if limit > 0 else 0.0
+    signal = (
+        f"oldest message {age.blamed_age_s:.0f} s on a settled fleet > {limit:.0f} s"
+        f" ({share:g} of the budget)"
+    )
     if drain and stats is not None and stats.samples > 0 and age.visible > 0:
         drain_s = age.visible * stats.mean_s / (model.concurrency * max(1, age.running))
         if drain_s / (drain_share * budget) > over:
