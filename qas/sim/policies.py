@@ -199,13 +199,14 @@ class TargetTracking:
             self._settled_since_s = None
         elif self._settled_since_s is None:
             self._settled_since_s = obs.now_s
+        since = self._settled_since_s
         self._age = QueueAge(
             obs.oldest_age_s,
             settled=settled,
             visible=obs.visible,
             running=obs.running,
             # Each settled datapoint covers its period, as the tuner counts them (scaling.slo_guard).
-            settled_for_s=(obs.now_s - self._settled_since_s + self.settings.period_s) if settled else None,
+            settled_for_s=None if since is None else obs.now_s - since + self.settings.period_s,
         )
         if obs.missed:
             self._age = None  # no datapoint: the tuner sees no age either
