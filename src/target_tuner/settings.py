@@ -62,8 +62,10 @@ class TunerSettings(FleetSettings):
             concurrency=self.worker_concurrency,
             capacity_lead_s=self.capacity_lead_s,
             lead_time_weight=self.lead_time_weight,
-            # FIFO: the groups, not the target, bound the wait (qas.sim.policies, fifo-hot-group).
+            # FIFO: the groups, not the target, bound the wait (qas.sim.policies, fifo-hot-group), and
+            # there is no SLO guard to stay below: the whole budget is planned.
             queue_share=1.0 if self.fifo else _MODEL.queue_share,
+            max_wait_share=1.0 if self.fifo else _MODEL.max_wait_share,
         )
 
     @property

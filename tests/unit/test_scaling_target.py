@@ -16,6 +16,8 @@ from scaling.target import (
     decide_target,
     ideal_target,
 )
+from scaling.slo_guard import DEFAULT_SHARE as GUARD_SHARE
+from scaling.slo_guard import waiting_budget
 
 
 def test_aws_guidance_matches_the_user_guide_example() -> None:
@@ -26,26 +28,44 @@ def test_aws_guidance_matches_the_user_guide_example() -> None:
 
 
 def test_formula_without_lead_time() -> None:
-    # wait = 100 - 12 = 88 s; target = c * (queue_share * wait + mean) / mean = 2 * (0.75 * 88 + 10) / 10
+    # wait = 100 - 12 = 88 s; planned = min(queue_share * wait, max_wait_share * wait)
+    # target = c * (planned + mean) / mean
     stats = DurationStats(samples=100, mean_s=10, tail_s=12)
-    assert ideal_target(stats, TargetModel(latency_slo_s=100, concurrency=2)) == pytest.approx(15.2)
-    whole = TargetModel(latency_slo_s=100, concurrency=2, queue_share=1.0)
+    uncapped = TargetModel(latency_slo_s=100, concurrency=2, max_wait_share=1.0)
+    assert ideal_target(stats, uncapped) == pytest.approx(2 * (0.75 * 88 + 10) / 10)
+    whole = TargetModel(latency_slo_s=100, concurrency=2, queue_share=1.0, max_wait_share=1.0)
     assert ideal_target(stats, whole) == pytest.approx(19.6)
+    # The default caps the planned wait at 0.4 of the budget: 2 * (35.2 + 10) / 10
+    assert ideal_target(stats, TargetModel(latency_slo_s=100, concurrency=2)) == pytest.approx(9.04)
+
+
+def test_planned_wait_stays_below_the_slo_guards_limit() -> None:
+    # A long SLO leaves almost no lead-time reserve: 0.75 of the rest would plan a queue wait above the
+    # guard's limit (DEFAULT_SHARE of the budget), and the guard would cut what the formula raised.
+    stats = DurationStats(samples=100, mean_s=20, tail_s=40)
+    model = TargetModel(latency_slo_s=3600, concurrency=1, capacity_lead_s=270)
+    target = ideal_target(stats, model)
+    planned_wait = (target - model.concurrency) * stats.mean_s / model.concurrency
+    budget = waiting_budget(model, stats)
+    assert planned_wait == pytest.approx(model.max_wait_share * budget)
+    assert planned_wait < GUARD_SHARE * budget < model.queue_share * (budget - 270)
 
 
 def test_lead_time_reserve_is_capped_at_half_the_waiting_time() -> None:
     stats = DurationStats(samples=100, mean_s=10, tail_s=20)
     # wait = 580; reserve = min(1.0 * 270, 0.5 * 580) = 270
-    roomy = TargetModel(latency_slo_s=600, concurrency=4, capacity_lead_s=270, queue_share=1.0)
+    uncapped = {"queue_share": 1.0, "max_wait_share": 1.0}
+    roomy = TargetModel(latency_slo_s=600, concurrency=4, capacity_lead_s=270, **uncapped)
     assert ideal_target(stats, roomy) == pytest.approx(4 * (580 - 270 + 10) / 10)
     # wait = 160; the reserve would be 270 but is capped at 80: a standing queue stays.
-    tight = TargetModel(latency_slo_s=180, concurrency=4, capacity_lead_s=270, queue_share=1.0)
+    tight = TargetModel(latency_slo_s=180, concurrency=4, capacity_lead_s=270, **uncapped)
     assert ideal_target(stats, tight) == pytest.approx(4 * (160 - 80 + 10) / 10)
-    half = TargetModel(600, concurrency=4, capacity_lead_s=270, lead_time_weight=0.5, queue_share=1.0)
+    half = TargetModel(600, concurrency=4, capacity_lead_s=270, lead_time_weight=0.5, **uncapped)
     assert ideal_target(stats, half) == pytest.approx(4 * (580 - 135 + 10) / 10)
-    # The default plans a queue of three quarters of what is left.
+    # The default plans a queue of three quarters of what is left, at most 0.4 of the waiting time.
     default = TargetModel(latency_slo_s=600, concurrency=4, capacity_lead_s=270)
-    assert ideal_target(stats, default) == pytest.approx(4 * (0.75 * (580 - 270) + 10) / 10)
+    planned = min(0.75 * (580 - 270), 0.4 * 580)
+    assert ideal_target(stats, default) == pytest.approx(4 * (planned + 10) / 10)
 
 
 def test_target_grows_with_concurrency_and_shrinks_with_longer_tails() -> None:
@@ -82,8 +102,8 @@ def test_raises_are_step_limited_but_cuts_follow_at_once() -> None:
     assert cut.target == pytest.approx(ideal_target(slow, model), rel=0.01)
     # Faster durations: the target may only double per run.
     fast = DurationStats(100, mean_s=10, tail_s=12)
-    raised = decide_target(50, fast, model)
-    assert raised.target == 100
+    raised = decide_target(40, fast, model)  # ideal 4 * (0.4 * 588 + 10) / 10 = 98.1
+    assert raised.target == 80
     assert "raise limited" in raised.reason
 
 
@@ -99,10 +119,10 @@ def test_cut_limit_and_rails() -> None:
 
 def test_small_changes_are_skipped() -> None:
     model = TargetModel(latency_slo_s=100, concurrency=2)
-    stats = DurationStats(samples=100, mean_s=10, tail_s=12)  # ideal 15.2
-    decision = decide_target(15.0, stats, model)
+    stats = DurationStats(samples=100, mean_s=10, tail_s=12)  # ideal 9.04
+    decision = decide_target(9.0, stats, model)
     assert decision.action is Action.KEEP
-    assert decision.ideal == pytest.approx(15.2)
+    assert decision.ideal == pytest.approx(9.04)
 
 
 def test_invalid_inputs() -> None:
@@ -115,6 +135,8 @@ def test_invalid_inputs() -> None:
         TargetModel(latency_slo_s=0)
     with pytest.raises(ValueError):
         TargetModel(latency_slo_s=1, max_lead_share=1.0)
+    with pytest.raises(ValueError):
+        TargetModel(latency_slo_s=1, max_wait_share=0)
     with pytest.raises(ValueError):
         GuardRails(max_down_ratio=1.0)
     assert decide_target(5, DurationStats(100, mean_s=0), model).action is Action.KEEP
