@@ -14,7 +14,9 @@ from scaling.control_plane import Platform
 from scaling.estimate import RunningJobs
 
 # Target tracking alone (the fast lane reacts on one datapoint and would blur these timings).
-FLEET = FleetSettings(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False, scale_in_lane=False)
+FLEET = FleetSettings(
+    slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False, scale_in_lane=False
+)
 
 
 def run(

@@ -6,6 +6,8 @@ import math
 
 import pytest
 
+from scaling.slo_guard import DEFAULT_SHARE as GUARD_SHARE
+from scaling.slo_guard import waiting_budget
 from scaling.target import (
     TAIL_FROM_MAX_CAP,
     Action,
@@ -16,8 +18,6 @@ from scaling.target import (
     decide_target,
     ideal_target,
 )
-from scaling.slo_guard import DEFAULT_SHARE as GUARD_SHARE
-from scaling.slo_guard import waiting_budget
 
 
 def test_aws_guidance_matches_the_user_guide_example() -> None:
