@@ -16,7 +16,8 @@ Safety, so the lane never removes what target tracking would keep:
   adjustments are relative to the desired capacity (protected instances still draining after a
   scale-in keep running, and dividing by them would remove capacity twice);
 * each step removes what its interval's UPPER bound allows (pressure below 0.5 keeps half), and AWS
-  rounds a negative adjustment toward zero, so the new capacity covers ``backlog / target``;
+  rounds a negative adjustment toward zero, so the new capacity covers ``backlog / target``; a
+  fraction of an instance rounds to -1, so no pressure is reported unless one instance fewer covers it;
 * it never takes the last instance (the pressure is at least ``1 / desired``): going to zero stays the
   shutdown alarm's job, after ``ShutdownAfterMinutes`` of an empty queue (KeepWarm holds);
 * no scale-in while capacity boots (running < desired): target tracking's warm-up rule, kept.
@@ -44,7 +45,12 @@ def scale_in_pressure(backlog_per_instance: float, running: int, desired: int, t
         raise ValueError("counts and the metric cannot be negative")
     if desired <= 1 or running < desired:
         return 1.0
-    return max(backlog_per_instance * running / (desired * target), 1.0 / desired)
+    share = backlog_per_instance * running  # this fleet's backlog
+    if share > (desired - 1) * target:
+        # AWS removes at least one instance for any step (a fraction rounds to -1): only report a
+        # pressure when one instance fewer still covers what target tracking asks for.
+        return 1.0
+    return max(share / (desired * target), 1.0 / desired)
 
 
 def scale_in_lane_capacity(

@@ -1,0 +1,146 @@
+"""The scale-in lane: its pressure, its steps (never below what target tracking keeps), its alarm."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from scaling.backlog import BacklogSample, FleetCapacity, QueueCounts, backlog_per_instance
+from scaling.control_plane import AlarmName, AlarmState, ControlPlane, ControlPlaneConfig, PeriodInput, Source
+from scaling.scale_in_lane import (
+    SCALE_IN_LANE_DATAPOINTS,
+    SCALE_IN_LANE_STEPS,
+    SCALE_IN_LANE_THRESHOLD,
+    scale_in_lane_capacity,
+    scale_in_pressure,
+)
+
+
+def test_pressure_is_backlog_per_desired_instance_over_the_target() -> None:
+    # 6 messages, 10 running and desired, target 3: 0.6 per instance / 3 = 0.2
+    assert scale_in_pressure(backlog_per_instance(6, 0, 10), 10, 10, 3.0) == pytest.approx(0.2)
+    # 4 desired but 10 still running (protected, draining): this fleet holds 6, per DESIRED instance
+    assert scale_in_pressure(backlog_per_instance(6, 0, 10), 10, 4, 3.0) == pytest.approx(0.5)
+
+
+def test_pressure_never_lets_the_lane_take_the_last_instance_or_booting_capacity() -> None:
+    assert scale_in_pressure(0.0, 1, 1, 5.0) == 1.0  # the last instance: the shutdown alarm's job
+    assert scale_in_pressure(0.0, 2, 5, 5.0) == 1.0  # capacity still booting: target tracking's warm-up
+    assert scale_in_pressure(0.0, 4, 4, 5.0) == pytest.approx(0.25)  # floor 1 / desired
+    with pytest.raises(ValueError):
+        scale_in_pressure(1.0, 1, 1, 0.0)
+
+
+@pytest.mark.parametrize("desired", range(2, 41))
+@pytest.mark.parametrize("backlog", [0, 1, 2, 3, 5, 8, 13, 21, 50, 100])
+def test_the_lane_never_removes_what_target_tracking_would_keep(desired: int, backlog: int) -> None:
+    target = 4.0
+    pressure = scale_in_pressure(backlog_per_instance(backlog, 0, desired), desired, desired, target)
+    capacity = scale_in_lane_capacity(pressure, desired)
+    if pressure >= SCALE_IN_LANE_THRESHOLD:
+        assert capacity is None
+        return
+    assert capacity is not None
+    # Target tracking's scale-in: ceil(backlog / target), never below; and the lane keeps one instance
+    assert capacity >= max(1, math.ceil(backlog / target))
+    assert capacity < desired
+
+
+def test_steps_round_a_removal_like_aws() -> None:
+    # -75% of 5 = -3.75 -> -3 (toward zero); -10% of 3 = -0.3 -> -1; -50% of 2 = -1
+    assert scale_in_lane_capacity(0.1, 5) == 2
+    assert scale_in_lane_capacity(0.8, 3) == 2
+    assert scale_in_lane_capacity(0.3, 2) == 1
+    assert scale_in_lane_capacity(0.1, 1) is None
+    assert scale_in_lane_capacity(0.95, 10) is None
+    assert max(upper for upper, _ in SCALE_IN_LANE_STEPS) == SCALE_IN_LANE_THRESHOLD
+
+
+def test_publisher_publishes_the_pressure_with_the_target() -> None:
+    sample = BacklogSample(
+        QueueCounts(visible=2, in_flight=4), FleetCapacity(running=6, desired=6), target=4.0
+    )
+    assert sample.metrics()["ScaleInPressure"] == pytest.approx(6 / (6 * 4.0))
+    assert "ScaleInPressure" not in BacklogSample(QueueCounts(2, 4), FleetCapacity(6, 6)).metrics()
+
+
+def lane_plane(**overrides: object) -> ControlPlane:
+    config = ControlPlaneConfig(
+        target=4.0,
+        max_capacity=20,
+        scale_in_lane_steps=SCALE_IN_LANE_STEPS,
+        **overrides,  # type: ignore[arg-type]
+    )
+    return ControlPlane(config)
+
+
+def run(
+    cp: ControlPlane, minutes: int, backlog: int, running: int | None, desired: int, *, start: int = 0
+) -> list[int]:
+    """Feed ``minutes`` periods of ``backlog`` in flight from minute ``start``; running follows
+    desired unless given."""
+    out = []
+    for minute in range(start, start + minutes):
+        now_running = desired if running is None else running
+        metric = backlog_per_instance(0, backlog, now_running)
+        desired = cp.evaluate(
+            PeriodInput(60.0 * (minute + 1), metric, 0, backlog, now_running, desired)
+        ).desired
+        out.append(desired)
+    return out
+
+
+def test_the_lane_scales_in_after_five_datapoints_not_fifteen() -> None:
+    # 10 instances left by a burst, 4 messages in flight, target 4: target tracking wants 1 after 15 minutes
+    cp = lane_plane()
+    desired = run(cp, SCALE_IN_LANE_DATAPOINTS, backlog=4, running=None, desired=10)
+    assert desired[: SCALE_IN_LANE_DATAPOINTS - 1] == [10] * (SCALE_IN_LANE_DATAPOINTS - 1)
+    assert desired[-1] == 3  # pressure 0.1: -75% of 10 = -7.5 -> -7
+    later = run(cp, 3, backlog=4, running=None, desired=desired[-1], start=SCALE_IN_LANE_DATAPOINTS)
+    assert later[-1] == 1  # the alarm re-fires each period while in ALARM, down to one instance
+    assert cp.alarm_states()[AlarmName.SCALE_IN_LANE] is AlarmState.OK  # at one instance it stops
+
+
+def test_without_steps_only_target_tracking_scales_in() -> None:
+    cp = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=20))
+    assert run(cp, 10, backlog=4, running=None, desired=10) == [10] * 10
+    assert cp.alarm_states()[AlarmName.SCALE_IN_LANE] is AlarmState.OK
+
+
+def test_a_missing_datapoint_never_scales_in() -> None:
+    cp = lane_plane()
+    run(cp, SCALE_IN_LANE_DATAPOINTS - 1, backlog=4, running=None, desired=10)
+    result = cp.evaluate(PeriodInput.missing(60.0 * SCALE_IN_LANE_DATAPOINTS, running=10, desired=10))
+    assert result.desired == 10
+    after = run(cp, SCALE_IN_LANE_DATAPOINTS - 1, 4, None, 10, start=SCALE_IN_LANE_DATAPOINTS)
+    assert after[-1] == 10  # the missing one counts as not breaching: five new ones are needed
+
+
+def test_booting_capacity_is_not_scaled_in() -> None:
+    cp = lane_plane()
+    assert run(cp, 10, backlog=4, running=3, desired=10) == [10] * 10  # 7 instances still booting
+
+
+def test_lane_action_is_named_and_high_resolution_uses_minute_periods() -> None:
+    # (Target tracking's own scale-in is off here: on 10 s periods its 15 datapoints take 150 s.)
+    cp = lane_plane(period_s=10, step_alarm_period_s=60, disable_scale_in=True)
+    desired, actions = 10, []
+    for tick in range(6 * SCALE_IN_LANE_DATAPOINTS):  # 10 s periods: five minutes
+        result = cp.evaluate(
+            PeriodInput(10.0 * (tick + 1), backlog_per_instance(0, 4, 10), 0, 4, 10, desired)
+        )
+        actions += [a for a in result.actions if a.applied]
+        desired = result.desired
+    assert desired == 3
+    assert [a.source for a in actions] == [Source.SCALE_IN_LANE]
+    assert actions[0].time_s == 60.0 * SCALE_IN_LANE_DATAPOINTS
+
+
+def test_config_rejects_bad_lane_steps() -> None:
+    with pytest.raises(ValueError):
+        ControlPlaneConfig(target=1.0, scale_in_lane_steps=((1.5, 10),))
+    with pytest.raises(ValueError):
+        ControlPlaneConfig(target=1.0, scale_in_lane_steps=((0.5, 100),))
+    with pytest.raises(ValueError):
+        ControlPlaneConfig(target=1.0, scale_in_lane_datapoints=0)
