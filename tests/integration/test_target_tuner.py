@@ -97,15 +97,16 @@ def test_ec2_updates_only_the_target_value(monkeypatch, context):
 
     result = app.lambda_handler(load_event("target_tuner"), context)
 
-    # Then target = c * (0.75 * (slo - tail) + mean) / mean = (0.75 * 285 + 10) / 10 = 22.4
+    # Then planned wait = min(0.75 x (slo - tail), 0.4 x (slo - tail)) = min(213.75, 114) = 114 s
+    # and target = c * (planned + mean) / mean = (114 + 10) / 10 = 12.4
     assert result["action"] == "update"
     assert result["applied"] is True
-    assert result["target"] == 22.4
+    assert result["target"] == 12.4
     policy = asg_policy()
     assert policy["PolicyType"] == "TargetTrackingScaling"
-    assert policy["TargetTrackingConfiguration"] == {**asg_policy_config(22.4), "TargetValue": 22.4}
+    assert policy["TargetTrackingConfiguration"] == {**asg_policy_config(12.4), "TargetValue": 12.4}
     assert policy["EstimatedInstanceWarmup"] == 90  # moto does not return Enabled: see test_fleet_policy
-    assert metric_values("TargetBacklogPerInstance", ASG_NAME, "Maximum") == [22.4]
+    assert metric_values("TargetBacklogPerInstance", ASG_NAME, "Maximum") == [12.4]
     assert metric_dimensions({"TargetBacklogPerInstance"}) == {
         "TargetBacklogPerInstance": [{"Name": "FleetName", "Value": ASG_NAME}]
     }
@@ -119,11 +120,11 @@ def test_ecs_updates_only_the_target_value_of_its_own_policy(monkeypatch, contex
 
     result = app.lambda_handler(load_event("target_tuner"), context)
 
-    # Then target = 2 * (0.75 * 285 + 10) / 10 = 44.8, within one x2 step of 40
-    assert result["target"] == 44.8
+    # Then target = 2 * (114 + 10) / 10 = 24.8, within one /8 step of 40
+    assert result["target"] == 24.8
     policy = ecs_policy()
     assert policy["PolicyType"] == "TargetTrackingScaling"
-    assert policy["TargetTrackingScalingPolicyConfiguration"] == ecs_policy_config(44.8)
+    assert policy["TargetTrackingScalingPolicyConfiguration"] == ecs_policy_config(24.8)
     other = boto3.client("application-autoscaling", region_name=REGION).describe_scaling_policies(
         ServiceNamespace="ecs"
     )["ScalingPolicies"]
@@ -132,21 +133,21 @@ def test_ecs_updates_only_the_target_value_of_its_own_policy(monkeypatch, contex
         for p in other
         if p["PolicyName"] != POLICY
     ] == [999.0]
-    assert metric_values("TargetBacklogPerInstance", SERVICE, "Maximum") == [44.8]
+    assert metric_values("TargetBacklogPerInstance", SERVICE, "Maximum") == [24.8]
 
 
 def test_large_raise_is_step_limited(monkeypatch, context):
     make_asg(desired=1)
-    make_asg_policy(target=10)
+    make_asg_policy(target=5)
     seed_durations(ASG_NAME, [5, 10, 15], [20, 20, 20])
     set_env(monkeypatch, "EC2", MAX_STEP_RATIO="2")
 
     result = app.lambda_handler(load_event("target_tuner"), context)
 
-    # The formula says 22.4; one run may raise the target by at most MAX_STEP_RATIO (2)
-    assert result["target"] == 20.0
+    # The formula says 12.4; one run may raise the target by at most MAX_STEP_RATIO (2)
+    assert result["target"] == 10.0
     assert "limited" in result["reason"]
-    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 20.0
+    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 10.0
 
 
 def test_no_data_keeps_the_target_and_still_publishes_it(monkeypatch, context):
@@ -192,11 +193,11 @@ def test_dry_run_logs_the_decision_and_changes_nothing(monkeypatch, context, cap
 
     result = app.lambda_handler(load_event("target_tuner"), context)
 
-    assert (result["action"], result["target"], result["applied"]) == ("update", 22.4, False)
+    assert (result["action"], result["target"], result["applied"]) == ("update", 12.4, False)
     assert asg_policy()["TargetTrackingConfiguration"] == asg_policy_config(40)
     assert metric_values("TargetBacklogPerInstance", ASG_NAME, "Maximum") == [40.0]
     [record] = [r for r in caplog.records if r.getMessage() == "dry run: would update target"]
-    assert (record.current_target, record.new_target, record.samples) == (40, 22.4, 60)
+    assert (record.current_target, record.new_target, record.samples) == (40, 12.4, 60)
     assert record.tail_duration_s is None
 
 
@@ -246,9 +247,9 @@ def test_percentile_from_cloudwatch_is_used_as_the_tail(monkeypatch):
         )
         stub.assert_no_pending_responses()
 
-    # Then the tail is p90 = 12 s (not the capped max, 30 s): (0.75 * (300 - 12) + 10) / 10 = 22.6
-    assert decision.target == 22.6
-    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 22.6
+    # Then the tail is p90 = 12 s (not the capped max, 30 s): (0.4 * (300 - 12) + 10) / 10 = 12.52
+    assert decision.target == 12.5
+    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 12.5
 
 
 def test_missing_policy_fails_and_publishes_nothing(monkeypatch, context, caplog):

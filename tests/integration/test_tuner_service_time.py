@@ -59,10 +59,10 @@ def test_without_the_worker_metric_the_tuner_uses_littles_law(monkeypatch, conte
 
     result, record = run_tuner(monkeypatch, context, caplog)
 
-    # Then target = c * (0.75 x (slo - tail) + mean) / mean = (0.75 x 295 + 5) / 5 = 45.25 -> 45.2
+    # Then target = c * (min(0.75, 0.4) x (slo - tail) + mean) / mean = (0.4 x 295 + 5) / 5 = 24.6
     # (no percentile: tail = mean)
-    assert (result["action"], result["target"]) == ("update", 45.2)
-    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 45.2
+    assert (result["action"], result["target"]) == ("update", 24.6)
+    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 24.6
     assert record.getMessage() == "target updated"
     assert record.duration_source == "littles_law"
     assert record.duration_source_reason.startswith("no MsgProcessingDuration; Little's law")
@@ -75,7 +75,7 @@ def test_the_worker_metric_wins_when_both_exist(monkeypatch, context, caplog):
 
     result, record = run_tuner(monkeypatch, context, caplog)
 
-    assert result["target"] == 22.4  # the MsgProcessingDuration answer (test_target_tuner.py)
+    assert result["target"] == 12.4  # the MsgProcessingDuration answer (test_target_tuner.py)
     assert record.duration_source == "MsgProcessingDuration"
 
 
