@@ -9,7 +9,8 @@ platform), it derives:
   tuner reserves it (`FleetSettings.target_model`);
 * ``MaxCapacity``: the busiest window's work sized first, then raised until the simulated `tuned`
   policy meets the goal (99% of messages within the SLO, the benchmark's) or the limit is hit;
-* ``ShutdownAfterMinutes``: the cheapest of a few values that still meets the goal.
+* ``ShutdownAfterMinutes`` (``KeepWarmMinutes`` when one instance is kept warm): the cheapest of a
+  few values that still meets the goal, or the first longer one that reaches it when cold starts miss.
 
 When the goal is out of reach it says why, from the trace and the always-on reference.
 """
@@ -17,20 +18,21 @@ When the goal is out of reach it says why, from the trace and the always-on refe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from qas.sim.bench import SLO_GOAL
 from qas.sim.engine import SimResult, duration_stats
 from qas.sim.policies import REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
+from scaling.backlog import KEEP_WARM_MINUTES
 from scaling.control_plane import Platform
 from scaling.target import DurationStats, ideal_target
 
 TAIL_PERCENTILE = 99.0  # the tuner's TAIL_PERCENTILE (p99)
 MAX_CAPACITY_CEILING = 1000  # template.yaml: MaxCapacity MaxValue
 SHUTDOWN_DEFAULT = FleetSettings.shutdown_minutes  # 5, the template's default (docs/design.md)
-SHUTDOWN_CHOICES = (3, 5, 10, 15)  # minutes
+SHUTDOWN_CHOICES = (3, 5, 10, 15)  # minutes (ShutdownAfterMinutes, or KeepWarmMinutes with KeepWarm)
 HEADROOM = 1.2  # first MaxCapacity guess: the busiest window's instances x this
 GROWTH = 1.5  # MaxCapacity x this per round while the simulated goal is missed
 MAX_ROUNDS = 8
@@ -60,15 +62,29 @@ class PlanRequest:
     def ceiling(self) -> int:
         return self.max_capacity_limit or MAX_CAPACITY_CEILING
 
-    def fleet(self, max_capacity: int, shutdown_minutes: int = SHUTDOWN_DEFAULT) -> FleetSettings:
-        return FleetSettings(
+    def fleet(self, max_capacity: int, idle_minutes: int | None = None) -> FleetSettings:
+        """``idle_minutes``: how long the queue stays empty before zero: KeepWarmMinutes when the fleet
+        keeps one warm, else ShutdownAfterMinutes (None: the template's default of the one that applies)."""
+        fleet = FleetSettings(
             slo_s=self.slo_s,
             max_capacity=max_capacity,
             boot_s=self.boot_s,
             concurrency=self.concurrency,
             platform=self.platform,
-            shutdown_minutes=shutdown_minutes,
         )
+        if idle_minutes is None:
+            return fleet
+        if fleet.keeps_warm:
+            return replace(fleet, keep_warm_minutes=idle_minutes)
+        return replace(fleet, shutdown_minutes=idle_minutes)
+
+    @property
+    def keeps_warm(self) -> bool:
+        return self.fleet(1).keeps_warm
+
+    @property
+    def default_idle_minutes(self) -> int:
+        return KEEP_WARM_MINUTES if self.keeps_warm else SHUTDOWN_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -156,6 +172,7 @@ class Plan:
 
     @property
     def parameter_overrides(self) -> dict[str, str]:
+        warm = self.request.keeps_warm
         return {
             "WorkerPlatform": str(self.request.platform),
             "WorkerConcurrency": str(self.request.concurrency),
@@ -163,9 +180,11 @@ class Plan:
             "MaxCapacity": str(self.max_capacity),
             "InitialTarget": str(self.initial_target),
             "CapacityLeadSeconds": f"{self.capacity_lead_s:g}",
-            "ShutdownAfterMinutes": str(self.shutdown_after_minutes),
-            # A cold start longer than 60% of the SLO: keep one warm (scaling.backlog.keeps_warm).
-            "KeepWarm": str(self.request.fleet(self.max_capacity).keeps_warm).lower(),
+            "ShutdownAfterMinutes": str(SHUTDOWN_DEFAULT if warm else self.shutdown_after_minutes),
+            # A cold start longer than 60% of the SLO: keep one warm (scaling.backlog.keeps_warm), and
+            # the searched idle time is then KeepWarmMinutes.
+            "KeepWarm": str(warm).lower(),
+            **({"KeepWarmMinutes": str(self.shutdown_after_minutes)} if warm else {}),
         }
 
     @property
@@ -183,24 +202,32 @@ def plan(trace: Trace, request: PlanRequest) -> Plan:
         trials.append(Trial(max_capacity, shutdown, result.slo_attainment, result.cost_ratio))
         return result
 
+    default = request.default_idle_minutes
     capacity = min(request.ceiling, max(1, math.ceil(workload.peak_instances * HEADROOM)))
-    result = tuned(capacity, SHUTDOWN_DEFAULT)
+    result = tuned(capacity, default)
     for _ in range(MAX_ROUNDS):
         if result.slo_attainment >= request.goal or capacity >= request.ceiling:
             break
-        grown = tuned(min(request.ceiling, math.ceil(capacity * GROWTH)), SHUTDOWN_DEFAULT)
+        grown = tuned(min(request.ceiling, math.ceil(capacity * GROWTH)), default)
         if grown.slo_attainment <= result.slo_attainment + MIN_GAIN:
             break  # more capacity does not help: the misses come from elsewhere (explain says where)
         capacity, result = trials[-1].max_capacity, grown
 
-    shutdown = SHUTDOWN_DEFAULT
+    shutdown = default
     if result.slo_attainment >= request.goal:
         for minutes in SHUTDOWN_CHOICES:
-            if minutes == SHUTDOWN_DEFAULT:
+            if minutes == default:
                 continue
             other = tuned(capacity, minutes)
             if other.slo_attainment >= request.goal and other.instance_seconds < result.instance_seconds:
                 result, shutdown = other, minutes
+    else:
+        # Cold starts, not capacity, may be what misses: a longer wait before zero can reach the goal.
+        for minutes in (m for m in SHUTDOWN_CHOICES if m > default):
+            other = tuned(capacity, minutes)
+            if other.slo_attainment >= request.goal:
+                result, shutdown = other, minutes
+                break
 
     reference = run_simulation(trace, REFERENCE, request.fleet(capacity, shutdown), target)
     found = Plan(request, workload, target, capacity, shutdown, result, reference, trials)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scaling.backlog import backlog_per_instance, keeps_warm
+from scaling.backlog import KEEP_WARM_MINUTES, backlog_per_instance, keeps_warm
 from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, PeriodInput, Platform
 from scaling.estimate import RunningJobs
 from scaling.fifo import cap_backlog_per_instance
@@ -66,6 +66,7 @@ class FleetSettings:
     drain_guard: bool = True  # DRAIN_GUARD
     drain_share: float = DRAIN_SHARE  # DRAIN_SHARE
     keep_warm: bool | None = None  # KeepWarm: None = auto (scaling.backlog.keeps_warm)
+    keep_warm_minutes: int = KEEP_WARM_MINUTES  # KeepWarmMinutes: the shutdown alarm's wait with KeepWarm
     duration_source: str = "worker"  # "queue": a consumer without our worker's metrics (Little's law)
 
     def __post_init__(self) -> None:
@@ -89,7 +90,7 @@ class FleetSettings:
             scale_in_cooldown_s=self.scale_in_cooldown_s,
             bootstrap_capacity=self.bootstrap_capacity,
             bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
-            shutdown_after_minutes=self.shutdown_minutes,
+            shutdown_after_minutes=self.keep_warm_minutes if self.keeps_warm else self.shutdown_minutes,
             fast_lane_steps=FAST_LANE_STEPS if self.fast_lane else (),
             scale_in_lane_steps=SCALE_IN_LANE_STEPS if self.scale_in_lane else (),
             step_alarm_period_s=STEP_ALARM_PERIOD_S,
@@ -348,8 +349,11 @@ def make_controller(
         )
         initial = min(max(first.target, settings.rails.min_target), settings.rails.max_target)
         return TargetTracking(settings, initial, "tuned", metric)
-    # The other designs: none of this project's additions.
-    settings = dataclasses.replace(settings, fast_lane=False, scale_in_lane=False, slo_guard_share=0.0)
+    # The other designs: none of this project's additions (no KeepWarm either: their shutdown alarm
+    # waits ShutdownAfterMinutes).
+    settings = dataclasses.replace(
+        settings, fast_lane=False, scale_in_lane=False, slo_guard_share=0.0, keep_warm=False
+    )
     if name == "static-8":
         return TargetTracking(settings, 8.0, "static", our_backlog)
     if name == "static-3":

@@ -18,6 +18,7 @@ from qas.sim.bench import SCENARIOS, SLO_GOAL
 from qas.sim.policies import FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.traces import write_csv
+from scaling.backlog import KEEP_WARM_MINUTES
 from scaling.control_plane import Platform
 from scaling.target import Action, TargetModel, decide_target
 
@@ -48,6 +49,8 @@ def test_the_recommendation_simulated_again_meets_the_slo(name: str) -> None:
         concurrency=int(overrides["WorkerConcurrency"]),
         platform=Platform(overrides["WorkerPlatform"]),
         shutdown_minutes=int(overrides["ShutdownAfterMinutes"]),
+        keep_warm=overrides["KeepWarm"] == "true",
+        keep_warm_minutes=int(overrides.get("KeepWarmMinutes", KEEP_WARM_MINUTES)),
     )
     again = simulate(trace, "tuned", fleet, initial_target=float(overrides["InitialTarget"]))
     assert again.lost == 0
@@ -161,3 +164,21 @@ def test_price_override_and_fargate_prices(capsys) -> None:
 def test_bad_input_names_the_setting(argv: list[str], message: str, capsys) -> None:
     assert cli.main(["plan", *argv, "--boot-seconds", "1"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_long_cold_start_plans_keep_warm_and_its_minutes(capsys) -> None:
+    # A 320 s boot against a 600 s SLO: a cold start takes 63% of it, so one instance stays warm and
+    # the searched idle time is KeepWarmMinutes; ShutdownAfterMinutes stays the template's default.
+    argv = ["plan", "--rate-per-minute", "4", "--duration-seconds", "30", "--hours", "6"]
+    argv += ["--slo-seconds", "600", "--boot-seconds", "320", "--concurrency", "1", "--json"]
+    assert cli.main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    overrides = data["parameter_overrides"]
+    assert overrides["KeepWarm"] == "true"
+    assert int(overrides["KeepWarmMinutes"]) == data["keep_warm_minutes"]
+    assert overrides["ShutdownAfterMinutes"] == str(FleetSettings.shutdown_minutes)
+    assert data["shutdown_after_minutes"] == FleetSettings.shutdown_minutes
+    # Without a long cold start there is no KeepWarmMinutes to set.
+    quick = PlanRequest(slo_s=300, boot_s=60, concurrency=1)
+    assert not quick.keeps_warm and quick.default_idle_minutes == FleetSettings.shutdown_minutes
+    assert PlanRequest(slo_s=300, boot_s=180, concurrency=1).default_idle_minutes == KEEP_WARM_MINUTES

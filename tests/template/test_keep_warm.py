@@ -1,0 +1,41 @@
+"""KeepWarm on the translated template: the shutdown alarm waits KeepWarmMinutes instead of
+ShutdownAfterMinutes, as the simulator's FleetSettings.control_plane does."""
+
+from __future__ import annotations
+
+import pytest
+
+from qas import emulator
+from qas.sim.policies import FleetSettings
+from scaling.backlog import KEEP_WARM_MINUTES
+
+
+def shutdown_datapoints(parameters: dict[str, str]) -> tuple[int, int]:
+    translated = emulator.translate(parameters=parameters)
+    given = {
+        name: str(spec["Default"]) for name, spec in translated["Parameters"].items() if "Default" in spec
+    }
+    resolver = emulator.Resolver(translated, given | parameters, "stack", str, lambda *_: "")
+    props = resolver.resolve(translated["Resources"]["ShutdownAlarm"]["Properties"])
+    return int(props["EvaluationPeriods"]), int(props["DatapointsToAlarm"])
+
+
+def test_keep_warm_minutes_default_is_the_models() -> None:
+    translated = emulator.translate(parameters={})
+    assert int(translated["Parameters"]["KeepWarmMinutes"]["Default"]) == KEEP_WARM_MINUTES
+    assert int(translated["Parameters"]["ShutdownAfterMinutes"]["Default"]) == FleetSettings.shutdown_minutes
+
+
+@pytest.mark.parametrize("platform", ["EC2", "ECS"])
+def test_the_shutdown_alarm_waits_keep_warm_minutes_only_with_keep_warm(platform: str) -> None:
+    base = {"WorkerPlatform": platform, "ShutdownAfterMinutes": "4", "KeepWarmMinutes": "12"}
+    assert shutdown_datapoints(base) == (4, 4)
+    assert shutdown_datapoints({**base, "KeepWarm": "false"}) == (4, 4)
+    assert shutdown_datapoints({**base, "KeepWarm": "true"}) == (12, 12)
+
+
+def test_the_simulator_uses_the_same_rule() -> None:
+    cold = FleetSettings(slo_s=300, max_capacity=5, boot_s=180, concurrency=1, keep_warm_minutes=12)
+    assert cold.keeps_warm and cold.control_plane(4.0).shutdown_after_minutes == 12
+    quick = FleetSettings(slo_s=300, max_capacity=5, boot_s=60, concurrency=1, keep_warm_minutes=12)
+    assert not quick.keeps_warm and quick.control_plane(4.0).shutdown_after_minutes == 5
