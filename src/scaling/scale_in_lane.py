@@ -7,8 +7,9 @@ it for the simulator and the demo with the same numbers (tests/template checks t
 
 Why: AWS target tracking scales in only after 15 datapoints below 90% of the target, and that delay
 cannot be changed (editing its alarms is unsupported). On bursty, low-rate workloads the fleet a burst
-raised then idles for 15 minutes: with 5 datapoints the d2 trace cost 1.88x the work instead of 2.20x
-at the same attainment, and steady-tight under the aws realism 1.26x instead of 1.31x (docs/design.md).
+raised then idles for 15 minutes: without the lane the d2 trace costs 2.24x the work instead of 1.94x
+(ideal) at the same attainment, steady-tight under the aws realism 1.33x instead of 1.18x, and
+`burst` 2.74x instead of 1.89x (docs/design.md).
 
 Safety, so the lane never removes what target tracking would keep:
 
