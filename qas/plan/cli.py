@@ -11,6 +11,7 @@ from typing import Any
 from qas.plan import history, workloads
 from qas.plan.prices import HOURS_PER_MONTH, PRICES_AS_OF, monthly_costs, prices_for
 from qas.plan.recommend import Plan, PlanRequest, plan
+from qas.sim.realism import PRESETS
 from qas.sim.traces import Trace
 from scaling.control_plane import Platform
 
@@ -38,6 +39,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--platform", choices=[p.value for p in Platform], help="EC2 (default) or ECS")
     parser.add_argument("--max-capacity", type=int, help="the most instances you allow (default: 1000)")
     parser.add_argument("--price-per-hour", type=float, help="your price of one instance or task, USD")
+    parser.add_argument(
+        "--realism", choices=PRESETS, default="aws", help="the simulator's AWS model for the prediction (aws)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -95,6 +99,7 @@ def request_from(args: argparse.Namespace, defaults: dict[str, Any]) -> PlanRequ
         concurrency=int(pick("concurrency")),
         platform=Platform(pick("platform", Platform.EC2.value)),
         max_capacity_limit=args.max_capacity,
+        realism=args.realism,
     )
 
 
@@ -116,6 +121,7 @@ def as_dict(found: Plan, price_per_hour: float | None) -> dict[str, Any]:
         "predicted": {
             "slo_attainment": round(result.slo_attainment, 6),
             "goal": found.request.goal,
+            "realism": found.request.realism,
             "cost_ratio": round(result.cost_ratio, 4),
             "latency_p95_s": round(result.latency_p95_s, 1),
             "latency_p99_s": round(result.latency_p99_s, 1),
@@ -161,7 +167,8 @@ def render(found: Plan, data: dict[str, Any], where: str) -> str:
         out.append("add to samconfig.toml (with your SubnetIds and SecurityGroupIds):")
     out += [samconfig_block(found.parameter_overrides), ""]
     out.append(
-        f"predicted (simulator, policy tuned, these parameters): {p['slo_attainment']:.2%} of messages "
+        f"predicted (simulator, realism {found.request.realism}, policy tuned, these parameters): "
+        f"{p['slo_attainment']:.2%} of messages "
         f"within the SLO (goal {p['goal']:.0%}; always on at MaxCapacity: "
         f"{p['always_on_slo_attainment']:.2%}), "
         f"p95 {p['latency_p95_s']:g} s; cost ratio {p['cost_ratio']:.2f} (billed / work), "
