@@ -15,7 +15,7 @@ from mypy_boto3_cloudwatch import CloudWatchClient
 from scaling.control_plane import ControlPlane, PeriodInput, PeriodResult
 
 # The statistic each alarm asks of each metric in template.yaml (target tracking: Average;
-# bootstrap/shutdown metric math and the fast lane: Maximum). One datapoint per period, so they agree.
+# bootstrap/shutdown metric math and both lanes: Maximum). One datapoint per period, so they agree.
 _STATS = {
     "BacklogPerInstance": "Average",
     "VisibleMessages": "Maximum",
@@ -23,6 +23,7 @@ _STATS = {
     "RunningCapacity": "Maximum",
     "DesiredCapacity": "Maximum",
     "ScaleOutPressure": "Maximum",
+    "ScaleInPressure": "Maximum",
 }
 
 
@@ -35,8 +36,9 @@ class Datapoints:
     in_flight: int | None
     running: int | None
     desired: int | None
-    # What the publisher published for the fast lane; the model recomputes it as metric / its target.
+    # What the publisher published for the two lanes; the model recomputes both from the metric.
     scale_out_pressure: float | None = None
+    scale_in_pressure: float | None = None
 
     @property
     def complete(self) -> bool:
@@ -94,6 +96,7 @@ def read_datapoints(
         running=as_int("RunningCapacity"),
         desired=as_int("DesiredCapacity"),
         scale_out_pressure=values["ScaleOutPressure"],
+        scale_in_pressure=values["ScaleInPressure"],
     )
 
 

@@ -25,6 +25,7 @@ class MinuteRow:
     dlq: int
     latency_p95_s: float | None  # of the messages completed in this minute
     scale_out_pressure: float | None = None  # as the metric publisher published it
+    scale_in_pressure: float | None = None  # likewise
 
 
 @dataclass(frozen=True)

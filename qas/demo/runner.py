@@ -349,6 +349,7 @@ class DemoRun:
             dlq=dlq,
             latency_p95_s=None if p95 is None else round(p95, 2),
             scale_out_pressure=points.scale_out_pressure,
+            scale_in_pressure=points.scale_in_pressure,
         )
         self.console.progress(row, missing=points.visible is None)
         self.state.rows.append(row)

@@ -87,6 +87,24 @@ def fast_lane_steps(scaling: ScalingResources) -> tuple[tuple[float, float], ...
     )
 
 
+def scale_in_lane_steps(scaling: ScalingResources) -> tuple[tuple[float, int], ...]:
+    """The scale-in lane as the model takes it: (pressure below, % removed); () when ScaleInLane=false.
+
+    Its StepAdjustments are relative to the alarm's threshold (upper bounds <= 0; none: up to the
+    threshold, which a LessThanThreshold alarm never reaches) and negative percentages.
+    """
+    alarm = scaling.alarms.get("ScaleInLaneAlarm")
+    policy = None if alarm is None else scaling.policy_of(alarm)
+    if alarm is None or policy is None:
+        return ()
+    return tuple(
+        sorted(
+            (round(alarm.threshold + (step.upper_bound or 0.0), 6), -step.scaling_adjustment)
+            for step in policy.steps
+        )
+    )
+
+
 def control_plane_config(cfg: DemoConfig, scaling: ScalingResources) -> ControlPlaneConfig:
     """The shared model's settings, from the scaling resources the emulator materialized."""
     tracking = scaling.tracking_policy
@@ -108,6 +126,7 @@ def control_plane_config(cfg: DemoConfig, scaling: ScalingResources) -> ControlP
         bootstrap_steps=bootstrap_steps(bootstrap.steps, initial_target(cfg)),
         shutdown_after_minutes=max(1, shutdown_alarm.datapoints_to_alarm * period_s // 60),
         fast_lane_steps=fast_lane_steps(scaling),
+        scale_in_lane_steps=scale_in_lane_steps(scaling),
     )
 
 

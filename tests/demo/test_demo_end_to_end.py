@@ -74,6 +74,9 @@ def test_quick_demo_scales_out_and_back_to_zero_and_loses_nothing(platform, tmp_
     pressures = [(r["backlog_per_instance"], r["scale_out_pressure"]) for r in summary["timeline"]]
     assert any(p is not None and p > 0 for _, p in pressures), pressures
     assert all(p is None or (p > 0) == (b > 0) for b, p in pressures if b is not None), pressures
+    # ... and ScaleInPressure for the scale-in lane with it, never 0 (at least 1 / desired).
+    scale_in = [(r["scale_out_pressure"], r["scale_in_pressure"]) for r in summary["timeline"]]
+    assert all((out is None) == (p is None) and (p is None or p > 0) for out, p in scale_in), scale_in
     assert summary["latency"]["p50_s"] <= summary["latency"]["p95_s"] <= summary["latency"]["max_s"]
     # The report files exist; the chart is a PNG.
     assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -26,6 +26,20 @@ def resources(translated: dict[str, Any]) -> dict[str, Any]:
     return dict(translated["Resources"])
 
 
+def active(parameters: dict[str, str]) -> set[str]:
+    """The logical ids CloudFormation creates with these parameters (their conditions resolved)."""
+    translated = emulator.translate(parameters=parameters)
+    given = {
+        name: str(spec["Default"]) for name, spec in translated["Parameters"].items() if "Default" in spec
+    }
+    resolver = emulator.Resolver(translated, given | parameters, "stack", str, lambda *_: "")
+    return {
+        logical_id
+        for logical_id, resource in translated["Resources"].items()
+        if "Condition" not in resource or resolver.condition(resource["Condition"])
+    }
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[emulator.EmulatorServer]:
     with emulator.running_server() as running:

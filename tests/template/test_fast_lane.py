@@ -12,24 +12,11 @@ from qas import emulator
 from scaling.control_plane import FAST_LANE_STEPS
 from scaling.slo_guard import DEFAULT_SHARE
 from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES
+from tests.template.conftest import active
 
 FAST_LANE_RESOURCES = {"FastLaneAlarm", "Ec2FastLanePolicy", "EcsFastLanePolicy"}
 POLICY = {"EC2": "Ec2FastLanePolicy", "ECS": "EcsFastLanePolicy"}
 THRESHOLD = min(pressure for pressure, _ in FAST_LANE_STEPS)
-
-
-def active(parameters: dict[str, str]) -> set[str]:
-    """The logical ids CloudFormation creates with these parameters (their conditions resolved)."""
-    translated = emulator.translate(parameters=parameters)
-    given = {
-        name: str(spec["Default"]) for name, spec in translated["Parameters"].items() if "Default" in spec
-    }
-    resolver = emulator.Resolver(translated, given | parameters, "stack", str, lambda *_: "")
-    return {
-        logical_id
-        for logical_id, resource in translated["Resources"].items()
-        if "Condition" not in resource or resolver.condition(resource["Condition"])
-    }
 
 
 def _steps_config(resources: dict[str, Any], platform: str) -> dict[str, Any]:

@@ -220,6 +220,7 @@ def test_high_resolution_uses_ten_second_tracking_on_ec2(server: emulator.Emulat
     assert stack.scaling is not None
     assert stack.scaling.tracking_policy.period_s == 10
     assert stack.scaling.alarms["FastLaneAlarm"].period == 10  # one 10 s datapoint fires the fast lane
+    assert stack.scaling.alarms["ScaleInLaneAlarm"].period == 60  # five minutes, not five 10 s datapoints
     (tracking,) = [p for p in _policies(stack).values() if p["PolicyType"] == "TargetTrackingScaling"]
     assert tracking["TargetTrackingConfiguration"]["CustomizedMetricSpecification"]["Period"] == 10
     config = aws(stack, "lambda").get_function_configuration(
