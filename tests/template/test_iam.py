@@ -227,6 +227,39 @@ def _seed_durations(stack: emulator.DeployedStack) -> None:
     )
 
 
+def _seed_settled_fleet(stack: emulator.DeployedStack) -> None:
+    """A young oldest message on a fleet that has had its capacity for 3 minutes: the tuner reads
+    how long it has been settled (GetMetricData), and the guard leaves the formula alone."""
+    cloudwatch = aws(stack, "cloudwatch")
+    queue = stack.outputs["QueueUrl"].rstrip("/").rsplit("/", 1)[1]
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    fleet = [{"Name": "FleetName", "Value": stack.outputs["FleetName"]}]
+    for back in (1, 2, 3):
+        cloudwatch.put_metric_data(
+            Namespace=stack.parameters["MetricNamespace"],
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": fleet,
+                    "Timestamp": minute - timedelta(minutes=back),
+                    "Value": 1,
+                }
+                for name in ("RunningCapacity", "DesiredCapacity")
+            ],
+        )
+    cloudwatch.put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "ApproximateAgeOfOldestMessage",
+                "Dimensions": [{"Name": "QueueName", "Value": queue}],
+                "Timestamp": minute - timedelta(minutes=1),
+                "Value": 30,
+            }
+        ],
+    )
+
+
 # ---------------------------------------------------------------- the checks
 
 
@@ -262,6 +295,7 @@ def test_metric_publisher_role(platform, request, monkeypatch, recorder):
 def test_target_tuner_role_including_a_real_policy_update(platform, request, monkeypatch, recorder):
     stack = request.getfixturevalue(f"{platform.lower()}_stack")
     _seed_durations(stack)
+    _seed_settled_fleet(stack)
 
     result = _run_as_function(monkeypatch, recorder, stack, "TargetTunerFunction", tuner_app.lambda_handler)
 
@@ -281,6 +315,7 @@ def test_target_tuner_role_including_a_real_policy_update(platform, request, mon
     assert result["target"] != stack.scaling.tracking_policy.target_value
 
     calls = _calls(stack, recorder)
+    assert Call("cloudwatch:GetMetricData", "*") in calls  # the settled time was read
     _check_role(stack, "TargetTunerFunction", calls)
 
 
