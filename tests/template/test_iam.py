@@ -228,32 +228,29 @@ def _seed_durations(stack: emulator.DeployedStack) -> None:
 
 
 def _seed_settled_fleet(stack: emulator.DeployedStack) -> None:
-    """A young oldest message on a fleet that has had its capacity for 3 minutes: the tuner reads
-    how long it has been settled (GetMetricData), and the guard leaves the formula alone."""
+    """A young oldest message on a settled fleet: the tuner reads how long it has been settled
+    (GetMetricData), and the guard leaves the formula alone. 10 of 10 a second ago: the newest
+    minute's Maximum, whatever the publisher's test published on the same stack before (moto drops
+    the query's microseconds, so a datum of this very second could fall after its EndTime)."""
     cloudwatch = aws(stack, "cloudwatch")
     queue = stack.outputs["QueueUrl"].rstrip("/").rsplit("/", 1)[1]
-    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    now = datetime.now(UTC) - timedelta(seconds=1)
     fleet = [{"Name": "FleetName", "Value": stack.outputs["FleetName"]}]
-    for back in (1, 2, 3):
-        cloudwatch.put_metric_data(
-            Namespace=stack.parameters["MetricNamespace"],
-            MetricData=[
-                {
-                    "MetricName": name,
-                    "Dimensions": fleet,
-                    "Timestamp": minute - timedelta(minutes=back),
-                    "Value": 1,
-                }
-                for name in ("RunningCapacity", "DesiredCapacity")
-            ],
-        )
+    cloudwatch.put_metric_data(
+        Namespace=stack.parameters["MetricNamespace"],
+        MetricData=[
+            {"MetricName": name, "Dimensions": fleet, "Timestamp": now, "Value": 10}
+            for name in ("RunningCapacity", "DesiredCapacity")
+        ],
+    )
+    age = {"Name": "QueueName", "Value": queue}
     cloudwatch.put_metric_data(
         Namespace="AWS/SQS",
         MetricData=[
             {
                 "MetricName": "ApproximateAgeOfOldestMessage",
-                "Dimensions": [{"Name": "QueueName", "Value": queue}],
-                "Timestamp": minute - timedelta(minutes=1),
+                "Dimensions": [age],
+                "Timestamp": now,
                 "Value": 30,
             }
         ],
