@@ -20,6 +20,7 @@ RESOURCE_STAR_ACTIONS = frozenset(
     {
         "cloudwatch:PutMetricData",  # with a cloudwatch:namespace condition
         "cloudwatch:GetMetricStatistics",
+        "cloudwatch:GetMetricData",
         "cloudwatch:DescribeAlarms",
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribePolicies",

@@ -1,7 +1,8 @@
 """CloudWatch: the scaling metrics (PutMetricData), the measured durations, the running jobs, the
-queue's oldest message and its statistics for Little's law (GetMetricStatistics).
+queue's oldest message and its statistics for Little's law (GetMetricStatistics), and how long the
+fleet has been settled (GetMetricData).
 
-AWS calls: cloudwatch:PutMetricData, cloudwatch:GetMetricStatistics.
+AWS calls: cloudwatch:PutMetricData, cloudwatch:GetMetricStatistics, cloudwatch:GetMetricData.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ LATEST_WINDOW_MINUTES = 5  # SQS publishes every minute; a longer silence means 
 IN_FLIGHT_METRIC = "InFlightMessages"
 SQS_DELETED_METRIC = "NumberOfMessagesDeleted"  # AWS/SQS, dimension QueueName
 _QUEUE_PERIOD_SECONDS = 60  # AWS/SQS publishes one-minute data
+RUNNING_CAPACITY_METRIC = "RunningCapacity"  # the publisher's, every minute
+DESIRED_CAPACITY_METRIC = "DesiredCapacity"
 
 # Units of the metrics this bundle publishes (docs/contracts.md).
 UNITS: dict[str, StandardUnitType] = {
@@ -182,6 +185,50 @@ class FleetMetrics:
             return NO_RUNNING_JOBS
         return RunningJobs(count=round(count), elapsed_total_s=max(0.0, elapsed))
 
+    def settled_minutes(self, end: datetime, max_minutes: int) -> int:
+        """Consecutive one-minute periods, back from the most recent complete minute before ``end``,
+        with Minimum(RunningCapacity) >= Maximum(DesiredCapacity) > 0; at most ``max_minutes``.
+
+        Minimum and Maximum: a minute with two publisher samples counts only if the worse pair was
+        settled. A minute missing either datapoint ends the run (unknown is not settled).
+        One GetMetricData request for both series. Its default MaxDatapoints is 100,800, so the
+        paginator (NextToken) only ever sees one page for the 2 x 1,440 points the tuner asks for
+        at most; it is there for correctness, not expected to loop.
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+        """
+        if max_minutes < 1:
+            raise ValueError("max_minutes must be >= 1")
+        minute_end = end.replace(second=0, microsecond=0)  # the current minute is incomplete
+        queries: list[Any] = [
+            self._minute_stat("running", RUNNING_CAPACITY_METRIC, "Minimum"),
+            self._minute_stat("desired", DESIRED_CAPACITY_METRIC, "Maximum"),
+        ]
+        series: dict[str, dict[int, float]] = {"running": {}, "desired": {}}
+        pages = self.client.get_paginator("get_metric_data").paginate(
+            MetricDataQueries=queries,
+            StartTime=minute_end - timedelta(minutes=max_minutes),  # aligned: whole one-minute periods
+            EndTime=minute_end,
+            ScanBy="TimestampDescending",
+        )
+        for page in pages:
+            for result in page["MetricDataResults"]:
+                minutes = (_minute_index(at) for at in result.get("Timestamps", []))
+                series[result["Id"]].update(zip(minutes, result.get("Values", []), strict=True))
+        return consecutive_settled(
+            series["running"], series["desired"], _minute_index(minute_end) - 1, max_minutes
+        )
+
+    def _minute_stat(self, query_id: str, metric: str, stat: str) -> dict[str, Any]:
+        return {
+            "Id": query_id,
+            "MetricStat": {
+                "Metric": {"Namespace": self.namespace, "MetricName": metric, "Dimensions": self.dimensions},
+                "Period": 60,
+                "Stat": stat,
+            },
+            "ReturnData": True,
+        }
+
     def _minute_sum(self, metric: str, minute_end: datetime) -> float | None:
         points = self.client.get_metric_statistics(
             Namespace=self.namespace,
@@ -218,6 +265,28 @@ def latest_maximum(
     )["Datapoints"]
     timed = [(p["Timestamp"], p["Maximum"]) for p in points if "Maximum" in p and "Timestamp" in p]
     return max(timed)[1] if timed else None
+
+
+def is_settled(running: float | None, desired: float | None) -> bool:
+    """The fleet has the capacity it asked for (and asked for some): running >= desired > 0."""
+    return running is not None and desired is not None and running >= desired > 0
+
+
+def consecutive_settled(
+    running_min: Mapping[int, float], desired_max: Mapping[int, float], last_minute: int, max_minutes: int
+) -> int:
+    """Settled minutes in a row, counting back from ``last_minute`` (minute indexes since the epoch)."""
+    count = 0
+    while count < max_minutes and is_settled(
+        running_min.get(last_minute - count), desired_max.get(last_minute - count)
+    ):
+        count += 1
+    return count
+
+
+def _minute_index(at: datetime) -> int:
+    """Whole minutes since the epoch (timezone-aware datetimes: botocore returns them in UTC)."""
+    return math.floor(at.timestamp() / 60)
 
 
 def combine(datapoints: Sequence[DatapointTypeDef]) -> DurationWindow | None:

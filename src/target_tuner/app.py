@@ -7,7 +7,8 @@ messages take too long to start, on a settled fleet. The durations come from the
 MsgProcessingDuration; when no worker publishes it (a consumer of your own), from the queue's
 statistics by Little's law (scaling.service_time). The decision log says which (`duration_source`).
 
-AWS calls: cloudwatch:GetMetricStatistics (our namespace and AWS/SQS), cloudwatch:PutMetricData, and
+AWS calls: cloudwatch:GetMetricStatistics (our namespace and AWS/SQS), cloudwatch:GetMetricData (how
+long the fleet has been settled), cloudwatch:PutMetricData, and
 autoscaling:DescribePolicies + autoscaling:PutScalingPolicy (EC2) or
 application-autoscaling:DescribeScalingPolicies + application-autoscaling:PutScalingPolicy (ECS;
 the put also needs cloudwatch:DescribeAlarms/PutMetricAlarm/DeleteAlarms and
@@ -16,6 +17,7 @@ ecs:DescribeServices/UpdateService, which Application Auto Scaling calls on the 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,7 +28,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adapters.fleet import TargetPolicy
-from adapters.metrics import FleetMetrics, oldest_message_age
+from adapters.metrics import FleetMetrics, is_settled, oldest_message_age
 from common.errors import fail_loudly
 from common.observability import logger, metrics, tracer, use_namespace
 from common.scaling_policy import make_target_policy
@@ -37,6 +39,9 @@ from scaling.slo_guard import QueueAge
 from scaling.target import DurationStats, TargetDecision
 from scaling.tuning import TunerRun, tune_target
 from target_tuner.settings import TunerSettings
+
+# A day: a fleet settled that long is blamed for a day of the wait, far past any SLO.
+MAX_SETTLED_WINDOW_MINUTES = 1440
 
 
 @cache
@@ -83,22 +88,31 @@ def read_running_jobs(fleet_metrics: FleetMetrics, now: datetime) -> RunningJobs
 
 
 def read_queue_age(settings: TunerSettings, fleet_metrics: FleetMetrics, now: datetime) -> QueueAge | None:
-    """The oldest message's age and whether the fleet had what it asked for; None: no age datapoint."""
+    """The oldest message's age, whether the fleet had what it asked for and for how long; None: no
+    age datapoint."""
     if settings.queue_name is None:
         return None
     with fail_loudly("read queue age"):
         age = oldest_message_age(settings.queue_name, now, fleet_metrics.client)
         if age is None:
             return None
+        age = max(0.0, age)
         running = fleet_metrics.latest("RunningCapacity", now)
         desired = fleet_metrics.latest("DesiredCapacity", now)
         visible = fleet_metrics.latest("VisibleMessages", now)
-    settled = running is not None and desired is not None and running >= desired > 0
+        settled = is_settled(running, desired)
+        # Only the part of the age spent on a settled fleet is blamed on the target: the age bounds
+        # the minutes worth reading. Unsettled: the guard ignores the age, so nothing more is read.
+        settled_for_s = None
+        if settled:
+            window = min(MAX_SETTLED_WINDOW_MINUTES, math.ceil(age / 60) + 1)
+            settled_for_s = 60.0 * fleet_metrics.settled_minutes(now, window)
     return QueueAge(
-        oldest_age_s=max(0.0, age),
+        oldest_age_s=age,
         settled=settled,
         visible=round(visible or 0),  # with the mean: how long the waiting messages take to start
         running=round(running or 0),
+        settled_for_s=settled_for_s,
     )
 
 
@@ -158,6 +172,7 @@ def log_decision(
             "planned_tail_duration_s": planned.tail_estimate() if planned and planned.mean_s > 0 else None,
             "oldest_message_age_s": age.oldest_age_s if age else None,
             "fleet_settled": age.settled if age else None,
+            "fleet_settled_for_s": age.settled_for_s if age else None,
             "slo_guard_acted": run.formula != run.decision,
             "tail_statistic": settings.tail_percentile,
             "latency_slo_s": settings.latency_slo_s,

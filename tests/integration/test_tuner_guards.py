@@ -20,9 +20,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 QUEUE = "work"
 FLEET = [{"Name": "FleetName", "Value": ASG_NAME}]
-# 60 completions of 10 s: tail 10 s, so the formula gives (0.75 x (300 - 10) + 10) / 10 = 22.8 (SLO
-# 300 s, c = 1, the default queue share 0.75).
-FORMULA_TARGET = 22.8
+# 60 completions of 10 s: tail 10 s, so the formula plans a wait of min(0.75, 0.4) x (300 - 10) = 116 s
+# (SLO 300 s, c = 1, queue share 0.75 capped by max_wait_share 0.4): (116 + 10) / 10 = 12.6.
+FORMULA_TARGET = 12.6
 
 
 def put(namespace: str, name: str, dimensions: list[Any], at: datetime, **datum: Any) -> None:
@@ -45,19 +45,30 @@ def seed_age(at: datetime, age_s: float, queue: str = QUEUE) -> None:
     put("AWS/SQS", "ApproximateAgeOfOldestMessage", [{"Name": "QueueName", "Value": queue}], at, Value=age_s)
 
 
-def seed_old_message(now: datetime, running: int, desired: int, age_s: float | None = 290.0) -> None:
-    """60 completions of 10 s, the fleet's capacity a minute ago, and the oldest message's age then."""
+def seed_history(now: datetime, history: list[tuple[int, int]]) -> None:
+    """(running, desired) per minute, oldest first, the last one in the most recent complete minute."""
+    minute = now.replace(second=0, microsecond=0)
+    for back, (running, desired) in enumerate(reversed(history), start=1):
+        seed_capacity(minute - timedelta(minutes=back, seconds=-30), running=running, desired=desired)
+
+
+def seed_old_message(
+    now: datetime, running: int, desired: int, age_s: float | None = 580.0, minutes: int = 15
+) -> None:
+    """60 completions of 10 s, the fleet's capacity in each of the last `minutes` complete minutes,
+    and the oldest message's age a minute ago."""
     seed_completions(now - timedelta(minutes=5))
-    seed_capacity(now - timedelta(minutes=1), running=running, desired=desired)
+    seed_history(now, [(running, desired)] * minutes)
     if age_s is not None:
         seed_age(now - timedelta(minutes=1), age_s)
 
 
-def record_statistics_queries() -> list[dict[str, Any]]:
-    """The GetMetricStatistics requests (moto matches dimensions loosely: the requests must be exact)."""
+def record_statistics_queries(operation: str = "GetMetricStatistics") -> list[dict[str, Any]]:
+    """The requests of one CloudWatch operation (moto matches dimensions loosely, and GetMetricData
+    with dimensions ignores the namespace: the requests must be exact)."""
     calls: list[dict[str, Any]] = []
     clients.cloudwatch().meta.events.register(
-        "provide-client-params.monitoring.GetMetricStatistics", lambda params, **_: calls.append(params)
+        f"provide-client-params.monitoring.{operation}", lambda params, **_: calls.append(params)
     )
     return calls
 
@@ -117,29 +128,30 @@ def test_running_jobs_raise_the_planned_mean(monkeypatch, caplog, now):
 
     decision, record = run_tuner(monkeypatch, caplog, now)
 
-    # Then the mean is (60 x 10 + 1200) / 60 = 30 s, and so the tail: (0.75 x (300 - 30) + 30) / 30 = 7.75
+    # Then the mean is (60 x 10 + 1200) / 60 = 30 s, and so the tail: (0.4 x (300 - 30) + 30) / 30 = 4.6,
+    # reached from 40 by at most /8 a run
     assert record.mean_duration_s == 10.0
     assert record.planned_mean_duration_s == 30.0
-    assert decision.target == 7.75
+    assert (decision.ideal, decision.target) == (4.6, 5.0)
     running = [q for q in queries if q["MetricName"] in ("RunningJobs", "RunningJobSeconds")]
     assert [(q["Dimensions"], q["Statistics"], q["Period"]) for q in running] == [(FLEET, ["Sum"], 60)] * 2
 
 
 def test_an_old_message_on_a_settled_fleet_lowers_the_target(monkeypatch, caplog, now):
-    # Given the formula's 22.8 and an oldest message of 290 s, above 0.5 x (300 - 10) = 145 s,
-    # with the fleet running what it asked for
+    # Given the formula's 12.6 and an oldest message of 580 s, above 0.5 x (300 - 10) = 145 s,
+    # with the fleet running what it asked for (for 15 minutes: the whole age is blamed)
     seed_old_message(now, running=3, desired=3)
     seed_age(now - timedelta(minutes=1), 5.0, queue="another-queue")
     queries = record_statistics_queries()
 
     decision, record = run_tuner(monkeypatch, caplog, now)
 
-    # Then the target is cut by budget / age: 40 x 145 / 290 = 20
-    assert decision.target == 20.0
+    # Then the target is cut by budget / age: 40 x 145 / 580 = 10
+    assert decision.target == 10.0
     assert decision.reason.startswith("SLO guard")
-    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 20.0
+    assert asg_policy()["TargetTrackingConfiguration"]["TargetValue"] == 10.0
     assert record.slo_guard_acted is True
-    assert record.oldest_message_age_s == 290.0
+    assert record.oldest_message_age_s == 580.0
     [age_query] = [q for q in queries if q["Namespace"] == "AWS/SQS"]
     assert age_query["MetricName"] == "ApproximateAgeOfOldestMessage"
     assert age_query["Dimensions"] == [{"Name": "QueueName", "Value": QUEUE}]
@@ -160,12 +172,54 @@ def test_no_age_datapoint_leaves_the_formula_decision(monkeypatch, caplog, now):
 def test_an_unsettled_fleet_gets_no_guard(monkeypatch, caplog, now):
     # Given the same old message while capacity still boots (running 1 < desired 3)
     seed_old_message(now, running=1, desired=3)
+    settled_queries = record_statistics_queries("GetMetricData")
 
     decision, record = run_tuner(monkeypatch, caplog, now)
 
     assert decision.target == FORMULA_TARGET
     assert record.fleet_settled is False
     assert record.slo_guard_acted is False
+    # The guard ignores an unsettled fleet's age: how long it was settled is not even read.
+    assert record.fleet_settled_for_s is None
+    assert settled_queries == []
+
+
+def test_an_old_message_on_a_fleet_settled_only_two_minutes_is_not_blamed(monkeypatch, caplog, now):
+    # Given a message 600 s old, while the fleet booted for 5 minutes (running 1 < desired 3) and has
+    # had all 3 for the last 2: 600 s > 145 s, but only 120 s of it were waited on a settled fleet
+    seed_old_message(now, running=3, desired=3, age_s=600.0, minutes=0)
+    seed_history(now, [(1, 3)] * 5 + [(3, 3)] * 2)
+
+    decision, record = run_tuner(monkeypatch, caplog, now)
+
+    # Then the formula's target stands: the cold start's wait says nothing about the target
+    assert (record.fleet_settled, record.fleet_settled_for_s) == (True, 120.0)
+    assert decision.target == FORMULA_TARGET
+    assert record.slo_guard_acted is False
+
+
+def test_the_same_age_on_a_fleet_settled_fifteen_minutes_cuts_the_target(monkeypatch, caplog, now):
+    seed_old_message(now, running=3, desired=3, age_s=600.0, minutes=15)
+    queries = record_statistics_queries("GetMetricData")
+
+    decision, record = run_tuner(monkeypatch, caplog, now)
+
+    # Then the whole age is blamed: 40 x 145 / 600 = 9.67
+    assert decision.target == 9.67
+    assert decision.reason.startswith("SLO guard: oldest message 600 s on a settled fleet")
+    assert record.slo_guard_acted is True
+    # ceil(600 / 60) + 1 = 11 minutes are read, all settled: the count stops there
+    assert record.fleet_settled_for_s == 660.0
+    [query] = queries
+    minute = now.replace(second=0, microsecond=0)
+    assert (query["StartTime"], query["EndTime"]) == (minute - timedelta(minutes=11), minute)
+    assert [
+        (q["MetricStat"]["Metric"], q["MetricStat"]["Stat"], q["MetricStat"]["Period"])
+        for q in query["MetricDataQueries"]
+    ] == [
+        ({"Namespace": NAMESPACE, "MetricName": "RunningCapacity", "Dimensions": FLEET}, "Minimum", 60),
+        ({"Namespace": NAMESPACE, "MetricName": "DesiredCapacity", "Dimensions": FLEET}, "Maximum", 60),
+    ]
 
 
 def test_guard_share_zero_turns_the_guard_off(monkeypatch, caplog, now):

@@ -227,6 +227,36 @@ def _seed_durations(stack: emulator.DeployedStack) -> None:
     )
 
 
+def _seed_settled_fleet(stack: emulator.DeployedStack) -> None:
+    """A young oldest message on a settled fleet: the tuner reads how long it has been settled
+    (GetMetricData), and the guard leaves the formula alone. 10 of 10 a second ago: the newest
+    minute's Maximum, whatever the publisher's test published on the same stack before (moto drops
+    the query's microseconds, so a datum of this very second could fall after its EndTime)."""
+    cloudwatch = aws(stack, "cloudwatch")
+    queue = stack.outputs["QueueUrl"].rstrip("/").rsplit("/", 1)[1]
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    fleet = [{"Name": "FleetName", "Value": stack.outputs["FleetName"]}]
+    cloudwatch.put_metric_data(
+        Namespace=stack.parameters["MetricNamespace"],
+        MetricData=[
+            {"MetricName": name, "Dimensions": fleet, "Timestamp": now, "Value": 10}
+            for name in ("RunningCapacity", "DesiredCapacity")
+        ],
+    )
+    age = {"Name": "QueueName", "Value": queue}
+    cloudwatch.put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "ApproximateAgeOfOldestMessage",
+                "Dimensions": [age],
+                "Timestamp": now,
+                "Value": 30,
+            }
+        ],
+    )
+
+
 # ---------------------------------------------------------------- the checks
 
 
@@ -262,6 +292,7 @@ def test_metric_publisher_role(platform, request, monkeypatch, recorder):
 def test_target_tuner_role_including_a_real_policy_update(platform, request, monkeypatch, recorder):
     stack = request.getfixturevalue(f"{platform.lower()}_stack")
     _seed_durations(stack)
+    _seed_settled_fleet(stack)
 
     result = _run_as_function(monkeypatch, recorder, stack, "TargetTunerFunction", tuner_app.lambda_handler)
 
@@ -281,6 +312,7 @@ def test_target_tuner_role_including_a_real_policy_update(platform, request, mon
     assert result["target"] != stack.scaling.tracking_policy.target_value
 
     calls = _calls(stack, recorder)
+    assert Call("cloudwatch:GetMetricData", "*") in calls  # the settled time was read
     _check_role(stack, "TargetTunerFunction", calls)
 
 

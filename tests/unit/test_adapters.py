@@ -247,3 +247,50 @@ def test_datapoints_straddling_a_boundary_are_merged_by_sample_count():
     assert window is not None
     assert (window.samples, window.mean_s, window.max_s) == (40, 8.5, 50.0)
     assert combine([]) is None
+
+
+def test_settled_minutes_merges_result_pages():
+    # AWS paginates past MaxDatapoints (and a result may say PartialData): the second page, asked
+    # with the NextToken, holds the older minutes of both series
+    cloudwatch = client("cloudwatch")
+    end = datetime(2026, 1, 1, 12, 0, 40, tzinfo=UTC)
+    minute = end.replace(second=0)
+    ago = [minute - timedelta(minutes=back) for back in range(1, 6)]
+    fleet = {"Namespace": "ns", "Dimensions": [{"Name": "FleetName", "Value": "fleet"}]}
+    request = {
+        "MetricDataQueries": [
+            {
+                "Id": series,
+                "MetricStat": {"Metric": {**fleet, "MetricName": metric}, "Period": 60, "Stat": stat},
+                "ReturnData": True,
+            }
+            for series, metric, stat in (
+                ("running", "RunningCapacity", "Minimum"),
+                ("desired", "DesiredCapacity", "Maximum"),
+            )
+        ],
+        "StartTime": minute - timedelta(minutes=5),
+        "EndTime": minute,
+        "ScanBy": "TimestampDescending",
+    }
+
+    def page(timestamps: list[datetime], running: list[float], desired: list[float]) -> list[Any]:
+        return [
+            {"Id": "running", "Timestamps": timestamps, "Values": running, "StatusCode": "PartialData"},
+            {"Id": "desired", "Timestamps": timestamps, "Values": desired, "StatusCode": "PartialData"},
+        ]
+
+    with Stubber(cloudwatch) as stub:
+        stub.add_response(
+            "get_metric_data",
+            {"MetricDataResults": page(ago[:2], [2.0, 2.0], [2.0, 2.0]), "NextToken": "more"},
+            request,
+        )
+        # minute 4 ago booting: the run is 3 long
+        stub.add_response(
+            "get_metric_data",
+            {"MetricDataResults": page(ago[2:], [2.0, 1.0, 2.0], [2.0, 2.0, 2.0])},
+            {**request, "NextToken": "more"},
+        )
+        assert FleetMetrics("ns", "fleet", cloudwatch).settled_minutes(end, 5) == 3
+        stub.assert_no_pending_responses()
