@@ -59,8 +59,10 @@ def scale_in_lane_capacity(
     pressure: float, desired: int, steps: tuple[tuple[float, int], ...] = SCALE_IN_LANE_STEPS
 ) -> int | None:
     """The step policy's new desired capacity for this pressure, or None when no step applies."""
-    percent = next((removed for upper, removed in sorted(steps) if pressure < upper), None)
-    if percent is None or desired <= 1:
+    # Below an alarm's threshold a step's upper bound is inclusive (EC2 and Application Auto Scaling
+    # step scaling docs): at exactly 0.5 the -50% step applies.
+    percent = next((removed for upper, removed in sorted(steps) if pressure <= upper), None)
+    if percent is None or desired <= 1 or pressure >= max(upper for upper, _ in steps):
         return None
     removal = desired * percent / 100
     # AWS rounds a PercentChangeInCapacity result: between 0 and -1 to -1, below -1 toward zero.

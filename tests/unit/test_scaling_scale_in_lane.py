@@ -55,6 +55,10 @@ def test_steps_round_a_removal_like_aws() -> None:
     assert scale_in_lane_capacity(0.1, 1) is None
     assert scale_in_lane_capacity(0.95, 10) is None
     assert max(upper for upper, _ in SCALE_IN_LANE_STEPS) == SCALE_IN_LANE_THRESHOLD
+    # Below the threshold a step's upper bound is inclusive: exactly 0.5 takes the -50% step
+    assert scale_in_lane_capacity(0.5, 8) == 4
+    assert scale_in_lane_capacity(0.25, 8) == 2
+    assert scale_in_lane_capacity(SCALE_IN_LANE_THRESHOLD, 8) is None  # LessThanThreshold: not in alarm
 
 
 def test_publisher_publishes_the_pressure_with_the_target() -> None:
