@@ -206,8 +206,8 @@ class TargetTracking:
             settled=settled,
             visible=obs.visible,
             running=obs.running,
-            # Each settled datapoint covers its period, as the tuner counts them (scaling.slo_guard).
-            settled_for_s=None if since is None else obs.now_s - since + self.settings.period_s,
+            # The periods since the first settled datapoint: the tuner Lambda counts complete minutes only.
+            settled_for_s=None if since is None else obs.now_s - since,
         )
         if obs.missed:
             self._age = None  # no datapoint: the tuner sees no age either
