@@ -49,7 +49,8 @@ class PlanRequest:
     max_capacity_limit: int | None = None  # the most the user allows; None: the template's ceiling
     goal: float = SLO_GOAL
     # The simulator's preset the prediction runs under: "aws" (delays, noise, failures of the real
-    # service) by default; on d2 "ideal" predicted 99.94% with a 5-minute warm hold, "aws" 98.44%.
+    # service) by default; on d2 with a 5-minute warm hold "ideal"
+    # predicted 99.94%, "aws" 98.29%.
     realism: str = "aws"
 
     def __post_init__(self) -> None:

@@ -9,7 +9,7 @@ Why: AWS target tracking scales in only after 15 datapoints below about 90% of t
 not documented: ../shared/aws-facts.md), and that delay cannot be changed: its alarms must not be edited
 (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-target-tracking.html).
 On bursty, low-rate workloads the fleet a burst raised
-then idles for 15 minutes: without the lane the d2 trace costs 2.24x the work instead of 1.94x
+then idles for 15 minutes: without the lane the d2 trace costs 2.24x the work instead of 1.96x
 (ideal) at the same attainment, steady-tight under the aws realism 1.33x instead of 1.18x, and
 `burst` 2.74x instead of 1.89x (docs/design.md).
 

@@ -75,7 +75,7 @@ class TargetModel:
     # design point sits below the SLO guard's limit (scaling.slo_guard.DEFAULT_SHARE, 0.5). Without
     # it, long SLOs planned 0.75 of the budget: on slow-burst the guard and the formula fought (the
     # target swung 80 <-> 124 around the guard's 1,780 s) and a burst of slow jobs queued behind 30
-    # minutes of fast ones (ideal / aws 94.95% / 95.25% without the cap, 99.61% / 99.62% with it; d5
+    # minutes of fast ones (ideal / aws 96.57% / 95.22% without the cap, 99.61% / 99.62% with it; d5
     # 93.78% / 96.91% -> 100% / 100%, docs/design.md).
     max_wait_share: float = 0.4
 
