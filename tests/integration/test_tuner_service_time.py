@@ -34,9 +34,12 @@ def put_point(namespace: str, name: str, dimension: tuple[str, str], at: datetim
     )
 
 
-def seed_queue_statistics(minutes: int, in_flight: float, deleted_per_minute: float) -> None:
-    """What the metric publisher (InFlightMessages) and SQS itself (NumberOfMessagesDeleted) record."""
-    now = datetime.now(UTC).replace(second=30, microsecond=0)
+def seed_queue_statistics(
+    minutes: int, in_flight: float, deleted_per_minute: float, now: datetime | None = None
+) -> None:
+    """What the metric publisher (InFlightMessages) and SQS itself (NumberOfMessagesDeleted) record,
+    one point at :30 of each of the ``minutes`` minutes before ``now``'s."""
+    now = (now or datetime.now(UTC)).replace(second=30, microsecond=0)
     for minute in range(1, minutes + 1):
         at = now - timedelta(minutes=minute)
         put_point(NAMESPACE, "InFlightMessages", ("FleetName", ASG_NAME), at, in_flight)
@@ -93,10 +96,12 @@ def test_too_few_completions_keeps_the_target_and_says_why(monkeypatch, context,
 
 def test_minutes_that_sqs_has_not_reported_yet_are_left_out():
     # AWS/SQS data arrives late: a minute with in-flight data but no delete count must not read as 0.
-    seed_queue_statistics(minutes=4, in_flight=2, deleted_per_minute=30)
-    now = datetime.now(UTC)
-    put_point(NAMESPACE, "InFlightMessages", ("FleetName", ASG_NAME), now - timedelta(seconds=5), 50)
-    intervals = FleetMetrics(NAMESPACE, ASG_NAME).queue_intervals(datetime.now(UTC), 10, QUEUE_NAME)
+    # One fixed clock (a real one could cross a minute between the calls): the late point falls in the
+    # current, incomplete minute, which SQS has not reported yet.
+    now = datetime.now(UTC).replace(second=30, microsecond=0)
+    seed_queue_statistics(minutes=4, in_flight=2, deleted_per_minute=30, now=now)
+    put_point(NAMESPACE, "InFlightMessages", ("FleetName", ASG_NAME), now + timedelta(seconds=10), 50)
+    intervals = FleetMetrics(NAMESPACE, ASG_NAME).queue_intervals(now + timedelta(seconds=15), 10, QUEUE_NAME)
     assert [(i.in_flight, i.completed) for i in intervals] == [(2, 30)] * 4
     estimate = estimate_service_time(intervals)
     assert estimate.stats is not None and estimate.stats.mean_s == 4.0
