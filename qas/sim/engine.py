@@ -12,7 +12,7 @@ What it takes from the real system:
   ``visibility_timeout_s`` later.
 * Instances launch when the desired capacity rises, consume after ``boot_s``, and are billed from
   launch to termination. A busy worker protects itself (when the policy allows it); scale-in takes
-  unprotected instances (`scaling.control_plane.plan_scale_in`), and an instance left over because it
+  unprotected instances (`scaling.scale_in_victims.plan_scale_in`), and an instance left over because it
   was protected goes as soon as it is idle, before it takes more work.
 * The metric publisher samples every period: visible, in flight, running, desired.
 * A trace with message groups runs as a FIFO queue: qas/sim/fifo.py decides which message a free
@@ -44,8 +44,8 @@ from qas.sim.policies import Controller, Observation
 from qas.sim.publisher import Publisher
 from qas.sim.realism import HOUR, IDEAL, Realism
 from qas.sim.traces import Trace
-from scaling.control_plane import InstanceView, plan_scale_in
 from scaling.estimate import NO_RUNNING_JOBS, RunningJobs
+from scaling.scale_in_victims import InstanceView, plan_scale_in
 from scaling.service_time import Interval, estimate_service_time
 from scaling.target import DurationStats
 

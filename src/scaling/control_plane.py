@@ -29,8 +29,8 @@ published and apply the desired capacity it returns. It models:
 * several policies at once: any one can scale out (the largest capacity wins); a step policy's
   scale-in is not blocked by target tracking.
 
-Which instances go on scale-in is the fleet's job; :func:`plan_scale_in` gives the AWS default
-(unprotected first) for the simulator and the demo.
+Which instances go on scale-in is the fleet's job; `scaling.scale_in_victims.plan_scale_in` gives the
+AWS default (unprotected first) for the simulator and the demo.
 
 Stable API (the demo and the simulator use exactly this)::
 
@@ -43,11 +43,6 @@ Stable API (the demo and the simulator use exactly this)::
     cp.set_target(5.0)    # the tuner's put_scaling_policy; alarm history is kept, as AWS does
     cp.target             # the target in force
 
-    plan = plan_scale_in([InstanceView("i-1", protected=True, launched_at_s=0.0, running=True), ...],
-                         new_desired=0)
-    plan.terminate        # tuple[str, ...]: ids to terminate now
-    plan.blocked          # int: how many more should go but are protected
-
 Call ``evaluate`` once per metric period (``config.period_s``), in time order, with the datapoint the
 metric publisher published for the period that just ended.
 """
@@ -56,7 +51,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -478,40 +473,3 @@ class ControlPlane:
             best = min(inward, key=lambda p: p[1])
             return best[1], best[0]
         return desired, None
-
-
-@dataclass(frozen=True)
-class InstanceView:
-    """One instance (EC2) or task (ECS) as scale-in sees it."""
-
-    instance_id: str
-    protected: bool
-    launched_at_s: float
-    running: bool = True  # False while still booting (pending)
-
-
-@dataclass(frozen=True)
-class ScaleInPlan:
-    terminate: tuple[str, ...]
-    blocked: int  # excess instances that stay because they are protected
-
-
-def plan_scale_in(instances: Iterable[InstanceView], new_desired: int) -> ScaleInPlan:
-    """Which instances go when the fleet is above ``new_desired``.
-
-    AWS never picks a protected instance; the desired capacity still drops, and the excess goes
-    once protection is removed (call again then). Among unprotected ones: pending first (they do no
-    work yet), then the oldest launch (the default policy's last tie-breakers vary; this one is
-    deterministic).
-    """
-    if new_desired < 0:
-        raise ValueError("new_desired must be >= 0")
-    fleet = list(instances)
-    excess = len(fleet) - new_desired
-    if excess <= 0:
-        return ScaleInPlan((), 0)
-    candidates = sorted(
-        (i for i in fleet if not i.protected), key=lambda i: (i.running, i.launched_at_s, i.instance_id)
-    )
-    chosen = tuple(i.instance_id for i in candidates[:excess])
-    return ScaleInPlan(chosen, excess - len(chosen))

@@ -10,12 +10,10 @@ from scaling.control_plane import (
     AlarmState,
     ControlPlane,
     ControlPlaneConfig,
-    InstanceView,
     PeriodInput,
     PeriodResult,
     Platform,
     Source,
-    plan_scale_in,
 )
 
 
@@ -204,23 +202,6 @@ def test_config_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="shutdown_after_minutes"):
         ControlPlaneConfig(target=1.0, shutdown_after_minutes=0)
     assert ControlPlaneConfig(target=1.0, period_s=10, shutdown_after_minutes=2).shutdown_datapoints == 12
-
-
-def test_plan_scale_in_never_picks_protected_instances() -> None:
-    fleet = [
-        InstanceView("busy-old", protected=True, launched_at_s=0.0),
-        InstanceView("idle-new", protected=False, launched_at_s=50.0),
-        InstanceView("idle-old", protected=False, launched_at_s=10.0),
-        InstanceView("booting", protected=False, launched_at_s=90.0, running=False),
-    ]
-    assert plan_scale_in(fleet, 2).terminate == ("booting", "idle-old")
-    plan = plan_scale_in(fleet, 0)
-    assert set(plan.terminate) == {"booting", "idle-old", "idle-new"}
-    assert plan.blocked == 1
-    assert plan_scale_in(fleet, 4).terminate == ()
-    all_busy = [InstanceView(f"i-{n}", protected=True, launched_at_s=0.0) for n in range(3)]
-    assert plan_scale_in(all_busy, 0) == plan_scale_in(all_busy, 0)
-    assert plan_scale_in(all_busy, 1).blocked == 2
 
 
 def test_bootstrap_steps_start_more_instances_for_a_large_burst() -> None:
