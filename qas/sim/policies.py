@@ -20,7 +20,7 @@ from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneCon
 from scaling.estimate import RunningJobs
 from scaling.fifo import cap_backlog_per_instance
 from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
-from scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge
+from scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge, is_settled
 from scaling.target import DurationStats, GuardRails, TargetModel, aws_guidance_target, decide_target
 from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tune_target
 
@@ -195,7 +195,7 @@ class TargetTracking:
         return self.plane.target
 
     def step(self, obs: Observation) -> Step:
-        settled = obs.running >= obs.desired > 0
+        settled = is_settled(obs.running, obs.desired)
         if not settled:
             self._settled_since_s = None
         elif self._settled_since_s is None:

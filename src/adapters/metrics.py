@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from adapters import clients
 from scaling.estimate import NO_RUNNING_JOBS, RunningJobs
 from scaling.service_time import Interval
+from scaling.slo_guard import is_settled
 from scaling.target import DurationStats
 
 if TYPE_CHECKING:
@@ -265,11 +266,6 @@ def latest_maximum(
     )["Datapoints"]
     timed = [(p["Timestamp"], p["Maximum"]) for p in points if "Maximum" in p and "Timestamp" in p]
     return max(timed)[1] if timed else None
-
-
-def is_settled(running: float | None, desired: float | None) -> bool:
-    """The fleet has the capacity it asked for (and asked for some): running >= desired > 0."""
-    return running is not None and desired is not None and running >= desired > 0
 
 
 def consecutive_settled(

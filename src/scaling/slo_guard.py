@@ -49,6 +49,11 @@ class QueueAge:
         return min(self.oldest_age_s, self.settled_for_s)
 
 
+def is_settled(running: float | None, desired: float | None) -> bool:
+    """The fleet has the capacity it asked for (and asked for some): running >= desired > 0."""
+    return running is not None and desired is not None and running >= desired > 0
+
+
 def waiting_budget(model: TargetModel, stats: DurationStats | None) -> float:
     """How long a message may wait and still meet the SLO at the tail duration."""
     tail = stats.tail_estimate() if stats is not None and stats.samples > 0 and stats.mean_s > 0 else 0.0

@@ -28,14 +28,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adapters.fleet import TargetPolicy
-from adapters.metrics import FleetMetrics, is_settled, oldest_message_age
+from adapters.metrics import FleetMetrics, oldest_message_age
 from common.errors import fail_loudly
 from common.observability import logger, metrics, tracer, use_namespace
 from common.scaling_policy import make_target_policy
 from common.settings import load_settings
 from scaling.estimate import RunningJobs
 from scaling.service_time import estimate_service_time
-from scaling.slo_guard import QueueAge
+from scaling.slo_guard import QueueAge, is_settled
 from scaling.target import DurationStats, TargetDecision
 from scaling.tuning import TunerRun, tune_target
 from target_tuner.settings import TunerSettings
