@@ -1,4 +1,4 @@
-"""The publisher's ScaleOutPressure: BacklogPerInstance / the target in force, read from the policy."""
+"""The publisher's ScaleOutPressure and ScaleInPressure, against the target in force read from the policy."""
 
 from __future__ import annotations
 
@@ -58,6 +58,25 @@ def test_ec2_publishes_pressure_against_the_target_in_force(monkeypatch, context
         name: [{"Name": "FleetName", "Value": ASG_NAME}] for name in PUBLISHED | {"ScaleOutPressure"}
     }
     assert describes == [{"AutoScalingGroupName": ASG_NAME, "PolicyNames": [POLICY]}]
+
+
+def test_ec2_publishes_the_scale_in_pressure_per_desired_instance(monkeypatch, context):
+    # Given 1 message in flight on 4 InService instances, all of them asked for, and a target of 2.5
+    url = make_queue()
+    fill_queue(url, visible=0, in_flight=1)
+    make_asg(desired=4)
+    make_asg_policy(target=2.5)
+    set_env(monkeypatch, "EC2", url, SCALING_POLICY_NAME=POLICY)
+
+    sample = app.lambda_handler(load_event("metric_publisher"), context)["samples"][0]
+
+    # Then 1 / (4 x 2.5) = 0.1 is below one instance's share, so the floor 1 / 4 is published: the
+    # scale-in lane's steps may then keep one instance, never none (scaling.scale_in_lane)
+    assert sample["ScaleInPressure"] == 0.25
+    assert metric_values("ScaleInPressure", ASG_NAME, "Maximum") == [0.25]
+    assert metric_dimensions({"ScaleInPressure"}) == {
+        "ScaleInPressure": [{"Name": "FleetName", "Value": ASG_NAME}]
+    }
 
 
 def test_ecs_reads_its_own_policy_among_others(monkeypatch, context):
