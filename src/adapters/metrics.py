@@ -246,15 +246,25 @@ class FleetMetrics:
 
 def oldest_message_age(
     queue_name: str, end: datetime, client: CloudWatchClient | None = None
-) -> float | None:
-    """SQS ApproximateAgeOfOldestMessage (Maximum, newest datapoint of the last 5 minutes), seconds."""
+) -> tuple[float, datetime] | None:
+    """SQS ApproximateAgeOfOldestMessage (Maximum, newest datapoint of the last 5 minutes), seconds,
+    and the start of that datapoint's minute (AWS/SQS data arrives minutes late)."""
     dimensions: list[Any] = [{"Name": "QueueName", "Value": queue_name}]
-    return latest_maximum(client or clients.cloudwatch(), SQS_NAMESPACE, OLDEST_AGE_METRIC, dimensions, end)
+    newest = newest_maximum(client or clients.cloudwatch(), SQS_NAMESPACE, OLDEST_AGE_METRIC, dimensions, end)
+    return None if newest is None else (newest[1], newest[0])
 
 
 def latest_maximum(
     client: CloudWatchClient, namespace: str, metric: str, dimensions: list[Any], end: datetime
 ) -> float | None:
+    newest = newest_maximum(client, namespace, metric, dimensions, end)
+    return None if newest is None else newest[1]
+
+
+def newest_maximum(
+    client: CloudWatchClient, namespace: str, metric: str, dimensions: list[Any], end: datetime
+) -> tuple[datetime, float] | None:
+    """The newest one-minute Maximum of the last few minutes, with its timestamp."""
     points = client.get_metric_statistics(
         Namespace=namespace,
         MetricName=metric,
@@ -265,7 +275,7 @@ def latest_maximum(
         Statistics=["Maximum"],
     )["Datapoints"]
     timed = [(p["Timestamp"], p["Maximum"]) for p in points if "Maximum" in p and "Timestamp" in p]
-    return max(timed)[1] if timed else None
+    return max(timed) if timed else None
 
 
 def consecutive_settled(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -93,20 +93,23 @@ def read_queue_age(settings: TunerSettings, fleet_metrics: FleetMetrics, now: da
     if settings.queue_name is None:
         return None
     with fail_loudly("read queue age"):
-        age = oldest_message_age(settings.queue_name, now, fleet_metrics.client)
-        if age is None:
+        newest = oldest_message_age(settings.queue_name, now, fleet_metrics.client)
+        if newest is None:
             return None
-        age = max(0.0, age)
+        age, age_minute = max(0.0, newest[0]), newest[1]
         running = fleet_metrics.latest("RunningCapacity", now)
         desired = fleet_metrics.latest("DesiredCapacity", now)
         visible = fleet_metrics.latest("VisibleMessages", now)
         settled = is_settled(running, desired)
         # Only the part of the age spent on a settled fleet is blamed on the target: the age bounds
-        # the minutes worth reading. Unsettled: the guard ignores the age, so nothing more is read.
+        # the minutes worth reading, counted back from the age datapoint's own minute (it may be a few
+        # minutes old: a fleet that settled after it says nothing about that age). Unsettled: the
+        # guard ignores the age, so nothing more is read.
         settled_for_s = None
         if settled:
             window = min(MAX_SETTLED_WINDOW_MINUTES, math.ceil(age / 60) + 1)
-            settled_for_s = 60.0 * fleet_metrics.settled_minutes(now, window)
+            age_end = min(now, age_minute + timedelta(minutes=1))
+            settled_for_s = 60.0 * fleet_metrics.settled_minutes(age_end, window)
     return QueueAge(
         oldest_age_s=age,
         settled=settled,

@@ -198,6 +198,22 @@ def test_an_old_message_on_a_fleet_settled_only_two_minutes_is_not_blamed(monkey
     assert record.slo_guard_acted is False
 
 
+def test_the_settled_time_counts_back_from_the_age_datapoints_own_minute(monkeypatch, caplog, now):
+    # Given the newest age datapoint 4 minutes old (AWS/SQS data arrives late): 600 s while the fleet
+    # was still booting; it has had all 3 instances for the 3 minutes since
+    seed_completions(now - timedelta(minutes=5))
+    seed_history(now, [(1, 3)] * 12 + [(3, 3)] * 3)
+    seed_age(now - timedelta(minutes=4), 600.0)
+
+    decision, record = run_tuner(monkeypatch, caplog, now)
+
+    # Then none of that age was waited on a settled fleet (counted up to now, 180 s > the 145 s limit
+    # would have been blamed): the formula's target stands
+    assert (record.fleet_settled, record.fleet_settled_for_s) == (True, 0.0)
+    assert decision.target == FORMULA_TARGET
+    assert record.slo_guard_acted is False
+
+
 def test_the_same_age_on_a_fleet_settled_fifteen_minutes_cuts_the_target(monkeypatch, caplog, now):
     seed_old_message(now, running=3, desired=3, age_s=600.0, minutes=15)
     queries = record_statistics_queries("GetMetricData")
