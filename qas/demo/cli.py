@@ -83,6 +83,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="share of minutes the metric publisher does not run: missing datapoints (default: 0)",
     )
+    parser.add_argument(
+        "--fast-lane", choices=["on", "off"], default="on", help="the FastLane step policy (default: on)"
+    )
+    parser.add_argument(
+        "--scale-in-lane", choices=["on", "off"], default="on", help="the ScaleInLane policy (default: on)"
+    )
+    parser.add_argument(
+        "--keep-warm",
+        type=int,
+        default=None,
+        metavar="MINUTES",
+        help="KeepWarm=true with KeepWarmMinutes=MINUTES demo minutes (default: off)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
     parser.add_argument(
         "--report-dir", default=defaults.report_dir, help="where summary.json and timeline.png go"
@@ -111,6 +124,11 @@ def config_from(args: argparse.Namespace) -> DemoConfig:
     if "profile" in values:
         values["profile"] = PROFILES[values["profile"]]
     values.update(platform=Platform(args.platform), seed=args.seed, report_dir=args.report_dir)
+    values.update(
+        fast_lane=args.fast_lane == "on",
+        scale_in_lane=args.scale_in_lane == "on",
+        keep_warm_minutes=args.keep_warm,
+    )
     return dataclasses.replace(DemoConfig(), **values)
 
 

@@ -109,6 +109,11 @@ class DemoConfig:
     # The simulator's AWS effects the demo shares (docs/simulator.md); off by default.
     alarm_delay_minutes: int = 0  # the alarms act on a minute's datapoints this many minutes later
     missed_sample_rate: float = 0.0  # share of minutes the metric publisher does not run
+    # The policy's parts the template lets you turn off (FastLane, ScaleInLane) or on (KeepWarm:
+    # KeepWarmMinutes in demo minutes; None = off), to watch what each does.
+    fast_lane: bool = True
+    scale_in_lane: bool = True
+    keep_warm_minutes: int | None = None
 
     def __post_init__(self) -> None:
         if self.seconds_per_minute < 2:
@@ -127,6 +132,8 @@ class DemoConfig:
             raise ValueError("--alarm-delay-minutes must be >= 0")
         if not 0 <= self.missed_sample_rate < 1:
             raise ValueError("--missed-sample-rate must be within [0, 1)")
+        if self.keep_warm_minutes is not None and not 1 <= self.keep_warm_minutes <= 120:
+            raise ValueError("--keep-warm must be within 1..120 demo minutes (KeepWarmMinutes)")
 
     @property
     def timeline_minutes(self) -> int:

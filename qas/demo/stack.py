@@ -56,6 +56,10 @@ def stack_parameters(cfg: DemoConfig) -> dict[str, str]:
         "ShutdownAfterMinutes": str(cfg.shutdown_after_minutes),
         # One publisher sample per demo minute: a 10 s loop would last 60 real seconds.
         "HighResolutionMetrics": "false",
+        "FastLane": str(cfg.fast_lane).lower(),
+        "ScaleInLane": str(cfg.scale_in_lane).lower(),
+        "KeepWarm": str(cfg.keep_warm_minutes is not None).lower(),
+        **({"KeepWarmMinutes": str(cfg.keep_warm_minutes)} if cfg.keep_warm_minutes is not None else {}),
     }
 
 

@@ -1,4 +1,5 @@
-"""The demo's share of the simulator's AWS effects: alarm delay and missed publisher samples."""
+"""The demo's share of the simulator's AWS effects (alarm delay, missed publisher samples), and the
+policy parts it can turn on or off (the lanes, KeepWarm)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import argparse
 
 import pytest
 
-from qas.demo.cli import add_arguments, config_from
+from qas.demo.cli import QUICK, add_arguments, config_from
 from qas.demo.config import DemoConfig
 from qas.demo.control import Datapoints, evaluate
-from scaling.control_plane import ControlPlane, ControlPlaneConfig, Source
+from qas.demo.stack import deploy, stack_parameters
+from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, Source
+from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -48,3 +51,25 @@ def test_a_minute_without_datapoints_fires_nothing() -> None:
     missing = Datapoints(None, None, None, None, None)
     result = evaluate(quiet, 0, missing, desired_now=0, running_now=0)
     assert result.desired == 0 and result.actions == ()
+
+
+def test_policy_parts_reach_the_template_and_the_model() -> None:
+    # Defaults: both lanes on, no KeepWarm, as the template's defaults
+    default = stack_parameters(config_from(parse()))
+    assert (default["FastLane"], default["ScaleInLane"], default["KeepWarm"]) == ("true", "true", "false")
+    assert "KeepWarmMinutes" not in default
+    cfg = config_from(parse("--fast-lane", "off", "--scale-in-lane", "off", "--keep-warm", "7", "--quick"))
+    params = stack_parameters(cfg)
+    assert (params["FastLane"], params["ScaleInLane"], params["KeepWarm"]) == ("false", "false", "true")
+    assert params["KeepWarmMinutes"] == "7"
+    with pytest.raises(ValueError, match="--keep-warm"):
+        DemoConfig(keep_warm_minutes=0)
+
+    # Deployed on the emulator, the model the demo runs takes what the template then creates
+    with deploy(cfg) as stack:
+        assert (stack.control.fast_lane_steps, stack.control.scale_in_lane_steps) == ((), ())
+        assert stack.control.shutdown_after_minutes == 7
+    with deploy(config_from(parse("--quick"))) as stack:
+        assert stack.control.fast_lane_steps == FAST_LANE_STEPS
+        assert stack.control.scale_in_lane_steps == SCALE_IN_LANE_STEPS
+        assert stack.control.shutdown_after_minutes == QUICK["shutdown_after_minutes"]
