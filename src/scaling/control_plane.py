@@ -264,7 +264,8 @@ class _Window:
         return AlarmState.ALARM if all(breaching(p) for p in self.points if p is not None) else AlarmState.OK
 
 
-_STEP_START = (0.0, 1.0)  # neutral (bootstrap, shutdown) before a step period's first sample
+# Neutral (bootstrap, shutdown, scale-in pressure) before a step period's first sample.
+_STEP_START = (0.0, 1.0, -math.inf)
 
 
 def _positive(value: float) -> bool:
@@ -283,9 +284,8 @@ class ControlPlane:
         self._shutdown = _Window(config.shutdown_datapoints)
         self._fast = _Window(1)
         self._lane = _Window(config.scale_in_lane_datapoints)
-        self._lane_acc: float | None = None  # the current step period's Maximum pressure so far
-        self._lane_seen = 0
-        # Sub-periods per step-alarm period, and the current one's (bootstrap, shutdown) so far.
+        # Sub-periods per step-alarm period, and the current one's (bootstrap, shutdown, scale-in
+        # pressure) so far.
         self._per_step = config.step_period_s // config.period_s
         self._step_seen = 0
         self._step_acc = _STEP_START
@@ -321,19 +321,11 @@ class ControlPlane:
         # TreatMissingData notBreaching: a missing datapoint counts as not below the threshold.
         return self._lane.state(lambda p: p < threshold)
 
-    def _push_lane(self, period: PeriodInput) -> bool:
-        """Feed the scale-in lane's alarm the Maximum pressure of its period; True when it evaluates."""
-        if period.metric is None:
-            pressure = math.inf  # missing: notBreaching
-        else:
-            pressure = scale_in_pressure(period.metric, period.running, period.desired, self._target)
-        self._lane_acc = pressure if self._lane_acc is None else max(self._lane_acc, pressure)
-        self._lane_seen += 1
-        if self._lane_seen < self._per_step:
-            return False
-        self._lane.push(self._lane_acc)
-        self._lane_acc, self._lane_seen = None, 0
-        return True
+    def _lane_pressure(self, period: PeriodInput) -> float:
+        """The published ScaleInPressure; a missing datapoint (or no lane) is never below it."""
+        if period.metric is None or not self.config.scale_in_lane_steps:
+            return math.inf  # TreatMissingData notBreaching
+        return scale_in_pressure(period.metric, period.running, period.desired, self._target)
 
     def _fast_state(self) -> AlarmState:
         if not self.config.fast_lane_steps:
@@ -363,7 +355,6 @@ class ControlPlane:
         self._low.push(metric)
         step_due = self._push_step_alarms(period)
         self._fast.push(None if metric is None else metric / self._target)
-        lane_due = bool(cfg.scale_in_lane_steps) and self._push_lane(period)
 
         proposals: list[tuple[Source, int, str]] = []
         tracked = self._target_tracking(period)
@@ -378,7 +369,7 @@ class ControlPlane:
             if stepped is not None and self._clamp(stepped) > desired:
                 reason = f"pressure {fast:.2f} with {period.running} running"
                 proposals.append((Source.FAST_LANE, self._clamp(stepped), reason))
-        if lane_due and self._lane_state() is AlarmState.ALARM:
+        if step_due and self._lane_state() is AlarmState.ALARM:
             pressure = self._lane.points[-1]
             steps = cfg.scale_in_lane_steps
             lane = None if pressure is None else scale_in_lane_capacity(pressure, desired, steps)
@@ -409,21 +400,25 @@ class ControlPlane:
         return PeriodResult(new_desired, actions, self.alarm_states())
 
     def _push_step_alarms(self, period: PeriodInput) -> bool:
-        """Feed the bootstrap and shutdown alarms; True when they evaluate this period (every
-        period, unless their Period is longer than target tracking's)."""
+        """Feed the bootstrap, shutdown and scale-in-lane alarms; True when they evaluate this period
+        (every period, unless their Period is longer than target tracking's)."""
         bootstrap = float(period.visible > 0 and period.desired == 0)
         shutdown = float(period.visible + period.in_flight == 0 and period.desired > 0)
+        lane = self._lane_pressure(period)
         if self._per_step > 1:
             # Maximum statistics: work waited at some sample (bootstrap); the queue was empty at
-            # every sample (shutdown: the Maximum of visible + in flight is 0).
-            bootstrap, shutdown = max(bootstrap, self._step_acc[0]), min(shutdown, self._step_acc[1])
+            # every sample (shutdown: the Maximum of visible + in flight is 0); the highest pressure.
+            seen_bootstrap, seen_shutdown, seen_lane = self._step_acc
+            bootstrap, shutdown = max(bootstrap, seen_bootstrap), min(shutdown, seen_shutdown)
+            lane = max(lane, seen_lane)
             self._step_seen += 1
             if self._step_seen < self._per_step:
-                self._step_acc = (bootstrap, shutdown)
+                self._step_acc = (bootstrap, shutdown, lane)
                 return False
             self._step_seen, self._step_acc = 0, _STEP_START
         self._bootstrap.push(bootstrap)
         self._shutdown.push(shutdown)
+        self._lane.push(lane)
         return True
 
     def _clamp(self, capacity: int) -> int:
