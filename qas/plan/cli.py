@@ -114,8 +114,8 @@ def as_dict(found: Plan, price_per_hour: float | None) -> dict[str, Any]:
         "max_capacity": found.max_capacity,
         "initial_target": found.initial_target,
         "capacity_lead_seconds": found.capacity_lead_s,
-        "shutdown_after_minutes": int(found.parameter_overrides["ShutdownAfterMinutes"]),
-        "keep_warm_minutes": found.shutdown_after_minutes if found.request.keeps_warm else None,
+        "shutdown_after_minutes": found.shutdown_after_minutes,
+        "keep_warm_minutes": found.keep_warm_minutes,
         "worker_concurrency": found.request.concurrency,
         "parameter_overrides": found.parameter_overrides,
         "predicted": {

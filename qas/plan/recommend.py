@@ -154,7 +154,7 @@ def run_simulation(
 @dataclass
 class Trial:
     max_capacity: int
-    shutdown_minutes: int
+    idle_minutes: int
     slo_attainment: float
     cost_ratio: float
 
@@ -165,7 +165,7 @@ class Plan:
     workload: Workload
     initial_target: int
     max_capacity: int
-    shutdown_after_minutes: int
+    idle_minutes: int  # empty-queue minutes before 0: KeepWarmMinutes (KeepWarm) or ShutdownAfterMinutes
     result: SimResult  # `tuned` with these parameters
     reference: SimResult  # always-on at MaxCapacity: the best any policy can do with it
     trials: list[Trial] = field(default_factory=list)
@@ -180,8 +180,16 @@ class Plan:
         return self.request.fleet(self.max_capacity).target_model().capacity_lead_s
 
     @property
+    def shutdown_after_minutes(self) -> int:
+        return SHUTDOWN_DEFAULT if self.request.keeps_warm else self.idle_minutes
+
+    @property
+    def keep_warm_minutes(self) -> int | None:
+        return self.idle_minutes if self.request.keeps_warm else None
+
+    @property
     def parameter_overrides(self) -> dict[str, str]:
-        warm = self.request.keeps_warm
+        warm = self.keep_warm_minutes
         return {
             "WorkerPlatform": str(self.request.platform),
             "WorkerConcurrency": str(self.request.concurrency),
@@ -189,11 +197,11 @@ class Plan:
             "MaxCapacity": str(self.max_capacity),
             "InitialTarget": str(self.initial_target),
             "CapacityLeadSeconds": f"{self.capacity_lead_s:g}",
-            "ShutdownAfterMinutes": str(SHUTDOWN_DEFAULT if warm else self.shutdown_after_minutes),
+            "ShutdownAfterMinutes": str(self.shutdown_after_minutes),
             # A cold start longer than 60% of the SLO: keep one warm (scaling.backlog.keeps_warm), and
             # the searched idle time is then KeepWarmMinutes.
-            "KeepWarm": str(warm).lower(),
-            **({"KeepWarmMinutes": str(self.shutdown_after_minutes)} if warm else {}),
+            "KeepWarm": str(warm is not None).lower(),
+            **({"KeepWarmMinutes": str(warm)} if warm is not None else {}),
         }
 
     @property
@@ -206,10 +214,10 @@ def plan(trace: Trace, request: PlanRequest) -> Plan:
     target = initial_target(workload, request)
     trials: list[Trial] = []
 
-    def tuned(max_capacity: int, shutdown: int) -> SimResult:
-        fleet = request.fleet(max_capacity, shutdown)
+    def tuned(max_capacity: int, idle: int) -> SimResult:
+        fleet = request.fleet(max_capacity, idle)
         result = run_simulation(trace, "tuned", fleet, target, request.realism)
-        trials.append(Trial(max_capacity, shutdown, result.slo_attainment, result.cost_ratio))
+        trials.append(Trial(max_capacity, idle, result.slo_attainment, result.cost_ratio))
         return result
 
     default = request.default_idle_minutes
@@ -223,24 +231,24 @@ def plan(trace: Trace, request: PlanRequest) -> Plan:
             break  # more capacity does not help: the misses come from elsewhere (explain says where)
         capacity, result = trials[-1].max_capacity, grown
 
-    shutdown = default
+    idle = default
     if result.slo_attainment >= request.goal:
         for minutes in SHUTDOWN_CHOICES:
             if minutes == default:
                 continue
             other = tuned(capacity, minutes)
             if other.slo_attainment >= request.goal and other.instance_seconds < result.instance_seconds:
-                result, shutdown = other, minutes
+                result, idle = other, minutes
     else:
         # Cold starts, not capacity, may be what misses: a longer wait before zero can reach the goal.
         for minutes in (m for m in SHUTDOWN_CHOICES if m > default):
             other = tuned(capacity, minutes)
             if other.slo_attainment >= request.goal:
-                result, shutdown = other, minutes
+                result, idle = other, minutes
                 break
 
-    reference = run_simulation(trace, REFERENCE, request.fleet(capacity, shutdown), target, request.realism)
-    found = Plan(request, workload, target, capacity, shutdown, result, reference, trials)
+    reference = run_simulation(trace, REFERENCE, request.fleet(capacity, idle), target, request.realism)
+    found = Plan(request, workload, target, capacity, idle, result, reference, trials)
     if result.slo_attainment < request.goal:
         found.why_not = explain(found)
     return found
