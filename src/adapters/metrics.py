@@ -246,12 +246,11 @@ class FleetMetrics:
 
 def oldest_message_age(
     queue_name: str, end: datetime, client: CloudWatchClient | None = None
-) -> tuple[float, datetime] | None:
-    """SQS ApproximateAgeOfOldestMessage (Maximum, newest datapoint of the last 5 minutes), seconds,
-    and the start of that datapoint's minute (AWS/SQS data arrives minutes late)."""
+) -> tuple[datetime, float] | None:
+    """SQS ApproximateAgeOfOldestMessage (Maximum, newest datapoint of the last 5 minutes): the start
+    of that datapoint's minute (AWS/SQS data arrives minutes late) and the age in seconds."""
     dimensions: list[Any] = [{"Name": "QueueName", "Value": queue_name}]
-    newest = newest_maximum(client or clients.cloudwatch(), SQS_NAMESPACE, OLDEST_AGE_METRIC, dimensions, end)
-    return None if newest is None else (newest[1], newest[0])
+    return newest_maximum(client or clients.cloudwatch(), SQS_NAMESPACE, OLDEST_AGE_METRIC, dimensions, end)
 
 
 def latest_maximum(

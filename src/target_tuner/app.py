@@ -96,7 +96,7 @@ def read_queue_age(settings: TunerSettings, fleet_metrics: FleetMetrics, now: da
         newest = oldest_message_age(settings.queue_name, now, fleet_metrics.client)
         if newest is None:
             return None
-        age, age_minute = max(0.0, newest[0]), newest[1]
+        age_minute, age = newest[0], max(0.0, newest[1])
         running = fleet_metrics.latest("RunningCapacity", now)
         desired = fleet_metrics.latest("DesiredCapacity", now)
         visible = fleet_metrics.latest("VisibleMessages", now)
