@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from qas import emulator
 from qas.demo.config import DemoConfig
-from qas.emulator import ScalingResources, StepAdjustment
+from qas.emulator import AlarmDefinition, ScalingResources, StepAdjustment, StepPolicyDefinition
 from scaling.control_plane import ControlPlaneConfig
 from scaling.target import DurationStats, TargetModel, ideal_target
 
@@ -76,15 +76,24 @@ def bootstrap_steps(steps: Sequence[StepAdjustment], initial_target: float) -> t
     )
 
 
+def alarm_policy(
+    scaling: ScalingResources, alarm_name: str
+) -> tuple[AlarmDefinition, StepPolicyDefinition] | None:
+    """A step-policy alarm of the template and the policy it invokes; None when its condition is off."""
+    alarm = scaling.alarms.get(alarm_name)
+    policy = None if alarm is None else scaling.policy_of(alarm)
+    return None if alarm is None or policy is None else (alarm, policy)
+
+
 def fast_lane_steps(scaling: ScalingResources) -> tuple[tuple[float, float], ...]:
     """The fast-lane policy as the model takes it: (pressure, share of capacity); () when FastLane=false.
 
     Its StepAdjustments are relative to the alarm's threshold and in percent.
     """
-    alarm = scaling.alarms.get("FastLaneAlarm")
-    policy = None if alarm is None else scaling.policy_of(alarm)
-    if alarm is None or policy is None:
+    found = alarm_policy(scaling, "FastLaneAlarm")
+    if found is None:
         return ()
+    alarm, policy = found
     return tuple(
         (round(alarm.threshold + (step.lower_bound or 0.0), 6), step.scaling_adjustment / 100)
         for step in policy.steps
@@ -97,10 +106,10 @@ def scale_in_lane_steps(scaling: ScalingResources) -> tuple[tuple[float, int], .
     Its StepAdjustments are relative to the alarm's threshold (upper bounds <= 0; none: up to the
     threshold, which a LessThanThreshold alarm never reaches) and negative percentages.
     """
-    alarm = scaling.alarms.get("ScaleInLaneAlarm")
-    policy = None if alarm is None else scaling.policy_of(alarm)
-    if alarm is None or policy is None:
+    found = alarm_policy(scaling, "ScaleInLaneAlarm")
+    if found is None:
         return ()
+    alarm, policy = found
     return tuple(
         sorted(
             (round(alarm.threshold + (step.upper_bound or 0.0), 6), -step.scaling_adjustment)
