@@ -26,13 +26,19 @@ def resources(translated: dict[str, Any]) -> dict[str, Any]:
     return dict(translated["Resources"])
 
 
-def active(parameters: dict[str, str]) -> set[str]:
-    """The logical ids CloudFormation creates with these parameters (their conditions resolved)."""
+def resolved(parameters: dict[str, str]) -> tuple[dict[str, Any], emulator.Resolver]:
+    """The translated template and a resolver of its conditions and intrinsics for these parameters
+    (the others at their defaults)."""
     translated = emulator.translate(parameters=parameters)
     given = {
         name: str(spec["Default"]) for name, spec in translated["Parameters"].items() if "Default" in spec
     }
-    resolver = emulator.Resolver(translated, given | parameters, "stack", str, lambda *_: "")
+    return translated, emulator.Resolver(translated, given | parameters, "stack", str, lambda *_: "")
+
+
+def active(parameters: dict[str, str]) -> set[str]:
+    """The logical ids CloudFormation creates with these parameters (their conditions resolved)."""
+    translated, resolver = resolved(parameters)
     return {
         logical_id
         for logical_id, resource in translated["Resources"].items()

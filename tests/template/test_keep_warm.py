@@ -8,14 +8,11 @@ import pytest
 from qas import emulator
 from qas.sim.policies import FleetSettings
 from scaling.backlog import KEEP_WARM_MINUTES
+from tests.template.conftest import resolved
 
 
 def shutdown_datapoints(parameters: dict[str, str]) -> tuple[int, int]:
-    translated = emulator.translate(parameters=parameters)
-    given = {
-        name: str(spec["Default"]) for name, spec in translated["Parameters"].items() if "Default" in spec
-    }
-    resolver = emulator.Resolver(translated, given | parameters, "stack", str, lambda *_: "")
+    translated, resolver = resolved(parameters)
     props = resolver.resolve(translated["Resources"]["ShutdownAlarm"]["Properties"])
     return int(props["EvaluationPeriods"]), int(props["DatapointsToAlarm"])
 
