@@ -18,7 +18,7 @@ from typing import Protocol
 from scaling.backlog import KEEP_WARM_MINUTES, backlog_per_instance, keeps_warm
 from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, PeriodInput, Platform
 from scaling.estimate import RunningJobs
-from scaling.fifo import cap_backlog_per_instance
+from scaling.fifo import cap_backlog_per_instance, plan_whole_budget
 from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
 from scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge, is_settled
 from scaling.target import DurationStats, GuardRails, TargetModel, aws_guidance_target, decide_target
@@ -98,7 +98,7 @@ class FleetSettings:
 
     def target_model(self, high_datapoints: int = 3) -> TargetModel:
         # CAPACITY_LEAD_SECONDS: the high alarm's evaluation plus boot time.
-        return TargetModel(
+        model = TargetModel(
             latency_slo_s=self.slo_s,
             concurrency=self.concurrency,
             capacity_lead_s=high_datapoints * self.period_s + self.boot_s,
@@ -106,6 +106,7 @@ class FleetSettings:
             queue_share=self.queue_share,
             max_wait_share=self.max_wait_share,
         )
+        return plan_whole_budget(model) if self.fifo else model
 
     @property
     def keeps_warm(self) -> bool:
@@ -328,18 +329,11 @@ def make_controller(
     if settings.fifo:
         # On a FIFO queue the oldest message waits behind its own group, which capacity cannot drain:
         # no SLO guard and no fast lane (fifo-hot-group: the fast lane took the peak from 2 to 10
-        # instances for the same 70.8% attainment). The template drops both for a .fifo queue. The
-        # groups, not the target, bound the wait: the whole budget is planned (queue share 1, no cap
-        # below a guard that is off). No scale-in lane: on fifo-hot-group under aws it raised the cost
-        # from 2.03x to 2.30x (peak 3 -> 8) for the same 70.65%; fifo-backlog went 4.21x -> 2.97x.
-        settings = dataclasses.replace(
-            settings,
-            slo_guard_share=0.0,
-            fast_lane=False,
-            scale_in_lane=False,
-            queue_share=1.0,
-            max_wait_share=1.0,
-        )
+        # instances for the same 70.8% attainment). The template drops both for a .fifo queue; the
+        # target model plans the whole budget (scaling.fifo.plan_whole_budget). No scale-in lane: on
+        # fifo-hot-group under aws it raised the cost from 2.03x to 2.30x (peak 3 -> 8) for the same
+        # 70.65%; fifo-backlog went 4.21x -> 2.97x.
+        settings = dataclasses.replace(settings, slo_guard_share=0.0, fast_lane=False, scale_in_lane=False)
     if name == "tuned" and initial_target is not None:
         return TargetTracking(settings, initial_target, "tuned", metric)
     if name == "tuned":

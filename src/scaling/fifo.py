@@ -14,6 +14,9 @@ Pure: no boto3; the metric publisher and the simulator share it.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+
+from scaling.target import TargetModel
 
 # Spare slots kept for groups that become active: a quarter of the busy ones, at least one. A new
 # group then finds a slot at once; when all slots fill, the cap lifts and target tracking scales out.
@@ -61,3 +64,10 @@ def cap_backlog_per_instance(
         return metric
     usable = usable_capacity(in_flight, concurrency, headroom_ratio)
     return min(metric, target * usable / running)
+
+
+def plan_whole_budget(model: TargetModel) -> TargetModel:
+    """The target model on a FIFO queue: the groups, not the target, bound the wait, and there is no
+    SLO guard to stay below (the oldest message waits behind its own group), so the formula plans the
+    whole budget (the simulator's fifo-hot-group, docs/fifo-and-multi-queue.md)."""
+    return replace(model, queue_share=1.0, max_wait_share=1.0)

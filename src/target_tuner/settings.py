@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from common.settings import FleetSettings
+from scaling.fifo import plan_whole_budget
 from scaling.slo_guard import DEFAULT_SHARE
 from scaling.target import GuardRails, TargetModel
 from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy
@@ -57,16 +58,13 @@ class TunerSettings(FleetSettings):
 
     @property
     def model(self) -> TargetModel:
-        return TargetModel(
+        model = TargetModel(
             latency_slo_s=self.latency_slo_s,
             concurrency=self.worker_concurrency,
             capacity_lead_s=self.capacity_lead_s,
             lead_time_weight=self.lead_time_weight,
-            # FIFO: the groups, not the target, bound the wait (qas.sim.policies, fifo-hot-group), and
-            # there is no SLO guard to stay below: the whole budget is planned.
-            queue_share=1.0 if self.fifo else _MODEL.queue_share,
-            max_wait_share=1.0 if self.fifo else _MODEL.max_wait_share,
         )
+        return plan_whole_budget(model) if self.fifo else model
 
     @property
     def fifo(self) -> bool:
