@@ -81,7 +81,7 @@ def _stack_resources(cfn: Any, stack_name: str) -> dict[str, str] | None:
 
 
 def check_service_linked_role(iam: Any, context: Preflight, stack: Mapping[str, str] | None) -> Finding:
-    check = "ECS service-linked role"
+    check = "ECS service-linked role"  # docs/aws-behaviour.md#cfn-ecs-service-linked-role
     wants = context.values.get("CreateEcsServiceLinkedRole") == "true"
     owned = stack is not None and "EcsServiceLinkedRole" in stack
     # By its path, which only the service-linked role of ECS has.

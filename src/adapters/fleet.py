@@ -56,6 +56,7 @@ class AsgFleet:
             raise ResourceNotFoundError(f"Auto Scaling group {self.name!r} does not exist")
         group = groups[0]
         # Pending, warming-up, terminating or standby instances do not consume the queue.
+        # docs/aws-behaviour.md#asg-in-service
         running = sum(1 for i in group.get("Instances", []) if i["LifecycleState"] == "InService")
         return FleetCapacity(running=running, desired=group["DesiredCapacity"])
 
@@ -97,6 +98,7 @@ class AsgTargetPolicy:
         scaling, a missing metric spec, Period or DisableScaleIn would be lost
         (adapters.tracking_payload names the fields kept).
         """
+        # docs/aws-behaviour.md#tt-put-replaces-policy
         require_period()
         self.client.put_scaling_policy(
             AutoScalingGroupName=self.group,

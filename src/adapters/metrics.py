@@ -105,6 +105,7 @@ class FleetMetrics:
         asked in separate calls. A source that computes no percentile (statistic sets, moto)
         leaves tail_s None and scaling.target estimates the tail from the maximum.
         """
+        # docs/aws-behaviour.md#cw-percentiles-need-values (and #cw-get-metric-statistics-limits)
         period = lookback_minutes * 60
         query: dict[str, Any] = {
             "Namespace": self.namespace,
@@ -136,6 +137,7 @@ class FleetMetrics:
         Only whole minutes that both sources cover count: AWS/SQS data arrives minutes late, and a
         missing minute must not read as zero completions.
         """
+        # AWS/SQS goes quiet on idle queues: docs/aws-behaviour.md#sqs-metrics-minute-idle
         end = end.replace(second=0, microsecond=0)  # whole minutes: the current one is incomplete
         window: dict[str, Any] = {
             "StartTime": end - timedelta(minutes=lookback_minutes),
@@ -199,6 +201,7 @@ class FleetMetrics:
         """
         if max_minutes < 1:
             raise ValueError("max_minutes must be >= 1")
+        # docs/aws-behaviour.md#cw-get-metric-data-limits
         minute_end = end.replace(second=0, microsecond=0)  # the current minute is incomplete
         queries: list[Any] = [
             self._minute_stat("running", RUNNING_CAPACITY_METRIC, "Minimum"),
@@ -249,6 +252,7 @@ def oldest_message_age(
 ) -> tuple[datetime, float] | None:
     """SQS ApproximateAgeOfOldestMessage (Maximum, newest datapoint of the last 5 minutes): the start
     of that datapoint's minute (AWS/SQS data arrives minutes late) and the age in seconds."""
+    # A message received 3+ times drops out of it: docs/aws-behaviour.md#sqs-age-oldest
     dimensions: list[Any] = [{"Name": "QueueName", "Value": queue_name}]
     return newest_maximum(client or clients.cloudwatch(), SQS_NAMESPACE, OLDEST_AGE_METRIC, dimensions, end)
 

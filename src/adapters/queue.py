@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
-BATCH_SIZE = 10  # SendMessageBatch's limit
+BATCH_SIZE = 10  # SendMessageBatch's limit: docs/aws-behaviour.md#sqs-batch-10
 
 
 class SqsQueue:
@@ -78,6 +78,7 @@ class SqsQueue:
             for ok in response.get("Successful", []):
                 pending.pop(ok["Id"], None)
                 sent += 1
+            # HTTP 200 with per-entry failures: docs/aws-behaviour.md#sqs-batch-partial-failure
             failed = response.get("Failed", [])
             fatal = [f for f in failed if f.get("SenderFault")]
             if fatal:

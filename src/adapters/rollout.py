@@ -68,6 +68,7 @@ class AsgRollout:
                 AutoScalingGroupName=self.group, Strategy="Rolling", Preferences=wanted
             )
         except ClientError as err:
+            # One refresh at a time: docs/aws-behaviour.md#ir-protected-instances
             if err.response.get("Error", {}).get("Code") == "InstanceRefreshInProgress":
                 return None
             raise

@@ -41,7 +41,7 @@ from scaling.tuning import TunerRun, tune_target
 from target_tuner.settings import TunerSettings
 
 # A day: a fleet settled that long is blamed for a day of the wait, far past any SLO.
-MAX_SETTLED_WINDOW_MINUTES = 1440
+MAX_SETTLED_WINDOW_MINUTES = 1440  # docs/aws-behaviour.md#cw-get-metric-data-limits
 
 
 @cache
