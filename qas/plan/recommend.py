@@ -31,7 +31,11 @@ from scaling.control_plane import Platform
 from scaling.target import DurationStats, ideal_target
 
 TAIL_PERCENTILE = 99.0  # the tuner's TAIL_PERCENTILE (p99)
-MAX_CAPACITY_CEILING = 1000  # template.yaml: MaxCapacity MaxValue
+# template.yaml's own bounds on the parameters the planner prints (tests/plan checks they agree).
+MAX_CAPACITY_CEILING = 1000  # MaxCapacity MaxValue
+MAX_CONCURRENCY = 64  # WorkerConcurrency MaxValue
+MIN_SLO_S = 1.0  # LatencySloSeconds MinValue
+SHUTDOWN_MINUTES_RANGE = (1, 60)  # ShutdownAfterMinutes MinValue, MaxValue
 SHUTDOWN_DEFAULT = FleetSettings.shutdown_minutes  # 5, the template's default (docs/design.md)
 SHUTDOWN_CHOICES = (3, 5, 10, 15)  # minutes (ShutdownAfterMinutes, or KeepWarmMinutes with KeepWarm)
 HEADROOM = 1.2  # first MaxCapacity guess: the busiest window's instances x this
