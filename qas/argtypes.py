@@ -23,12 +23,16 @@ MAX_SIMULATED_CAPACITY = 10_000
 MAX_SCALE = 10.0  # `--scale`: ten times a scenario's length (a benchmark scenario is 6 h to 2 days)
 
 
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
+
 def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool, why: str) -> str:
     parts = []
     if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
+        parts.append(f"{'>' if low_open else '>='} {_number(low)}")
     if high is not None:
-        parts.append(f"{'<' if high_open else '<='} {high:g}")
+        parts.append(f"{'<' if high_open else '<='} {_number(high)}")
     text = " and ".join(parts)
     return f"{text} ({why})" if why else text
 

@@ -82,6 +82,12 @@ def test_simulate_rejects_a_bad_number_naming_the_flag(
     assert f"argument {flag}: " in err and value in err and "Traceback" not in err
 
 
+def _subparser(name: str) -> argparse.ArgumentParser:
+    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    parser: argparse.ArgumentParser = sub.choices[name]
+    return parser
+
+
 def _parsed(argv: list[str]) -> argparse.Namespace:
     return cli.build_parser().parse_args(argv)
 
@@ -141,7 +147,7 @@ def test_main_returns_the_usage_code_instead_of_raising(capsys: pytest.CaptureFi
 
 
 def test_simulate_help_marks_the_required_flags() -> None:
-    text = cli.build_parser()._subparsers._group_actions[0].choices["simulate"].format_help()  # type: ignore[union-attr]
+    text = _subparser("simulate").format_help()
     required = text.split("required:", 1)[1].split("\n\n", 1)[0]
     for flag in ("--trace", "--policy", "--slo-seconds", "--max-capacity", "--boot-seconds", "--concurrency"):
         assert flag in required, flag
