@@ -141,6 +141,8 @@ def describe(trace: Trace, request: PlanRequest) -> Workload:
         raise ValueError("the trace has no messages: nothing to plan for")
     stats = duration_stats(list(trace.processing_s), TAIL_PERCENTILE)
     assert stats is not None and stats.tail_s is not None
+    if stats.mean_s <= 0:  # the tuner's formula divides by the mean
+        raise ValueError("every message takes 0 s to process: there is no work to plan for")
     over = sum(1 for p in trace.processing_s if p > request.slo_s) / len(trace)
     window = max(60.0, request.slo_s - stats.tail_s)
     return Workload(

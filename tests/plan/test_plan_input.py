@@ -209,3 +209,14 @@ def test_a_stack_parameter_that_is_not_a_number_is_named(capsys: pytest.CaptureF
             ValueError, match=r"^--stack odd: parameter LatencySloSeconds is 'soon', not a number$"
         ):
             history.describe_stack(cloudformation, "odd")
+
+
+def test_a_workload_without_work_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by tests/properties: jobs of 0 s made the tuner's formula fail deep inside."""
+    path = tmp_path / "zero.csv"
+    path.write_text("arrival_s,processing_s\n0,0\n60,0\n")
+    assert _run(["--trace", str(path), *FLEET]) == 2
+    assert (
+        capsys.readouterr().err
+        == "qas plan: every message takes 0 s to process: there is no work to plan for\n"
+    )
