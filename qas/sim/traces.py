@@ -30,7 +30,8 @@ DAY_S = 86_400.0
 MAX_SPAN_DAYS = 455
 MAX_SPAN_S = MAX_SPAN_DAYS * DAY_S
 # The longest job. SQS lets a consumer keep a message invisible for at most 12 hours
-# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html),
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html,
+# docs/aws-behaviour.md#sqs-visibility-12h),
 # so the worker fails longer jobs; replayed batch logs hold jobs at that limit and a little past it,
 # hence a looser bound here that still keeps a run finite.
 MAX_PROCESSING_S = 7 * DAY_S
