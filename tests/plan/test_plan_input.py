@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,11 @@ import pytest
 from moto import mock_aws
 
 from qas import cli, emulator
-from qas.plan import history, recommend
+from qas.plan import history, recommend, workloads
+from qas.plan.prices import MAX_PRICE_PER_HOUR, prices_for
 from qas.plan.recommend import PlanRequest
 from qas.sim import traces
+from scaling.control_plane import Platform
 
 WORKLOAD = ["--rate-per-minute", "30", "--duration-seconds", "20", "--hours", "1"]
 FLEET = ["--slo-seconds", "300", "--boot-seconds", "60", "--concurrency", "2"]
@@ -220,3 +223,31 @@ def test_a_workload_without_work_is_a_clear_error(tmp_path: Path, capsys: pytest
         capsys.readouterr().err
         == "qas plan: every message takes 0 s to process: there is no work to plan for\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        ((math.inf, 20.0, 0.5, 1.0), "--rate-per-minute"),
+        ((math.nan, 20.0, 0.5, 1.0), "--rate-per-minute"),
+        ((30.0, 0.0, 0.5, 1.0), "--duration-seconds"),
+        ((30.0, traces.MAX_PROCESSING_S * 1.01, 0.5, 1.0), "--duration-seconds"),
+        ((30.0, 20.0, -0.1, 1.0), "--duration-sigma"),
+        ((30.0, 20.0, workloads.MAX_SIGMA + 0.1, 1.0), "--duration-sigma"),
+        ((30.0, 20.0, 0.5, 0.0), "--hours"),
+        ((30.0, 20.0, 0.5, traces.MAX_SPAN_DAYS * 24 + 1), "--hours"),
+        ((traces.MAX_MESSAGES / 60 + 1, 0.01, 0.5, 1.0), "--hours"),  # one message too many
+    ],
+)
+def test_the_steady_generator_checks_its_arguments_as_a_library(
+    args: tuple[float, float, float, float], flag: str, nothing_runs: None
+) -> None:
+    with pytest.raises(ValueError, match=f"{flag}"):
+        workloads.steady(*args)
+
+
+def test_a_custom_price_is_checked_as_a_library() -> None:
+    assert prices_for(Platform.EC2, MAX_PRICE_PER_HOUR)[0].per_hour == MAX_PRICE_PER_HOUR
+    for bad in (0.0, -1.0, math.nan, MAX_PRICE_PER_HOUR * 1.01):
+        with pytest.raises(ValueError, match="--price-per-hour"):
+            prices_for(Platform.EC2, bad)
