@@ -43,7 +43,7 @@ def arrival_problem(value: float) -> str | None:
     if not (math.isfinite(value) and value >= 0):
         return f"arrival_s must be a finite number >= 0, got {value!r}"
     if value > MAX_SPAN_S:
-        return f"arrival_s {value:g} s is past the longest trace, {MAX_SPAN_DAYS} days ({MAX_SPAN_S:g} s)"
+        return f"arrival_s {value:g} s is past the longest trace, {MAX_SPAN_DAYS} days ({MAX_SPAN_S:,.0f} s)"
     return None
 
 
@@ -53,7 +53,7 @@ def processing_problem(value: float) -> str | None:
         return f"processing_s must be a finite number >= 0, got {value!r}"
     if value > MAX_PROCESSING_S:
         return (
-            f"processing_s {value:g} s is longer than a week ({MAX_PROCESSING_S:g} s); SQS lets a worker "
+            f"processing_s {value:g} s is longer than a week ({MAX_PROCESSING_S:,.0f} s); SQS lets a worker "
             "hold a message 12 hours"
         )
     return None
@@ -130,6 +130,17 @@ def _row(row: list[str], fifo: bool) -> tuple[float, float, str]:
     return arrival, processing, group
 
 
+def _first_undecodable(path: Path) -> str:
+    """Where the file stops being UTF-8 (the text reader decodes in chunks and cannot say)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"line {line}: byte 0x{data[exc.start]:02x}, {exc.reason}"
+    return "it changed while read"
+
+
 def read_csv(path: Path) -> Trace:
     """Read a trace; rows need not be sorted. Raises ValueError naming the file and line of a bad
     header or row, before anything is simulated."""
@@ -152,11 +163,8 @@ def read_csv(path: Path) -> Trace:
                     rows.append(_row(row, fifo))
                 except ValueError as exc:
                     raise ValueError(f"{path}:{reader.line_num}: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ValueError(
-                f"{path}: not UTF-8 text ({exc.reason}, byte 0x{exc.object[exc.start]:02x} after line "
-                f"{reader.line_num})"
-            ) from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text ({_first_undecodable(path)})") from None
         except csv.Error as exc:
             raise ValueError(f"{path}:{reader.line_num}: {exc}") from None
     if fifo:

@@ -81,7 +81,8 @@ def test_too_many_messages_is_an_error_naming_the_limit(
 
 def test_invalid_utf8_names_the_file(tmp_path: Path) -> None:
     path = _file(tmp_path, b"arrival_s,processing_s\n0,1\n2,\xff3\n")
-    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: not UTF-8 text"):
+    message = f"{path}: not UTF-8 text (line 3: byte 0xff, invalid start byte)"
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         traces.read_csv(path)
 
 
