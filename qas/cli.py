@@ -15,59 +15,64 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from qas import argtypes
+from qas.argtypes import MAX_SIMULATED_CAPACITY
 from qas.plan import cli as plan_cli
+from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
 from qas.sim import realism
-from qas.sim.bench import SCENARIOS, run_bench
-from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
+from qas.sim.bench import GROUPS, SCENARIOS, run_bench
+from qas.sim.policies import EC2_PERIODS, POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.traces import read_csv, write_csv
 from scaling.control_plane import Platform
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
 def _steps(text: str) -> tuple[int, ...]:
+    step = argtypes.whole(1, MAX_SIMULATED_CAPACITY)
     try:
-        steps = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
-    if any(k < 1 for k in steps):
-        raise argparse.ArgumentTypeError("steps must be >= 1")
-    return steps
+        return tuple(step(part.strip()) for part in text.split(",") if part.strip())
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"each step {exc} (in {text!r})") from None
 
 
-def _add_fleet_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument("--slo-seconds", type=_positive_float, required=required, help="latency SLO")
-    parser.add_argument("--max-capacity", type=_positive_int, required=required, help="MaxCapacity")
-    parser.add_argument(
-        "--boot-seconds", type=_non_negative_float, required=required, help="launch to consuming"
+def _add_fleet_options(parser: argparse.ArgumentParser, required: argparse._ArgumentGroup) -> None:
+    """The deployment's parameters; ``required`` is the help section the mandatory ones go in."""
+    required.add_argument(
+        "--slo-seconds",
+        type=argtypes.real(0, argtypes.MAX_SLO_S, low_open=True, why="SQS keeps a message 14 days"),
+        required=True,
+        help="latency SLO (LatencySloSeconds)",
     )
-    parser.add_argument(
-        "--concurrency", type=_positive_int, required=required, help="worker slots per instance"
+    required.add_argument(
+        "--max-capacity",
+        type=argtypes.whole(1, MAX_SIMULATED_CAPACITY, why="the simulator's limit"),
+        required=True,
+        help="MaxCapacity",
+    )
+    required.add_argument(
+        "--boot-seconds",
+        type=argtypes.real(0, argtypes.MAX_BOOT_S),
+        required=True,
+        help="launch to consuming",
+    )
+    required.add_argument(
+        "--concurrency",
+        type=argtypes.whole(1, MAX_CONCURRENCY, why="the template's WorkerConcurrency"),
+        required=True,
+        help="worker slots per instance",
     )
     parser.add_argument("--platform", choices=[p.value for p in Platform], default=Platform.EC2.value)
-    parser.add_argument("--shutdown-minutes", type=_positive_int, default=5, help="ShutdownAfterMinutes")
     parser.add_argument(
-        "--bootstrap-capacity", type=_positive_int, default=1, help="ExactCapacity of the bootstrap policy"
+        "--shutdown-minutes",
+        type=argtypes.whole(*SHUTDOWN_MINUTES_RANGE, why="the template's ShutdownAfterMinutes"),
+        default=5,
+        help="ShutdownAfterMinutes",
+    )
+    parser.add_argument(
+        "--bootstrap-capacity",
+        type=argtypes.whole(1, MAX_SIMULATED_CAPACITY),
+        default=1,
+        help="ExactCapacity of the bootstrap policy",
     )
     parser.add_argument(
         "--bootstrap-steps",
@@ -75,12 +80,17 @@ def _add_fleet_options(parser: argparse.ArgumentParser, *, required: bool) -> No
         default=(2, 4, 8, 16, 32, 64),
         help="comma-separated k: start k instances once visible >= k x the initial target ('' for none)",
     )
-    parser.add_argument("--lead-time-weight", type=float, default=1.0, help="LEAD_TIME_WEIGHT (0..1)")
+    parser.add_argument(
+        "--lead-time-weight", type=argtypes.real(0, 1), default=1.0, help="LEAD_TIME_WEIGHT (0..1)"
+    )
     parser.add_argument(
         "--instance-warmup-seconds",
-        type=_non_negative_float,
+        type=argtypes.real(0, argtypes.MAX_BOOT_S),
         default=None,
         help="EC2 DefaultInstanceWarmup (default: the boot time)",
+    )
+    parser.add_argument(
+        "--period-seconds", type=int, choices=EC2_PERIODS, default=60, help="metric period: 60; 10, 30 on EC2"
     )
 
 
@@ -129,8 +139,8 @@ def _bench(args: argparse.Namespace) -> int:
         policies=policies,
         scale=args.scale,
         charts=not args.no_charts,
-        realisms=args.realism.split(","),
-        groups=args.groups.split(","),
+        realisms=args.realism,
+        groups=args.groups,
         seed=args.seed,
     )
     print(report.markdown_path.read_text())
@@ -162,35 +172,50 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sim = sub.add_parser("simulate", help="replay a trace under one scaling policy")
-    sim.add_argument("--trace", required=True, help="CSV with header arrival_s,processing_s")
-    sim.add_argument("--policy", required=True, choices=[*POLICIES, REFERENCE])
+    required = sim.add_argument_group("required")
+    required.add_argument("--trace", required=True, help="CSV with header arrival_s,processing_s[,group]")
+    required.add_argument("--policy", required=True, choices=[*POLICIES, REFERENCE])
     sim.add_argument("--json", action="store_true", help="print one JSON object")
     sim.add_argument(
         "--fifo", action="store_true", help="FIFO queue by the trace's group column (default if present)"
     )
-    _add_fleet_options(sim, required=True)
-    sim.add_argument("--period-seconds", type=int, default=60, help="metric period: 60, or 10/30 on EC2")
+    _add_fleet_options(sim, required)
     realism.add_arguments(sim)
     sim.set_defaults(func=_simulate)
 
+    scale = argtypes.real(0, argtypes.MAX_SCALE, low_open=True)
     bench = sub.add_parser("bench", help="every policy on every scenario; writes results.md/.json and charts")
     bench.add_argument("--out", default="reports/bench", help="output directory")
     bench.add_argument("--scenarios", default="", help="comma-separated subset")
     bench.add_argument("--policies", default="", help="comma-separated subset")
-    bench.add_argument("--scale", type=_positive_float, default=1.0, help="trace length factor (tests: 0.1)")
+    bench.add_argument("--scale", type=scale, default=1.0, help="trace length factor (tests: 0.1)")
     bench.add_argument("--no-charts", action="store_true")
     bench.add_argument("--strict", action="store_true", help="exit 1 when the goal is not met")
-    bench.add_argument("--realism", default="ideal,aws", help="comma-separated presets, side by side")
     bench.add_argument(
-        "--groups", default="synthetic,real,shapes", help="scenario groups: synthetic, real, shapes"
+        "--realism",
+        type=argtypes.names(realism.PRESETS),
+        default=list(realism.PRESETS),
+        help=f"comma-separated presets, side by side: {', '.join(realism.PRESETS)} (default: all)",
+    )
+    bench.add_argument(
+        "--groups",
+        type=argtypes.names(GROUPS),
+        default=list(GROUPS),
+        help=f"comma-separated scenario groups: {', '.join(GROUPS)} (default: all)",
     )
     bench.add_argument("--seed", type=int, default=1, help="seed of the realism's random draws")
     bench.set_defaults(func=_bench)
 
-    trace = sub.add_parser("trace", help="write a benchmark scenario's trace as CSV")
-    trace.add_argument("scenario", choices=list(SCENARIOS))
-    trace.add_argument("--out", required=True)
-    trace.add_argument("--scale", type=_positive_float, default=1.0)
+    trace = sub.add_parser(
+        "trace",
+        help="write a benchmark scenario's trace as CSV",
+        description="write a benchmark scenario's trace as CSV (qas simulate --trace reads it)",
+        epilog="\n".join(["scenarios:", *(f"  {name}: {s.description}" for name, s in SCENARIOS.items())]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    trace.add_argument("scenario", choices=list(SCENARIOS), metavar="SCENARIO", help="a scenario (below)")
+    trace.add_argument("--out", required=True, help="the CSV file to write")
+    trace.add_argument("--scale", type=scale, default=1.0, help="trace length factor")
     trace.set_defaults(func=_trace)
 
     plan_cli.add_parser(sub)
@@ -209,7 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from qas.doctor.cli import main as doctor  # noqa: PLC0415 (lazy, like the demo)
 
         return doctor(argv[1:])
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage error (2) or --help (0): a code, as every other outcome
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         code: int = args.func(args)
     except (OSError, ValueError) as exc:

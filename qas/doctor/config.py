@@ -27,29 +27,69 @@ class DeployConfig:
 
 
 def read_samconfig(path: Path, env: str) -> DeployConfig:
+    """The environment's deploy parameters, ``global`` then ``deploy`` (as SAM merges them). Raises
+    ValueError naming the file and the table or key that cannot be read."""
     if not path.is_file():
         raise ValueError(f"{path} does not exist")
-    config = tomllib.loads(path.read_text())
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
     if env not in config:
         raise ValueError(f"--config-env {env!r}: no [{env}] in {path} (has: {', '.join(sorted(config))})")
-    sections = config[env]
-    merged: dict[str, Any] = {}
+    sections = _table(config[env], f"[{env}]", path)
+    merged: dict[str, tuple[str, Any]] = {}  # key -> (the table it came from, value)
     for section in ("global", "deploy"):
-        merged.update(sections.get(section, {}).get("parameters", {}))
-    stack_name = merged.get("stack_name")
+        if section not in sections:
+            continue
+        commands = _table(sections[section], f"[{env}.{section}]", path)
+        where = f"[{env}.{section}.parameters]"
+        for key, value in _table(commands.get("parameters", {}), where, path).items():
+            merged[key] = (where, value)
+    stack_name = _string(merged, "stack_name", path)
     if not stack_name:
         raise ValueError(f"[{env}] in {path} names no stack_name")
+    overrides: str | list[str] = []
+    if "parameter_overrides" in merged:
+        where, value = merged["parameter_overrides"]
+        is_list = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        if not (isinstance(value, str) or is_list):
+            raise ValueError(
+                f'{path}: {where} parameter_overrides must be "Key=Value" strings, got {value!r}'
+            )
+        overrides = value
+    try:
+        parameters = parse_overrides(overrides)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {merged['parameter_overrides'][0]} {exc}") from None
     return DeployConfig(
-        env=env,
-        stack_name=str(stack_name),
-        region=merged.get("region"),
-        parameters=parse_overrides(merged.get("parameter_overrides", [])),
+        env=env, stack_name=stack_name, region=_string(merged, "region", path), parameters=parameters
     )
+
+
+def _table(value: Any, where: str, path: Path) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: {where} must be a table, got {value!r}")
+    return value
+
+
+def _string(merged: Mapping[str, tuple[str, Any]], key: str, path: Path) -> str | None:
+    if key not in merged:
+        return None
+    where, value = merged[key]
+    if not isinstance(value, str):
+        raise ValueError(f"{path}: {where} {key} must be a string, got {value!r}")
+    return value
 
 
 def parse_overrides(overrides: str | list[str]) -> dict[str, str]:
     """`parameter_overrides` as SAM reads it: a list of "Key=Value", or one space-separated string."""
-    items = shlex.split(overrides) if isinstance(overrides, str) else list(overrides)
+    try:
+        items = shlex.split(overrides) if isinstance(overrides, str) else list(overrides)
+    except ValueError as exc:  # shlex: an unbalanced quote
+        raise ValueError(f"parameter_overrides: {exc}") from None
     parameters: dict[str, str] = {}
     for item in items:
         key, sep, value = str(item).partition("=")

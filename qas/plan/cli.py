@@ -8,37 +8,106 @@ import json
 from pathlib import Path
 from typing import Any
 
+from qas import argtypes
+from qas.argtypes import MAX_BOOT_S, MAX_SLO_S
 from qas.plan import history, workloads
-from qas.plan.prices import HOURS_PER_MONTH, PRICES_AS_OF, monthly_costs, prices_for
-from qas.plan.recommend import Plan, PlanRequest, plan
+from qas.plan.prices import HOURS_PER_MONTH, MAX_PRICE_PER_HOUR, PRICES_AS_OF, monthly_costs, prices_for
+from qas.plan.recommend import (
+    MAX_CAPACITY_CEILING,
+    MAX_CONCURRENCY,
+    MIN_SLO_S,
+    Plan,
+    PlanRequest,
+    check_steady_load,
+    plan,
+)
+from qas.plan.workloads import MAX_SIGMA
 from qas.sim.realism import PRESETS
-from qas.sim.traces import Trace
+from qas.sim.traces import MAX_PROCESSING_S, MAX_SPAN_DAYS, Trace
 from scaling.control_plane import Platform
 
 DEFAULT_SIGMA = 0.5  # the benchmark's steady scenarios: lognormal processing times, sigma 0.5
 DEFAULT_DAYS = 7
 
 
+# Flags that only one workload source reads: given with another, they would be silently ignored.
+_ONLY_WITH = {
+    "duration_seconds": "rate_per_minute",
+    "duration_sigma": "rate_per_minute",
+    "hours": "rate_per_minute",
+    "days": "stack",
+}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("plan", help="recommend MaxCapacity, InitialTarget, ... for a workload")
-    source = parser.add_mutually_exclusive_group(required=True)
+    parser = sub.add_parser(
+        "plan",
+        help="recommend MaxCapacity, InitialTarget, ... for a workload",
+        description="recommend template parameters for a workload, checked on the simulator",
+    )
+    workload = parser.add_argument_group("workload (one of them is required)")
+    source = workload.add_mutually_exclusive_group(required=True)
     source.add_argument("--trace", help="CSV arrival_s,processing_s (as qas simulate)")
-    source.add_argument("--rate-per-minute", type=float, help="a steady load: messages per minute")
+    source.add_argument(
+        "--rate-per-minute",
+        type=argtypes.real(0, low_open=True),
+        help="a steady load: messages per minute (with --duration-seconds)",
+    )
     source.add_argument("--stack", help="a deployed stack: read its CloudWatch history (read only)")
-    parser.add_argument("--duration-seconds", type=float, help="with --rate-per-minute: mean processing time")
-    parser.add_argument(
-        "--duration-sigma", type=float, default=DEFAULT_SIGMA, help="lognormal sigma (0: fixed; default 0.5)"
+    steady = parser.add_argument_group("with --rate-per-minute")
+    steady.add_argument(
+        "--duration-seconds",
+        type=argtypes.real(0, MAX_PROCESSING_S, low_open=True, why="a week"),
+        help="mean processing time (required)",
+    )
+    steady.add_argument(
+        "--duration-sigma",
+        type=argtypes.real(0, MAX_SIGMA),
+        help=f"lognormal sigma (0: fixed; default {DEFAULT_SIGMA})",
+    )
+    steady.add_argument(
+        "--hours",
+        type=argtypes.real(0, MAX_SPAN_DAYS * 24, low_open=True, why=f"{MAX_SPAN_DAYS} days"),
+        help=f"how long the load lasts (default {workloads.SYNTHETIC_HOURS:g})",
     )
     parser.add_argument(
-        "--hours", type=float, default=workloads.SYNTHETIC_HOURS, help="with --rate-per-minute: hours (6)"
+        "--days",
+        type=argtypes.whole(1, history.MAX_DAYS, why=f"CloudWatch keeps hourly data {history.MAX_DAYS} days"),
+        help=f"with --stack: days of history (default {DEFAULT_DAYS})",
     )
-    parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="with --stack: days of history")
-    parser.add_argument("--slo-seconds", type=float, help="LatencySloSeconds (--stack: the stack's)")
-    parser.add_argument("--boot-seconds", type=float, help="launch to consuming (--stack: its lead - 180)")
-    parser.add_argument("--concurrency", type=int, help="WorkerConcurrency (--stack: the stack's)")
+    fleet = parser.add_argument_group(
+        "the fleet (required with --trace or --rate-per-minute; --stack: the stack's)"
+    )
+    fleet.add_argument(
+        "--slo-seconds",
+        type=argtypes.real(MIN_SLO_S, MAX_SLO_S, why="the template's minimum; SQS keeps a message 14 days"),
+        help="LatencySloSeconds",
+    )
+    fleet.add_argument(
+        "--boot-seconds",
+        type=argtypes.real(0, MAX_BOOT_S),
+        help="launch to consuming (--stack: its CapacityLeadSeconds - 180)",
+    )
+    fleet.add_argument(
+        "--concurrency",
+        type=argtypes.whole(1, MAX_CONCURRENCY, why="the template's WorkerConcurrency"),
+        help="WorkerConcurrency",
+    )
     parser.add_argument("--platform", choices=[p.value for p in Platform], help="EC2 (default) or ECS")
-    parser.add_argument("--max-capacity", type=int, help="the most instances you allow (default: 1000)")
-    parser.add_argument("--price-per-hour", type=float, help="your price of one instance or task, USD")
+    parser.add_argument(
+        "--max-capacity",
+        type=argtypes.whole(1, MAX_CAPACITY_CEILING, why="the template's MaxCapacity"),
+        help=f"the most instances you allow (default: {MAX_CAPACITY_CEILING})",
+    )
+    parser.add_argument(
+        "--price-per-hour",
+        type=argtypes.real(0, MAX_PRICE_PER_HOUR, low_open=True, why="USD per instance-hour"),
+        help="your price of one instance or task, USD",
+    )
     parser.add_argument(
         "--realism", choices=PRESETS, default="aws", help="the simulator's AWS model for the prediction (aws)"
     )
@@ -46,30 +115,31 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _source(args: argparse.Namespace) -> tuple[Trace, dict[str, Any], str]:
-    """The trace, the defaults it brings (a stack's parameters), and a line saying where it came from."""
-    if args.trace:
-        return workloads.from_csv(Path(args.trace)), {}, f"trace {args.trace}"
-    if args.rate_per_minute is not None:
-        if args.duration_seconds is None:
-            raise ValueError("--rate-per-minute needs --duration-seconds")
-        trace = workloads.steady(args.rate_per_minute, args.duration_seconds, args.duration_sigma, args.hours)
-        return (
-            trace,
-            {},
-            (
-                f"{args.rate_per_minute:g} messages/min for {args.hours:g} h, {args.duration_seconds:g} s "
-                f"each (lognormal sigma {args.duration_sigma:g})"
-            ),
-        )
+def _source_name(args: argparse.Namespace) -> str:
+    return (
+        "--trace" if args.trace is not None else "--stack" if args.stack is not None else "--rate-per-minute"
+    )
+
+
+def _reject_ignored(args: argparse.Namespace) -> None:
+    for dest, owner in _ONLY_WITH.items():
+        if getattr(args, dest) is not None and getattr(args, owner) is None:
+            raise ValueError(
+                f"{_flag(dest)} does not apply to {_source_name(args)}: it goes with {_flag(owner)}"
+            )
+
+
+def _from_stack(args: argparse.Namespace) -> tuple[Trace, dict[str, Any], str]:
+    """A stack's history as a trace, the defaults it brings (its parameters), and where it came from."""
     import boto3  # noqa: PLC0415 - only --stack talks to AWS
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     from adapters.clients import CLIENT_CONFIG  # noqa: PLC0415
 
+    days = DEFAULT_DAYS if args.days is None else args.days
     try:
         facts = history.describe_stack(boto3.client("cloudformation", config=CLIENT_CONFIG), args.stack)
-        past = history.read_history(boto3.client("cloudwatch", config=CLIENT_CONFIG), facts, args.days)
+        past = history.read_history(boto3.client("cloudwatch", config=CLIENT_CONFIG), facts, days)
     except (BotoCoreError, ClientError) as exc:
         raise ValueError(f"--stack {args.stack}: {exc}") from exc
     defaults = {
@@ -78,11 +148,22 @@ def _source(args: argparse.Namespace) -> tuple[Trace, dict[str, Any], str]:
         "concurrency": facts.concurrency,
         "platform": facts.platform.value,
     }
-    return (
-        history.to_trace(past),
-        defaults,
-        (f"stack {facts.name}: {args.days} days of CloudWatch history ({past.period_s} s periods)"),
+    where = f"stack {facts.name}: {days} days of CloudWatch history ({past.period_s} s periods)"
+    return history.to_trace(past), defaults, where
+
+
+def _steady(args: argparse.Namespace, request: PlanRequest) -> tuple[Trace, str]:
+    """The steady load, checked before it is generated: past the fleet's ceiling or the simulator's
+    messages it would only take long to say what the numbers say at once."""
+    sigma = DEFAULT_SIGMA if args.duration_sigma is None else args.duration_sigma
+    hours = workloads.SYNTHETIC_HOURS if args.hours is None else args.hours
+    check_steady_load(args.rate_per_minute, args.duration_seconds, request)
+    trace = workloads.steady(args.rate_per_minute, args.duration_seconds, sigma, hours)
+    where = (
+        f"{args.rate_per_minute:g} messages/min for {hours:g} h, {args.duration_seconds:g} s "
+        f"each (lognormal sigma {sigma:g})"
     )
+    return trace, where
 
 
 def request_from(args: argparse.Namespace, defaults: dict[str, Any]) -> PlanRequest:
@@ -186,8 +267,19 @@ def render(found: Plan, data: dict[str, Any], where: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    trace, defaults, where = _source(args)
-    found = plan(trace, request_from(args, defaults))
+    _reject_ignored(args)
+    if args.stack is not None:
+        trace, defaults, where = _from_stack(args)
+        request = request_from(args, defaults)
+    elif args.trace is not None:
+        trace, where = workloads.from_csv(Path(args.trace)), f"trace {args.trace}"
+        request = request_from(args, {})
+    else:
+        if args.duration_seconds is None:
+            raise ValueError("--rate-per-minute needs --duration-seconds")
+        request = request_from(args, {})
+        trace, where = _steady(args, request)
+    found = plan(trace, request)
     data = as_dict(found, args.price_per_hour)
     print(json.dumps(data) if args.json else render(found, data, where))
     return 0 if found.reachable else 1

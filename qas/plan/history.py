@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from qas.sim.traces import Trace
+from qas.sim.traces import MAX_SPAN_DAYS, Trace
 from scaling.control_plane import Platform
 from scaling.target import DurationStats
 
 READ_ONLY_OPERATIONS = frozenset({"DescribeStacks", "GetMetricData", "GetMetricStatistics"})
-MAX_DAYS = 455
+MAX_DAYS = MAX_SPAN_DAYS  # the hourly datapoints' retention, also the longest trace
 ALARM_SECONDS = 180  # the high alarm's 3 one-minute datapoints, part of CapacityLeadSeconds
 HOUR_S = 3600
 _Z99 = 2.3263  # the standard normal's 99th percentile
@@ -58,15 +58,26 @@ def describe_stack(cloudformation: Any, name: str) -> StackFacts:
         raise ValueError(f"--stack {name}: not a queue-autoscaler stack (no output {', '.join(missing)})")
 
     def number(key: str, default: float) -> float:
-        value = params.get(key) or ""
-        return float(value) if value.strip() else default
+        value = (params.get(key) or "").strip()
+        if not value:
+            return default
+        try:
+            parsed = float(value)
+        except ValueError:
+            parsed = math.nan
+        if not math.isfinite(parsed):
+            raise ValueError(f"--stack {name}: parameter {key} is {value!r}, not a number")
+        return parsed
 
+    platform = params.get("WorkerPlatform") or "EC2"
+    if platform not in {p.value for p in Platform}:
+        raise ValueError(f"--stack {name}: parameter WorkerPlatform is {platform!r}, not EC2 or ECS")
     return StackFacts(
         name=name,
         queue_name=outputs["QueueUrl"].rstrip("/").rsplit("/", 1)[-1],
         fleet_name=outputs["FleetName"],
         namespace=params.get("MetricNamespace") or "QueueAutoscaler",
-        platform=Platform(params.get("WorkerPlatform") or "EC2"),
+        platform=Platform(platform),
         slo_s=number("LatencySloSeconds", 300),
         concurrency=int(number("WorkerConcurrency", 2)),
         boot_s=max(0.0, number("CapacityLeadSeconds", 240) - ALARM_SECONDS),

@@ -12,6 +12,7 @@ from scaling.control_plane import Platform
 
 PRICES_AS_OF = "2026-12, us-east-1, Linux x86_64"
 HOURS_PER_MONTH = 730.0  # AWS's own convention in its pricing calculator
+MAX_PRICE_PER_HOUR = 1000.0  # USD: a typo guard, far above any one instance or task
 
 # Fargate: $0.04048 per vCPU-hour and $0.004445 per GB-hour On-Demand (aws.amazon.com/fargate/pricing);
 # Fargate Spot is about 70% less. The task size is the template's default (TaskCpu 512, TaskMemory 1024).
@@ -43,6 +44,10 @@ PRICES: dict[Platform, tuple[Price, ...]] = {
 
 def prices_for(platform: Platform, custom_per_hour: float | None) -> tuple[Price, ...]:
     if custom_per_hour is not None:
+        if not 0 < custom_per_hour <= MAX_PRICE_PER_HOUR:  # False for NaN too
+            raise ValueError(
+                f"--price-per-hour must be > 0 and <= {MAX_PRICE_PER_HOUR:g}, got {custom_per_hour!r}"
+            )
         return (Price("custom", custom_per_hour, "--price-per-hour"),)
     return PRICES[platform]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+from qas.argtypes import MAX_BOOT_S, MAX_SLO_S
 from qas.sim.bench import SLO_GOAL
 from qas.sim.engine import SimResult, duration_stats
 from qas.sim.policies import REFERENCE, FleetSettings
@@ -31,7 +32,11 @@ from scaling.control_plane import Platform
 from scaling.target import DurationStats, ideal_target
 
 TAIL_PERCENTILE = 99.0  # the tuner's TAIL_PERCENTILE (p99)
-MAX_CAPACITY_CEILING = 1000  # template.yaml: MaxCapacity MaxValue
+# template.yaml's own bounds on the parameters the planner prints (tests/plan checks they agree).
+MAX_CAPACITY_CEILING = 1000  # MaxCapacity MaxValue
+MAX_CONCURRENCY = 64  # WorkerConcurrency MaxValue
+MIN_SLO_S = 1.0  # LatencySloSeconds MinValue
+SHUTDOWN_MINUTES_RANGE = (1, 60)  # ShutdownAfterMinutes MinValue, MaxValue
 SHUTDOWN_DEFAULT = FleetSettings.shutdown_minutes  # 5, the template's default (docs/design.md)
 SHUTDOWN_CHOICES = (3, 5, 10, 15)  # minutes (ShutdownAfterMinutes, or KeepWarmMinutes with KeepWarm)
 HEADROOM = 1.2  # first MaxCapacity guess: the busiest window's instances x this
@@ -54,12 +59,13 @@ class PlanRequest:
     realism: str = "aws"
 
     def __post_init__(self) -> None:
-        if self.slo_s <= 0:
-            raise ValueError("--slo-seconds must be > 0")
-        if self.boot_s < 0:
-            raise ValueError("--boot-seconds must be >= 0")
-        if self.concurrency < 1:
-            raise ValueError("--concurrency must be >= 1")
+        # Negated comparisons: NaN fails every one of them (the CLI's argparse types check first).
+        if not MIN_SLO_S <= self.slo_s <= MAX_SLO_S:
+            raise ValueError(f"--slo-seconds must be within {MIN_SLO_S:g}..{MAX_SLO_S:g}, got {self.slo_s!r}")
+        if not 0 <= self.boot_s <= MAX_BOOT_S:
+            raise ValueError(f"--boot-seconds must be within 0..{MAX_BOOT_S:g}, got {self.boot_s!r}")
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"--concurrency must be within 1..{MAX_CONCURRENCY}, got {self.concurrency!r}")
         if self.realism not in PRESETS:
             raise ValueError(f"--realism must be one of {', '.join(PRESETS)}")
         if self.max_capacity_limit is not None and not 1 <= self.max_capacity_limit <= MAX_CAPACITY_CEILING:
@@ -106,11 +112,37 @@ class Workload:
     peak_instances: float  # that window's work / (concurrency x window)
 
 
+def _amount(value: float) -> str:
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def check_steady_load(rate_per_minute: float, duration_s: float, request: PlanRequest) -> None:
+    """A steady load whose average alone needs more instances than the fleet may have: no capacity
+    plan helps, and simulating it would only take long to say so."""
+    busy_slots = rate_per_minute / 60.0 * duration_s  # Little's law: arrival rate x time in service
+    instances = busy_slots / request.concurrency
+    if instances <= request.ceiling:
+        return
+    limit = (
+        f"--max-capacity {request.max_capacity_limit}"
+        if request.max_capacity_limit
+        else f"MaxCapacity's ceiling of {MAX_CAPACITY_CEILING:,} (the template's maximum)"
+    )
+    raise ValueError(
+        f"--rate-per-minute {rate_per_minute:g} x --duration-seconds {duration_s:g} keeps "
+        f"{_amount(busy_slots)} worker slots busy on average: {_amount(instances)} instances at "
+        f"--concurrency {request.concurrency}, past {limit}. The queue would grow without end; "
+        f"split the load over several queues and fleets, shorten the jobs or raise --concurrency."
+    )
+
+
 def describe(trace: Trace, request: PlanRequest) -> Workload:
     if len(trace) == 0:
         raise ValueError("the trace has no messages: nothing to plan for")
     stats = duration_stats(list(trace.processing_s), TAIL_PERCENTILE)
     assert stats is not None and stats.tail_s is not None
+    if stats.mean_s <= 0:  # the tuner's formula divides by the mean
+        raise ValueError("every message takes 0 s to process: there is no work to plan for")
     over = sum(1 for p in trace.processing_s if p > request.slo_s) / len(trace)
     window = max(60.0, request.slo_s - stats.tail_s)
     return Workload(

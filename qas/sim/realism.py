@@ -13,7 +13,11 @@ import math
 import random
 from dataclasses import dataclass, fields, replace
 
+from qas import argtypes
+
 HOUR = 3600.0
+# A lognormal sigma of 2 already makes a boot 100 times its median at the 99th percentile.
+MAX_BOOT_JITTER = 2.0
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,20 @@ def add_arguments(parser: argparse.ArgumentParser, *, effects: bool = True) -> N
         "spot_interruptions_per_hour": "per instance: 2-minute notice, then termination",
         "missed_sample_rate": "share of publisher invocations that did not run (missing datapoints)",
     }
+    # Finite and within these bounds, else argparse names the flag (exit 2) before anything runs.
+    hour = argtypes.real(0, HOUR)
+    share = argtypes.real(0, 1, high_open=True)
+    types = {
+        "metric_delay_seconds": hour,
+        "count_lag_seconds": hour,
+        "count_noise": argtypes.real(0, 1),
+        "boot_jitter": argtypes.real(0, MAX_BOOT_JITTER),
+        "launch_failure_rate": share,
+        "spot_interruptions_per_hour": argtypes.real(0, 60),
+        "missed_sample_rate": share,
+    }
     for dest, text in helps.items():
-        parser.add_argument("--" + dest.replace("_", "-"), type=float, default=None, help=text)
+        parser.add_argument("--" + dest.replace("_", "-"), type=types[dest], default=None, help=text)
 
 
 def from_args(args: argparse.Namespace, period_s: float) -> Realism:

@@ -1,7 +1,11 @@
 """Message traces: CSV ``arrival_s,processing_s``, one row per message, and workload generators.
 
 An optional third column ``group`` (header ``arrival_s,processing_s,group``) is the message group
-of a FIFO queue; the simulator then dispatches as SQS FIFO does (qas/sim/fifo.py).
+of a FIFO queue; the simulator then dispatches as SQS FIFO does (qas/sim/fifo.py). No other column
+is read: a row with more values than its header is an error.
+
+Every value is checked on reading, so that a bad row is named (file and line) before anything runs;
+the bounds below keep a run finite (docs/simulator.md, "Trace").
 
 Generators are seeded so that a benchmark run is reproducible. Arrivals are Poisson processes
 (thinned for time-varying rates); processing times are lognormal with a given mean.
@@ -19,6 +23,45 @@ from pathlib import Path
 HEADER = ("arrival_s", "processing_s")
 FIFO_HEADER = (*HEADER, "group")
 
+DAY_S = 86_400.0
+# The longest span a trace may cover. CloudWatch keeps hourly datapoints for 455 days
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html):
+# the longest history `qas plan --stack` can read. The simulator's time grows with the span.
+MAX_SPAN_DAYS = 455
+MAX_SPAN_S = MAX_SPAN_DAYS * DAY_S
+# The longest job. SQS lets a consumer keep a message invisible for at most 12 hours
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html,
+# docs/aws-behaviour.md#sqs-visibility-12h),
+# so the worker fails longer jobs; replayed batch logs hold jobs at that limit and a little past it,
+# hence a looser bound here that still keeps a run finite.
+MAX_PROCESSING_S = 7 * DAY_S
+MAX_MESSAGES = 2_000_000  # the simulator's time and memory grow with the messages
+
+
+def arrival_problem(value: float) -> str | None:
+    """What is wrong with this arrival time, or None."""
+    if not (math.isfinite(value) and value >= 0):
+        return f"arrival_s must be a finite number >= 0, got {value!r}"
+    if value > MAX_SPAN_S:
+        return f"arrival_s {value:g} s is past the longest trace, {MAX_SPAN_DAYS} days ({MAX_SPAN_S:,.0f} s)"
+    return None
+
+
+def processing_problem(value: float) -> str | None:
+    """What is wrong with this processing time, or None."""
+    if not (math.isfinite(value) and value >= 0):
+        return f"processing_s must be a finite number >= 0, got {value!r}"
+    if value > MAX_PROCESSING_S:
+        return (
+            f"processing_s {value:g} s is longer than a week ({MAX_PROCESSING_S:,.0f} s); SQS lets a worker "
+            "hold a message 12 hours"
+        )
+    return None
+
+
+def _too_many() -> str:
+    return f"more than {MAX_MESSAGES:,} messages, the simulator's limit: split the trace"
+
 
 @dataclass(frozen=True)
 class Trace:
@@ -33,12 +76,18 @@ class Trace:
             raise ValueError("arrival_s and processing_s differ in length")
         if self.group is not None and len(self.group) != len(self.arrival_s):
             raise ValueError("group and arrival_s differ in length")
+        if len(self.arrival_s) > MAX_MESSAGES:
+            raise ValueError(_too_many())
+        # One pass each (a chained comparison is False for NaN); the index only when one fails.
+        for values, problem, low, high in (
+            (self.arrival_s, arrival_problem, 0.0, MAX_SPAN_S),
+            (self.processing_s, processing_problem, 0.0, MAX_PROCESSING_S),
+        ):
+            if not all(low <= v <= high for v in values):
+                index, text = next((i, t) for i, v in enumerate(values) if (t := problem(v)) is not None)
+                raise ValueError(f"message {index + 1}: {text}")
         if any(b < a for a, b in zip(self.arrival_s, self.arrival_s[1:], strict=False)):
             raise ValueError("arrivals must be sorted")
-        if any(not math.isfinite(p) or p < 0 for p in self.processing_s):
-            raise ValueError("processing times must be finite and >= 0")
-        if any(not math.isfinite(a) or a < 0 for a in self.arrival_s[:1]):
-            raise ValueError("arrivals must be finite and >= 0")
 
     def __len__(self) -> int:
         return len(self.arrival_s)
@@ -59,27 +108,65 @@ class Trace:
         return cls(tuple(r[0] for r in rows), tuple(r[1] for r in rows), tuple(r[2] for r in rows))
 
 
+def _number(column: str, text: str, problem: Callable[[float], str | None]) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{column} must be a number, got {text!r}") from None
+    if (found := problem(value)) is not None:
+        raise ValueError(found)
+    return value
+
+
+def _row(row: list[str], fifo: bool) -> tuple[float, float, str]:
+    columns = FIFO_HEADER if fifo else HEADER
+    if len(row) != len(columns):
+        raise ValueError(f"expected {len(columns)} values ({','.join(columns)}), got {len(row)}")
+    arrival = _number("arrival_s", row[0], arrival_problem)
+    processing = _number("processing_s", row[1], processing_problem)
+    group = row[2].strip() if fifo else ""
+    if fifo and not group:
+        raise ValueError("the group is empty")
+    return arrival, processing, group
+
+
+def _first_undecodable(path: Path) -> str:
+    """Where the file stops being UTF-8 (the text reader decodes in chunks and cannot say)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"line {line}: byte 0x{data[exc.start]:02x}, {exc.reason}"
+    return "it changed while read"
+
+
 def read_csv(path: Path) -> Trace:
-    """Read a trace; rows need not be sorted. Raises ValueError on a bad header or row."""
-    with path.open(newline="") as handle:
+    """Read a trace; rows need not be sorted. Raises ValueError naming the file and line of a bad
+    header or row, before anything is simulated."""
+    rows: list[tuple[float, float, str]] = []
+    # utf-8-sig: a spreadsheet's byte order mark is not part of the header.
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
-        columns = None if header is None else tuple(h.strip() for h in header)
-        if columns not in (HEADER, FIFO_HEADER):
-            raise ValueError(f"{path}: the header must be {','.join(HEADER)} or {','.join(FIFO_HEADER)}")
-        fifo = columns == FIFO_HEADER
-        rows: list[tuple[float, float, str]] = []
-        for line_no, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            try:
-                group = row[2].strip() if fifo else ""
-                if fifo and not group:
-                    raise ValueError("empty group")
-                rows.append((float(row[0]), float(row[1]), group))
-            except (ValueError, IndexError) as exc:
-                expected = "two numbers and a group" if fifo else "two numbers"
-                raise ValueError(f"{path}:{line_no}: expected {expected}, got {row!r}") from exc
+        try:
+            header = next(reader, None)
+            columns = None if header is None else tuple(h.strip() for h in header)
+            if columns not in (HEADER, FIFO_HEADER):
+                raise ValueError(f"{path}: the header must be {','.join(HEADER)} or {','.join(FIFO_HEADER)}")
+            fifo = columns == FIFO_HEADER
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(rows) == MAX_MESSAGES:
+                    raise ValueError(f"{path}:{reader.line_num}: {_too_many()}")
+                try:
+                    rows.append(_row(row, fifo))
+                except ValueError as exc:
+                    raise ValueError(f"{path}:{reader.line_num}: {exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text ({_first_undecodable(path)})") from None
+        except csv.Error as exc:
+            raise ValueError(f"{path}:{reader.line_num}: {exc}") from None
     if fifo:
         return Trace.from_group_rows(rows)
     return Trace.from_rows([(a, p) for a, p, _ in rows])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
+import itertools
 import re
 import shlex
 import subprocess
@@ -109,6 +110,68 @@ def test_every_qas_command_and_flag_exists(doc: str, words: list[str]) -> None:
             assert flag in known, f"{doc}: qas {words[1]} has no option {flag}"
     if not _is_synopsis(words):
         assert _fully_parsed(parser, words[2:]), f"{doc}: {' '.join(words)} does not parse"
+
+
+def _flag_values(words: list[str]) -> list[tuple[str, str]]:
+    """(flag, value) for every flag the doc gives a concrete value (not a placeholder such as N)."""
+    bare = [word.strip("[]") for word in words]
+    return [
+        (flag, value)
+        for flag, value in itertools.pairwise(bare)
+        if flag.startswith("--") and not value.startswith("-") and not _is_synopsis([value])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("doc", "words"), _commands("qas"), ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
+def test_every_documented_flag_value_is_accepted(doc: str, words: list[str]) -> None:
+    """Synopses are not parsed whole: each concrete value is checked against its flag's own type and
+    choices (a group name the bench does not have, a period it does not take)."""
+    parsers = _parsers()
+    if words[1] not in parsers:
+        return  # test_every_qas_command_and_flag_exists says so
+    actions = parsers[words[1]]._option_string_actions
+    for flag, value in _flag_values(words[2:]):
+        action = actions.get(flag.split("=", 1)[0])
+        if action is None or action.nargs == 0:
+            continue  # an unknown flag is the other test's; a switch takes no value
+        try:
+            parsed = action.type(value) if callable(action.type) else value
+        except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+            pytest.fail(f"{doc}: qas {words[1]} {flag} {value}: {exc}")
+        if action.choices is not None:
+            assert parsed in action.choices, (
+                f"{doc}: qas {words[1]} {flag} {value}: not one of {action.choices}"
+            )
+
+
+@pytest.mark.slow
+def test_documented_sam_options_exist() -> None:
+    """`sam build --use-container`, `sam deploy --guided`, ...: each option the docs give a `sam`
+    command is one its --help lists (the SAM CLI is a dev dependency; nothing is built or deployed)."""
+    sam = Path(sys.executable).with_name("sam")
+    helps: dict[str, str] = {}
+    checked = 0
+    for doc, line in _shell_lines():
+        words = shlex.split(line)
+        if words[0] != "sam":
+            continue
+        command = " ".join(words[1:3]) if words[1] == "local" else words[1]  # sam local invoke
+        if command not in helps:
+            done = subprocess.run(
+                [str(sam), *command.split(), "--help"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            helps[command] = done.stdout
+        for word in words[1:]:
+            if word.startswith("--"):
+                assert f"{word.split('=', 1)[0]} " in helps[command], f"{doc}: sam {command} has no {word}"
+                checked += 1
+    assert checked >= 5
 
 
 @pytest.mark.slow

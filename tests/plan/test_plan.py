@@ -161,7 +161,10 @@ def test_price_override_and_fargate_prices(capsys) -> None:
     ("argv", "message"),
     [
         (["--rate-per-minute", "30"], "--rate-per-minute needs --duration-seconds"),
-        (["--rate-per-minute", "0", "--duration-seconds", "5"], "--rate-per-minute must be > 0"),
+        (
+            ["--rate-per-minute", "0", "--duration-seconds", "5"],
+            "argument --rate-per-minute: must be a number > 0",
+        ),
         (["--rate-per-minute", "3", "--duration-seconds", "5", "--concurrency", "1"], "--slo-seconds"),
         (["--trace", "/nonexistent.csv", "--slo-seconds", "1", "--boot-seconds", "1"], "nonexistent"),
     ],

@@ -54,7 +54,7 @@ def test_group_column_round_trips_and_is_validated(tmp_path: Path) -> None:
     assert read_csv(path) == trace
     bad = tmp_path / "bad.csv"
     bad.write_text("arrival_s,processing_s,group\n0,1,\n")
-    with pytest.raises(ValueError, match=r"bad\.csv:2: expected two numbers and a group"):
+    with pytest.raises(ValueError, match=r"bad\.csv:2: the group is empty"):
         read_csv(bad)
 
 

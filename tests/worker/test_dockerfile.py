@@ -98,3 +98,20 @@ def test_the_example_extends_the_worker_image_and_runs_its_own_command():
     [argv0] = json.loads(command)
     assert ("COPY", f"transcribe.sh {argv0}") in instructions
     assert os.access(EXAMPLE.parent / "transcribe.sh", os.X_OK)
+
+
+def _patterns(ignore_file: Path) -> list[str]:
+    lines = (line.strip() for line in ignore_file.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_the_build_context_is_the_worker_alone_with_or_without_buildkit():
+    """BuildKit reads worker/Dockerfile.dockerignore; the legacy builder only the context root's
+    .dockerignore, so without one it would send the whole repository (with .venv) as the context."""
+    per_dockerfile = _patterns(REPO_ROOT / "worker" / "Dockerfile.dockerignore")
+    root = REPO_ROOT / ".dockerignore"
+    assert root.is_file(), "no .dockerignore at the build context's root"
+    assert _patterns(root) == per_dockerfile
+    assert per_dockerfile[:2] == ["*", "!worker/"]  # everything out, then the worker back in
+    copied = [argument.split()[0] for keyword, argument in _instructions(DOCKERFILE) if keyword == "COPY"]
+    assert all(source.startswith("worker/") for source in copied), copied
