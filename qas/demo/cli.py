@@ -206,7 +206,12 @@ def check_stack_parameters(cfg: DemoConfig) -> None:
             number = float(value)
             low, high = rules.get("MinValue"), rules.get("MaxValue")
             if (low is not None and number < float(low)) or (high is not None and number > float(high)):
-                raise ValueError(f"{flag}: {name}={value} is outside the template's range [{low}, {high}]")
+                bounds = " and ".join(
+                    f"{word} {bound}"
+                    for word, bound in (("at least", low), ("at most", high))
+                    if bound is not None
+                )
+                raise ValueError(f"{flag}: the template needs {name} {bounds}, the demo would pass {value}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -110,3 +110,12 @@ def test_help_takes_the_tuners_schedule_from_the_template() -> None:
 
     assert f"instead of on its rule ({schedule}: every {rate_minutes(schedule)} demo min)" in text
     assert "hourly" not in text
+
+
+def test_a_derived_parameter_the_template_refuses_names_the_flag_and_the_rule() -> None:
+    cfg = cli.config_from(parse("--slo-seconds", "0.5"))
+
+    with pytest.raises(
+        ValueError, match=r"^--slo-seconds: the template needs LatencySloSeconds at least 1, "
+    ):
+        cli.check_stack_parameters(cfg)
