@@ -17,7 +17,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install test check lint typecheck cfn-lint checkov iam-lint unit demo bench bench-worker build validate clean
+.PHONY: help install test check lint typecheck cfn-lint checkov iam-lint unit demo demo-doc bench bench-worker build validate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,10 @@ test: install check ## the whole suite: static checks, then every test
 
 demo: $(STAMP) ## the whole system end to end on an emulated AWS (no account needed)
 	$(BIN)/qas demo $(DEMO_ARGS)
+
+demo-doc: $(STAMP) ## run the demo with its defaults, then make docs/demo.md's sample run and chart from it
+	$(BIN)/qas demo
+	$(BIN)/python -m qas.demo.docsample reports/demo
 
 bench: $(STAMP) ## every scaling policy on every scenario; writes reports/bench/
 	$(BIN)/qas bench $(BENCH_ARGS)

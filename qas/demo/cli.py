@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from qas.demo.config import PROFILES, DemoConfig
+from qas.demo.lambdas import rate_minutes
 from qas.demo.procs import ProcessRegistry, StopRequestedError, interrupts_raise
 from qas.demo.runner import DemoRun
-from qas.demo.stack import deploy
+from qas.demo.stack import deploy, stack_parameters
 from qas.demo.ui import Console
+from qas.emulator import load_template
 from scaling.control_plane import Platform
 
 QUICK: dict[str, Any] = {
@@ -22,6 +28,35 @@ QUICK: dict[str, Any] = {
     "shutdown_after_minutes": 2,
     "max_capacity": 4,
 }
+
+
+# The flag behind each stack parameter the demo sets, for errors that name what the user typed.
+PARAMETER_FLAGS = {
+    "LatencySloSeconds": "--slo-seconds",
+    "CapacityLeadSeconds": "--seconds-per-minute/--boot-minutes",
+    "InitialTarget": "--slo-seconds/--seconds-per-minute/--boot-minutes",
+    "KeepWarmMinutes": "--keep-warm",
+    "WorkerPlatform": "--platform",
+    "FastLane": "--fast-lane",
+    "ScaleInLane": "--scale-in-lane",
+}
+
+
+def _on_off(enabled: bool) -> str:
+    return "on" if enabled else "off"
+
+
+@functools.cache
+def template_parameters() -> dict[str, Any]:
+    """template.yaml's Parameters: the one definition of their defaults and allowed values."""
+    return dict(load_template()["Parameters"])
+
+
+def tuner_rule() -> str:
+    """The tuner's schedule as the template deploys it by default, for --help."""
+    schedule = str(template_parameters()["TunerSchedule"]["Default"])
+    every = rate_minutes(schedule)
+    return schedule if every is None else f"{schedule}: every {every} demo min"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,25 +104,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="MINUTES",
-        help="fire the target tuner every MINUTES demo minutes instead of on its hourly rule",
+        help=f"fire the target tuner every MINUTES demo minutes instead of on its rule ({tuner_rule()})",
     )
     parser.add_argument(
         "--alarm-delay-minutes",
         type=int,
         default=None,
-        help="the alarms act on a minute's datapoints this many demo minutes later (default: 0)",
+        help="the alarms act on a minute's datapoints this many demo minutes later "
+        f"(default: {defaults.alarm_delay_minutes})",
     )
     parser.add_argument(
         "--missed-sample-rate",
         type=float,
         default=None,
-        help="share of minutes the metric publisher does not run: missing datapoints (default: 0)",
+        help="share of minutes the metric publisher does not run: missing datapoints "
+        f"(default: {defaults.missed_sample_rate:g})",
     )
     parser.add_argument(
-        "--fast-lane", choices=["on", "off"], default="on", help="the FastLane step policy (default: on)"
+        "--fast-lane",
+        choices=["on", "off"],
+        default=_on_off(defaults.fast_lane),
+        help="the FastLane step policy (default: %(default)s)",
     )
     parser.add_argument(
-        "--scale-in-lane", choices=["on", "off"], default="on", help="the ScaleInLane policy (default: on)"
+        "--scale-in-lane",
+        choices=["on", "off"],
+        default=_on_off(defaults.scale_in_lane),
+        help="the ScaleInLane step policy (default: %(default)s)",
     )
     parser.add_argument(
         "--keep-warm",
@@ -98,7 +141,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
     parser.add_argument(
-        "--report-dir", default=defaults.report_dir, help="where summary.json and timeline.png go"
+        "--report-dir",
+        default=defaults.report_dir,
+        help="where summary.json, timeline.png and logs/ go (default: %(default)s)",
     )
     parser.add_argument(
         "--quick",
@@ -132,9 +177,49 @@ def config_from(args: argparse.Namespace) -> DemoConfig:
     return dataclasses.replace(DemoConfig(), **values)
 
 
+def check_report_dir(path: str) -> None:
+    """Raise ValueError naming --report-dir unless the reports and logs can be written there."""
+    directory = Path(path)
+    try:
+        (directory / "logs").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+        for name in ("summary.json", "timeline.png"):
+            existing = directory / name
+            if existing.exists() and (existing.is_dir() or not os.access(existing, os.W_OK)):
+                raise ValueError(f"--report-dir {path}: {existing} cannot be overwritten")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ValueError(f"--report-dir {path}: cannot write reports there ({reason})") from None
+
+
+def check_stack_parameters(cfg: DemoConfig) -> None:
+    """Raise ValueError naming the flag when a parameter the demo derives breaks the template's rules."""
+    declared = template_parameters()
+    for name, value in stack_parameters(cfg).items():
+        rules = declared[name]
+        flag = PARAMETER_FLAGS.get(name, "the demo's settings")
+        allowed = rules.get("AllowedValues")
+        if allowed is not None and value not in [str(v) for v in allowed]:
+            raise ValueError(f"{flag}: {name}={value} is not one of {allowed}")
+        if rules.get("Type") == "Number":
+            number = float(value)
+            low, high = rules.get("MinValue"), rules.get("MaxValue")
+            if (low is not None and number < float(low)) or (high is not None and number > float(high)):
+                bounds = " and ".join(
+                    f"{word} {bound}"
+                    for word, bound in (("at least", low), ("at most", high))
+                    if bound is not None
+                )
+                raise ValueError(f"{flag}: the template needs {name} {bounds}, the demo would pass {value}")
+
+
 def run(args: argparse.Namespace) -> int:
+    # Every flag is checked before anything starts: a bad one must not cost a deploy.
     try:
         cfg = config_from(args)
+        check_stack_parameters(cfg)
+        check_report_dir(cfg.report_dir)
     except ValueError as error:
         print(f"qas demo: {error}", file=sys.stderr)
         return 2

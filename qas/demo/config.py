@@ -12,7 +12,7 @@ Two time scales, both shown in the UI and the docs:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from scaling.control_plane import Platform
@@ -116,10 +116,18 @@ class DemoConfig:
     keep_warm_minutes: int | None = None
 
     def __post_init__(self) -> None:
-        if self.seconds_per_minute < 2:
+        for flag, value in (
+            ("--seconds-per-minute", self.seconds_per_minute),
+            ("--slo-seconds", self.slo_seconds),
+            ("--boot-minutes", self.boot_minutes),
+            ("--missed-sample-rate", self.missed_sample_rate),
+        ):
+            if not math.isfinite(value):
+                raise ValueError(f"{flag} must be a finite number, got {value}")
+        if not 2 <= self.seconds_per_minute <= 60:
             # A demo minute is read back from CloudWatch as a window of whole seconds: under 2 s the
-            # previous minute's datapoint could fall into it.
-            raise ValueError("--seconds-per-minute must be >= 2")
+            # previous minute's datapoint could fall into it. Over 60 the demo runs slower than AWS.
+            raise ValueError("--seconds-per-minute must be within 2..60")
         if self.slo_seconds <= 0:
             raise ValueError("--slo-seconds must be > 0")
         if self.boot_minutes < 0:
@@ -134,6 +142,11 @@ class DemoConfig:
             raise ValueError("--missed-sample-rate must be within [0, 1)")
         if self.keep_warm_minutes is not None and not 1 <= self.keep_warm_minutes <= 120:
             raise ValueError("--keep-warm must be within 1..120 demo minutes (KeepWarmMinutes)")
+
+    def settings(self) -> dict[str, Any]:
+        """The run's settings as JSON values (summary.json): every field, the profile by name."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "report_dir"}
+        return {**values, "platform": str(self.platform), "profile": self.profile.name}
 
     @property
     def timeline_minutes(self) -> int:

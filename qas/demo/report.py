@@ -17,7 +17,7 @@ class MinuteRow:
     visible: int
     in_flight: int
     desired: int
-    running: int
+    running: int  # serving: the worker runs (booting and draining instances are counted apart)
     instances: int  # booting + running + draining: what is paid for
     target: float
     backlog_per_instance: float | None
@@ -26,6 +26,14 @@ class MinuteRow:
     latency_p95_s: float | None  # of the messages completed in this minute
     scale_out_pressure: float | None = None  # as the metric publisher published it
     scale_in_pressure: float | None = None  # likewise
+    booting: int = 0  # launched, worker not started yet
+    draining: int = 0  # terminating: SIGTERM sent, finishing its jobs
+    # What the publisher published for the fleet (None: no datapoint this minute); with the queue
+    # counts and the metric above, the datapoint the alarms evaluated (docs/demo.md, replayed by tests).
+    published_running: int | None = None
+    published_desired: int | None = None
+    alarms: tuple[str, ...] = ()  # the alarms in ALARM after this minute's evaluation
+    sent: int = 0  # messages the producer has sent so far
 
 
 @dataclass(frozen=True)
@@ -81,74 +89,20 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[rank - 1]
 
 
+def latency_summary(latencies: list[float], slo_s: float) -> dict[str, Any]:
+    """summary.json's latency figures, in real seconds as measured (the console shows demo minutes)."""
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    return {
+        "p50_s": None if p50 is None else round(p50, 2),
+        "p95_s": None if p95 is None else round(p95, 2),
+        "max_s": round(latencies[-1], 2) if latencies else None,
+        "p95_within_slo": p95 is not None and p95 <= slo_s,
+    }
+
+
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-
-
-def write_timeline(
-    path: Path, rows: list[MinuteRow], actions: list[ActionRecord], slo_s: float, seconds_per_minute: float
-) -> None:
-    """Queue depth, capacity, target and latency per demo minute (matplotlib, Agg backend)."""
-    import matplotlib  # noqa: PLC0415 - imported only when a chart is drawn
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    series = timeline_series(rows)
-    minutes = series["minute"]
-    fig, (ax_queue, ax_cap, ax_lat) = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
-    ax_queue.plot(minutes, series["visible"], label="visible", color="tab:blue")
-    ax_queue.plot(minutes, series["in_flight"], label="in flight", color="tab:cyan")
-    ax_queue.set_ylabel("messages")
-    ax_queue.set_title(f"queue-autoscaler demo (1 demo minute = {seconds_per_minute:g} s real)")
-    ax_target = ax_queue.twinx()
-    ax_target.plot(
-        minutes, series["backlog_per_instance"], label="backlog/instance", color="tab:orange", ls=":"
-    )
-    ax_target.plot(minutes, series["target"], label="target", color="tab:red", ls="--")
-    ax_target.set_ylabel("backlog per instance")
-    lines = ax_queue.get_legend_handles_labels()
-    more = ax_target.get_legend_handles_labels()
-    ax_queue.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right", fontsize="small")
-
-    ax_cap.step(minutes, series["desired"], where="post", label="desired", color="tab:purple")
-    ax_cap.step(minutes, series["running"], where="post", label="running", color="tab:green")
-    ax_cap.step(
-        minutes,
-        series["instances"],
-        where="post",
-        label="instances (incl. booting)",
-        color="tab:gray",
-        ls=":",
-    )
-    for action in actions:
-        ax_cap.axvline(action.minute, color="tab:olive", alpha=0.3)
-        ax_cap.annotate(action.source, (action.minute, action.capacity), fontsize="x-small", rotation=90)
-    ax_cap.set_ylabel("capacity")
-    ax_cap.legend(loc="upper right", fontsize="small")
-
-    ax_lat.plot(
-        minutes,
-        series["latency_p95_s"],
-        marker=".",
-        label="p95 latency of completions",
-        color="tab:brown",
-    )
-    ax_lat.axhline(slo_s, color="tab:red", ls="--", label=f"SLO {slo_s:g} s")
-    ax_lat.set_ylabel("latency (real s)")
-    ax_lat.set_xlabel("demo minute")
-    ax_lat.legend(loc="upper right", fontsize="small")
-
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def timeline_series(rows: list[MinuteRow]) -> dict[str, list[Any]]:
-    """The chart's data: one list per column of the per-minute rows, in minute order."""
-    return {name: [getattr(row, name) for row in rows] for name in MinuteRow.__dataclass_fields__}
 
 
 def rows_as_dicts(rows: list[MinuteRow]) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import math
 import random
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from adapters.errors import AdapterError
 from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 from qas import emulator
+from qas.demo.chart import write_timeline
 from qas.demo.config import DemoConfig, Phase
 from qas.demo.control import Datapoints, evaluate, read_datapoints, utc
 from qas.demo.fleet import (
@@ -33,14 +35,14 @@ from qas.demo.report import (
     ActionRecord,
     Completions,
     MinuteRow,
+    latency_summary,
     percentile,
     rows_as_dicts,
     write_summary,
-    write_timeline,
 )
-from qas.demo.stack import DeployedStack
-from qas.demo.ui import Console
-from scaling.control_plane import ControlPlane, Platform
+from qas.demo.stack import DeployedStack, initial_target
+from qas.demo.ui import Console, brief_answer, header_lines, pace_of, why
+from scaling.control_plane import AlarmName, AlarmState, ControlPlane, Platform
 
 # Polling the fleet between minutes: often enough that a worker starts when its boot ends.
 POLL_S = 0.1
@@ -75,8 +77,9 @@ class DemoRun:
         self.report_dir = Path(cfg.report_dir)
         self.log_dir = self.report_dir / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for old in self.log_dir.glob("*"):
-            old.unlink()
+        for pattern in ("worker-*.log", "lambda-*.log", "completions-*.jsonl"):
+            for old in self.log_dir.glob(pattern):  # only what a previous run wrote
+                old.unlink()
         self.sqs = self._client("sqs")
         self.events = self._client("events")
         self.cloudwatch = self._client("cloudwatch")
@@ -142,24 +145,7 @@ class DemoRun:
         )
 
     def print_header(self) -> None:
-        cfg, out = self.cfg, self.stack.outputs
-        tuner = (
-            f" (every {cfg.tuner_every_minutes} demo min: --tuner-every)" if cfg.tuner_every_minutes else ""
-        )
-        self.console.header(
-            [
-                f"fleet {self.fleet_name} ({cfg.platform}), queue {self.queue_url}",
-                f"clock: 1 demo minute = {cfg.seconds_per_minute:g} s real; schedules, metric periods, "
-                f"alarms, warm-up/cooldowns and boot ({cfg.boot_minutes:g} demo min) run on it",
-                f"real seconds: message processing, SLO {cfg.slo_seconds:g} s, latency measured",
-                f"load profile {cfg.profile.name}: {cfg.profile.description}",
-                f"initial target {self.model.target:g} messages per instance; max capacity "
-                f"{self.stack.control.max_capacity}; shutdown after "
-                f"{self.stack.control.shutdown_after_minutes} demo min empty",
-                f"functions (run warm, on their EventBridge schedules): {out['MetricPublisherFunction']}, "
-                f"{out['TargetTunerFunction']}{tuner}, {out['ProducerFunction']}",
-            ]
-        )
+        self.console.header(header_lines(self.cfg, self.stack, self.queue_url, self.model.target))
 
     # --- time -------------------------------------------------------------------------------------
 
@@ -177,7 +163,7 @@ class DemoRun:
             now = time.time()
             if self._excess() and now - reconciled >= RECONCILE_S:
                 # AWS terminates a kept instance as soon as its protection is removed, not once a minute.
-                self._show_fleet(self.fleet.set_desired(self.fleet.desired), quiet_blocked=True)
+                self._apply(self.fleet.desired)
                 reconciled = now
             self.state.capacity_minutes += self.fleet.size * (now - last) / self.cfg.seconds_per_minute
             self.state.peak = max(self.state.peak, self.fleet.size)
@@ -263,7 +249,7 @@ class DemoRun:
             elif rule.function_name == producer and isinstance(result.result, dict):
                 self.state.sent += int(result.result.get("sent", 0))
             elif rule.function_name not in (producer, publisher):
-                self.console.event(minute, f"Lambda {rule.function_name}: {_brief(result.result)}")
+                self.console.event(minute, f"Lambda {rule.function_name}: {brief_answer(result.result)}")
 
     def _publisher_window(self) -> float:
         """Start (whole second) of the CloudWatch window holding this minute's publisher datapoint.
@@ -280,7 +266,7 @@ class DemoRun:
         Runs after this minute's invocations, which the demo waits for, so a change is followed the
         minute it is made. The reader is a new one each time: the adapter keeps one invocation's
         DescribePolicies (the tuner reads once and sends that back), so a long-lived reader would
-        keep the target it read first and miss every change (issue 14).
+        keep the target it read first and miss every change.
         """
         try:
             target = self._target_policy().current_target()
@@ -310,31 +296,44 @@ class DemoRun:
         # With an alarm delay the model evaluates an older minute's datapoints; none yet: missing.
         due_points = self._unseen.popleft() if len(self._unseen) > self.cfg.alarm_delay_minutes else _NONE
         result = evaluate(self.model, minute, due_points, self.fleet.desired, running)
+        winner = next((a.source for a in result.actions if a.applied), None)
         for action in result.actions:
-            verb = "applied" if action.applied else "no change"
-            self.console.event(
-                minute,
-                f"{action.source}: desired {action.previous} -> {action.capacity} ({verb}; {action.reason})",
-            )
-            if action.applied:
-                self.state.actions.append(
-                    ActionRecord(
-                        minute,
-                        round(minute * self.cfg.seconds_per_minute, 1),
-                        str(action.source),
-                        action.previous,
-                        action.capacity,
-                        action.reason,
-                    )
+            self.console.action(minute, action, result.desired, winner)
+            if not action.applied:
+                continue
+            if due_points.visible is not None and due_points.in_flight is not None:
+                because = why(
+                    action,
+                    self.model.config,
+                    visible=due_points.visible,
+                    in_flight=due_points.in_flight,
+                    target=self.model.target,
+                    pace=pace_of(self.state.rows),
                 )
+                self.console.why(minute, because)
+            self.state.actions.append(
+                ActionRecord(
+                    minute,
+                    round(minute * self.cfg.seconds_per_minute, 1),
+                    str(action.source),
+                    action.previous,
+                    action.capacity,
+                    action.reason,
+                )
+            )
         if result.desired != self.fleet.desired or self._excess():
             # Re-applied while protected instances keep the fleet above desired: AWS terminates them
             # as soon as their protection is removed.
-            self._show_fleet(self.fleet.set_desired(result.desired), minute)
+            self._apply(result.desired, minute)
+        row = self._row(minute, points, result.alarms)
+        self.console.progress(row)
+        self.state.rows.append(row)
+
+    def _row(self, minute: int, points: Datapoints, alarms: Mapping[AlarmName, AlarmState]) -> MinuteRow:
+        """This minute's published datapoints, the fleet as it is now and the alarms in ALARM."""
         new = self.completions.read(self.fleet.completion_files)
-        dlq = self._visible(self.dlq_url)
         p95 = percentile(self.completions.latencies(new), 95)
-        row = MinuteRow(
+        return MinuteRow(
             minute=minute,
             real_s=round(minute * self.cfg.seconds_per_minute, 1),
             phase=self.state.phase,
@@ -346,38 +345,36 @@ class DemoRun:
             target=self.model.target,
             backlog_per_instance=points.backlog_per_instance,
             processed=len(self.completions.done),
-            dlq=dlq,
+            dlq=self._visible(self.dlq_url),
             latency_p95_s=None if p95 is None else round(p95, 2),
             scale_out_pressure=points.scale_out_pressure,
             scale_in_pressure=points.scale_in_pressure,
+            booting=self.fleet.count(MemberState.BOOTING),
+            draining=self.fleet.count(MemberState.STOPPING),
+            published_running=points.running if points.complete else None,
+            published_desired=points.desired if points.complete else None,
+            alarms=tuple(str(name) for name, state in alarms.items() if state is AlarmState.ALARM),
+            sent=self.state.sent,
         )
-        self.console.progress(row, missing=points.visible is None)
-        self.state.rows.append(row)
 
     def _excess(self) -> bool:
         """More instances than desired: protected ones were kept at the last scale-in."""
         return self.fleet.size - self.fleet.count(MemberState.STOPPING) > self.fleet.desired
 
-    def _show_fleet(
-        self, events: FleetEvents, minute: float | None = None, quiet_blocked: bool = False
-    ) -> None:
+    def _apply(self, desired: int, minute: float | None = None) -> None:
+        """Set the desired capacity; say what changed, and how many busy instances it kept."""
         at = self._demo_minutes_now() if minute is None else minute
-        noun = "instance" if self.cfg.platform is Platform.EC2 else "task"
-        for member in events.launched:
-            self.console.event(
-                at, f"fleet: {noun} {member} launched, booting {self.cfg.boot_minutes:g} demo min"
-            )
-        for member in events.started:
-            self.console.event(
-                at,
-                f"fleet: worker started on {member} (now {'InService' if noun == 'instance' else 'RUNNING'})",
-            )
-        for member in events.terminating:
-            self.console.event(at, f"fleet: {noun} {member} terminating, SIGTERM to its worker")
-        for member, code in events.exited:
-            self.console.event(at, f"fleet: worker on {member} exited (code {code})")
-        if events.blocked and not quiet_blocked:
-            self.console.event(at, f"fleet: {events.blocked} {noun}(s) kept: scale-in protected while busy")
+        events = self.fleet.set_desired(desired)
+        self._show_fleet(events, at)
+        self.console.kept(at, events.blocked, self._noun)
+
+    def _show_fleet(self, events: FleetEvents, minute: float | None = None) -> None:
+        at = self._demo_minutes_now() if minute is None else minute
+        self.console.fleet(at, events, self._noun, self.cfg.boot_minutes)
+
+    @property
+    def _noun(self) -> str:
+        return "instance" if self.cfg.platform is Platform.EC2 else "task"
 
     def _visible(self, url: str) -> int:
         counts = self._queue_counts(url)
@@ -443,8 +440,6 @@ class DemoRun:
         visible, in_flight = self._queue_counts(self.queue_url)
         dlq = self._visible(self.dlq_url)
         processed = len(self.completions.done)
-        latencies = self.completions.latencies()
-        p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
         summary_path = self.report_dir / "summary.json"
         timeline_path = self.report_dir / "timeline.png"
         summary: dict[str, Any] = {
@@ -460,12 +455,7 @@ class DemoRun:
             "dlq": dlq,
             "still_queued": visible + in_flight,
             "lost": self.state.sent - processed - dlq - (visible + in_flight),
-            "latency": {
-                "p50_s": None if p50 is None else round(p50, 2),
-                "p95_s": None if p95 is None else round(p95, 2),
-                "max_s": round(latencies[-1], 2) if latencies else None,
-                "p95_within_slo": p95 is not None and p95 <= self.cfg.slo_seconds,
-            },
+            "latency": latency_summary(self.completions.latencies(), self.cfg.slo_seconds),
             "capacity_minutes": round(self.state.capacity_minutes, 2),
             "peak_capacity": self.state.peak,
             "final_desired": self.fleet.desired,
@@ -477,6 +467,11 @@ class DemoRun:
             "lambda_failures": [vars(f) for f in self.state.failures],
             "timeline": rows_as_dicts(self.state.rows),
             "files": {"summary": str(summary_path), "timeline": str(timeline_path)},
+            # What produced the run, so that docs/demo.md's sample can be checked against the code.
+            "settings": self.cfg.settings(),
+            "initial_target": initial_target(self.cfg),
+            "control": dataclasses.asdict(self.stack.control),
+            "transcript": list(self.console.transcript),
         }
         write_summary(summary_path, summary)
         write_timeline(
@@ -487,10 +482,3 @@ class DemoRun:
             self.cfg.seconds_per_minute,
         )
         return summary
-
-
-def _brief(result: Any) -> str:
-    """A function's answer in one line (the tuner's decision: action, target, reason)."""
-    if isinstance(result, dict) and {"action", "reason"} <= result.keys():
-        return f"{result['action']} target {result.get('target')} ({result['reason']})"
-    return str(result)

@@ -85,11 +85,18 @@ def test_quick_demo_scales_out_and_back_to_zero_and_loses_nothing(platform, tmp_
         f"messages: sent {summary['sent']}, processed {summary['processed']}, DLQ {summary['dlq']}, "
         f"still queued {summary['still_queued']}, lost {summary['lost']}"
     ) in printed
-    latency = summary["latency"]
-    assert f"p50 {latency['p50_s']:.1f} s, p95 {latency['p95_s']:.1f} s" in printed
+    # ... on the demo clock (latency in demo minutes), every action with the reason for it.
+    latency, spm = summary["latency"], summary["seconds_per_minute"]
+    assert f"p50 {latency['p50_s'] / spm:.1f}, p95 {latency['p95_s'] / spm:.1f}" in printed
     assert f"{summary['capacity_minutes']:.1f} instance-minutes" in printed
     for action in summary["scaling_actions"]:
         assert f"{action['source']:<15} {action['previous']} -> {action['capacity']}" in printed
+        said = f"[min {action['minute']:5.1f}]   {action['source']}: desired {action['previous']} -> "
+        because = printed.split(said, 1)[1].splitlines()[1]
+        assert because.startswith(f"[min {action['minute']:5.1f}]     why: ") and "needs" in because
+    # The run records what made it (settings, model, transcript) for docs/demo.md's sample.
+    assert summary["transcript"][0].startswith("qas demo: deploying template.yaml")
+    assert summary["settings"]["platform"] == platform and summary["control"]["platform"] == platform
     assert _demo_processes(tmp_path) == []
 
 

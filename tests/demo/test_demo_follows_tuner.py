@@ -1,6 +1,6 @@
 """A target change made by the real tuner reaches the demo's model, table, chart data and summary.
 
-Issue 14: the tuner wrote 41.4 and read it back, yet the demo kept 39 everywhere. The demo's policy
+The tuner once wrote 41.4 and read it back, yet the demo kept 39 everywhere: the demo's policy
 reader cached its first DescribePolicies. Here the tuner first keeps the target (no data), then,
 with measured durations seeded in the emulated CloudWatch, changes it: the next demo minute must
 show the new target in all four places.
@@ -16,9 +16,9 @@ import pytest
 
 from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 from qas import emulator
+from qas.demo.chart import chart_data
 from qas.demo.config import PROFILES, DemoConfig
 from qas.demo.procs import ProcessRegistry
-from qas.demo.report import timeline_series
 from qas.demo.runner import DemoRun
 from qas.demo.stack import deploy
 from qas.demo.ui import Console
@@ -93,10 +93,11 @@ def test_a_target_change_by_the_tuner_shows_in_model_table_chart_and_summary(pla
     # The model (whose alarms decide capacity) follows the policy.
     assert run.model.target == in_policy
     # The progress table: minute 1's row shows the new target.
-    table_rows = [line for line in printed.splitlines() if line.startswith("[min   1.0") and "drain" in line]
+    table_rows = [line for line in printed.splitlines() if line.startswith("[min   1.0]  drain")]
     assert table_rows and f"{in_policy:.3g}" in table_rows[-1].split(), printed
     # The chart's data and summary.json.
-    assert timeline_series(run.state.rows)["target"] == [initial, in_policy]
+    chart = chart_data(run.state.rows, run.state.actions, cfg.slo_seconds, cfg.seconds_per_minute)
+    assert chart.per_instance["target"] == [initial, in_policy]
     assert [row["target"] for row in summary["timeline"]] == [initial, in_policy]
     assert summary["target_changes"] == [{"minute": 1, "real_s": 2.0, "from": initial, "to": in_policy}]
     assert f"target tuner at min 1: {initial:g} -> {in_policy:g}" in _summary_text(summary)
