@@ -1,4 +1,4 @@
-"""A rollout under a steady backlog, with real worker processes on the moto server.
+"""Rollouts under a steady backlog, with real worker processes on the moto server.
 
 ECS: a deployment never stops a task that has scale-in protection, and a busy worker renews its
 protection for as long as it holds work. Under a steady backlog an old task is never idle, so
@@ -19,7 +19,9 @@ import pytest
 from moto.core.utils import utcnow
 from moto.ecs.models import ecs_backends
 
-from qas.metadata_stubs import EcsAgentStub
+from qas.metadata_stubs import EcsAgentStub, ImdsStub
+from scaling.rollout import PREFERENCES
+from tests.worker.aws_proxy import AwsProxy
 from tests.worker.conftest import NO_RETRY, REGION, Aws, WorkerProcess, job, wait_until
 
 pytestmark = pytest.mark.slow
@@ -141,3 +143,92 @@ def test_an_ecs_deployment_replaces_a_busy_task_under_a_steady_backlog(aws: Aws,
     done = _job_ids(old) + _job_ids(new)
     assert sorted(done + left) == sorted(sent)
     assert old.logs("worker stopped", messages_still_held=0)
+
+
+# ---------------------------------------------------------------- EC2: an instance refresh
+
+
+HOOK = "drain-before-terminate"
+
+
+class EmulatedRefresh:
+    """How an instance refresh treats one outdated instance, per ScaleInProtectedInstances.
+
+    moto implements neither instance refreshes nor lifecycle hooks. The documented behaviour
+    (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html): Refresh
+    replaces protected instances, Ignore leaves them, Wait waits (one hour, then the refresh fails)
+    for their protection to go. A replaced instance goes through the group's termination hook: its
+    metadata says Terminated, and the group waits for CompleteLifecycleAction.
+    """
+
+    def __init__(self, aws: Aws, proxy: AwsProxy, preference: str) -> None:
+        self._aws = aws
+        self._proxy = proxy
+        self._preference = preference
+
+    def _protected(self, instance_id: str) -> bool:
+        (instance,) = self._aws.autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])[
+            "AutoScalingInstances"
+        ]
+        return bool(instance["ProtectedFromScaleIn"])
+
+    def replace(self, instance_id: str, imds: ImdsStub, worker: WorkerProcess) -> str:
+        if self._protected(instance_id):
+            if self._preference == "Ignore":
+                return "left on the old version (protected, Ignore)"
+            if self._preference == "Wait":
+                # Under a steady backlog the protection never goes: 20 more jobs stand for the hour.
+                seen = len(worker.outcomes("processed"))
+                wait_until(lambda: len(worker.outcomes("processed")) >= seen + 20, what="20 more jobs")
+                if self._protected(instance_id):
+                    return "still protected: the refresh fails after an hour (Wait)"
+        imds.lifecycle_state = "Terminated"
+        wait_until(
+            lambda: any(call["Action"] == "CompleteLifecycleAction" for call in self._proxy.lifecycle_calls),
+            timeout=120,
+            what=lambda: f"the lifecycle action to be completed\n{worker.output()}",
+        )
+        return "replaced"
+
+
+def test_an_instance_refresh_replaces_a_busy_instance_under_a_steady_backlog(
+    aws: Aws, start_worker, moto_url
+):
+    # Given a busy worker on an instance of the group: a steady backlog and a job longer than the drain
+    instance_id = aws.ec2_fleet()
+    queue_url, _ = aws.queue(visibility=30)
+    sent = ["long", *(f"job-{i}" for i in range(JOBS))]
+    aws.send(queue_url, [job("long", 600)])
+    aws.send(queue_url, [job(job_id, 0.3) for job_id in sent[1:]])
+    with ImdsStub(instance_id) as imds, AwsProxy(moto_url) as proxy:
+        worker = start_worker(
+            queue_url,
+            AWS_ENDPOINT_URL=proxy.url,  # moto lacks the lifecycle-action calls: the proxy answers them
+            WORKER_PLATFORM="EC2",
+            FLEET_NAME="fleet",
+            WORKER_IMDS_ENDPOINT=imds.url,
+            WORKER_LIFECYCLE_HOOK_NAME=HOOK,
+            WORKER_TERMINATION_POLL_SECONDS="0.2",
+            WORKER_CONCURRENCY="2",
+            WORKER_VISIBILITY_TIMEOUT="30",
+            WORKER_SHUTDOWN_GRACE_SECONDS="3",
+        )
+        wait_until(lambda: len(worker.outcomes("processed")) >= 3, what="the worker busy")
+
+        # When the rollout's instance refresh reaches the instance, with the rollout's preferences
+        outcome = EmulatedRefresh(aws, proxy, PREFERENCES.scale_in_protected_instances).replace(
+            instance_id, imds, worker
+        )
+
+        # Then it is replaced through the drain: running short jobs finish, the long one is handed back
+        assert outcome == "replaced"
+        assert worker.wait(timeout=60) == 0
+        assert aws.counts(queue_url)[0] > 0, "the backlog is still there: the instance was busy"
+        assert [(line["job_id"], line["visibility_s"]) for line in worker.outcomes("released")] == [
+            ("long", 0)
+        ]
+
+    # Nothing lost: every job was processed or is back in the queue for the new instances.
+    left = [json.loads(body)["job_id"] for body in aws.drain(queue_url)]
+    assert sorted(_job_ids(worker) + left) == sorted(sent)
+    assert "long" in left
