@@ -45,6 +45,7 @@ class FleetInstance:
     instance_id: str
     lifecycle_state: str
     launch_template_version: str | None  # None: launched from something else than the template
+    protected: bool = False  # from scale-in: its worker holds messages
 
 
 @dataclass(frozen=True)
