@@ -128,7 +128,10 @@ def test_an_ecs_deployment_replaces_a_busy_task_under_a_steady_backlog(aws: Aws,
         (retiring,) = old.logs("retiring")
         assert f"{v2}" in retiring["reason"] and "running" in retiring["reason"]
         assert old_agent.changes[-1].enabled is False
-        assert new_agent.protection_enabled and not new.logs("retiring")
+        # while the new task, on the version in force, works on protected
+        new.wait_log("rollout check", standing="current")
+        wait_until(lambda: new_agent.protection_enabled, what="the new task protected while busy")
+        assert not new.logs("retiring")
 
         # And ECS stops the unprotected old task (SIGTERM): it drains and exits; the rollout is done
         old.signal(signal.SIGTERM)
