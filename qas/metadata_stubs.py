@@ -9,7 +9,9 @@
 * `EcsAgentStub`: the ECS agent's task-protection endpoint (PUT/GET
   $ECS_AGENT_URI/task-protection/v1/state), which moto does not emulate. Point a worker at it
   with `ECS_AGENT_URI=stub.url`; it records every change, so a test or the demo can read whether
-  the task is protected and when it changed.
+  the task is protected and when it changed. It also serves the task metadata endpoint v4's
+  `${ECS_CONTAINER_METADATA_URI_V4}/task` (Cluster, TaskARN, Family, Revision) at
+  `ECS_CONTAINER_METADATA_URI_V4=stub.metadata_uri`.
 
 Both listen on 127.0.0.1, port 0 (a free port), in a daemon thread; use them as context managers
 or call `start()` (returns the base URL) and `stop()`. One stub per emulated instance or task::
@@ -37,6 +39,7 @@ _INSTANCE_ID_PATH = "/latest/meta-data/instance-id"
 _SPOT_PATH = "/latest/meta-data/spot/instance-action"
 _LIFECYCLE_PATH = "/latest/meta-data/autoscaling/target-lifecycle-state"
 _PROTECTION_PATH = "/task-protection/v1/state"
+_METADATA_PREFIX = "/v4"
 
 
 class _Stub:
@@ -216,6 +219,9 @@ class _EcsAgentHandler(_QuietHandler):
 
     def do_GET(self) -> None:
         stub: EcsAgentStub = self.server.stub  # type: ignore[attr-defined]
+        if self.path == f"{_METADATA_PREFIX}/task":
+            self._reply(200, json.dumps(stub.task_metadata()), "application/json")
+            return
         if self.path != _PROTECTION_PATH:
             self._reply(404, "not found")
             return
@@ -227,10 +233,39 @@ class EcsAgentStub(_Stub):
 
     _handler_class = _EcsAgentHandler
 
-    def __init__(self, task_arn: str = "arn:aws:ecs:us-east-1:123456789012:task/local/stub") -> None:
+    def __init__(
+        self,
+        task_arn: str = "arn:aws:ecs:us-east-1:123456789012:task/local/stub",
+        *,
+        cluster: str = "local",
+        family: str = "worker",
+        revision: int = 1,
+    ) -> None:
         super().__init__()
         self.task_arn = task_arn
+        self.cluster = cluster
+        self.family = family
+        self.revision = revision
+        self.metadata_reads = 0
         self.changes: list[ProtectionChange] = []
+
+    @property
+    def metadata_uri(self) -> str:
+        """What ECS puts in ECS_CONTAINER_METADATA_URI_V4 (the stub answers `<uri>/task`)."""
+        return f"{self.url}{_METADATA_PREFIX}"
+
+    def task_metadata(self) -> dict[str, Any]:
+        """The task-level fields of `${ECS_CONTAINER_METADATA_URI_V4}/task` a worker reads."""
+        with self._lock:
+            self.metadata_reads += 1
+        return {
+            "Cluster": self.cluster,
+            "TaskARN": self.task_arn,
+            "Family": self.family,
+            "Revision": str(self.revision),
+            "DesiredStatus": "RUNNING",
+            "KnownStatus": "RUNNING",
+        }
 
     @property
     def protection_enabled(self) -> bool:

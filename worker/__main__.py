@@ -19,6 +19,7 @@ from worker.protection import (
     ProtectionState,
     Protector,
 )
+from worker.rollout_watch import watch_rollouts
 from worker.settings import Platform, Settings, SettingsError
 from worker.termination import TerminationWatcher
 
@@ -80,6 +81,10 @@ def main() -> int:
         api_calls=clients.counter.snapshot if clients.counter else None,
         housekeeping_sqs=clients.housekeeping_sqs,
     )
+    # ECS: a daemon thread that retires this worker when a deployment replaces its task definition.
+    rollout = watch_rollouts(settings, clients.ecs, consumer)
+    if rollout is not None:
+        rollout.start()
     if watcher is None:
         return consumer.run()
     # Checked once before the first receive: a worker restarted on a terminating instance takes nothing.

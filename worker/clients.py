@@ -16,6 +16,7 @@ from worker.settings import Settings, SettingsError
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_ecs import ECSClient
     from mypy_boto3_sqs import SQSClient
 
 _QUEUE_URL_REGION = re.compile(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
@@ -45,6 +46,7 @@ class Clients:
     housekeeping_sqs: SQSClient  # heartbeats, deletes, releases
     cloudwatch: CloudWatchClient
     autoscaling: AutoScalingClient
+    ecs: ECSClient  # the rollout watch's DescribeServices
     counter: ApiCallCounter | None
 
 
@@ -82,6 +84,7 @@ def make_clients(settings: Settings) -> Clients:
         housekeeping_sqs=session.client("sqs", region_name=region, config=lease_config),
         cloudwatch=session.client("cloudwatch", region_name=region, config=metrics_config),
         autoscaling=session.client("autoscaling", region_name=region, config=config),
+        ecs=session.client("ecs", region_name=region, config=config),
         counter=counter,
     )
 

@@ -83,6 +83,7 @@ class Consumer:
         self._busy_threads = 0  # includes timed-out handlers that have not returned yet
         self._raw_body = bool(getattr(handler, "raw_body", False))  # command handlers take any body
         self._stop = threading.Event()  # SIGTERM/SIGINT or a termination notice: stop receiving
+        self._retired = threading.Event()  # this version is no longer in force: receive nothing
         self._halt = threading.Event()  # end of the grace: timekeeper and flusher stop
         self._settled = threading.Event()  # after the final settle: heartbeater and settler stop
         self._crashed = threading.Event()
@@ -133,6 +134,24 @@ class Consumer:
                 self.stop_reason = reason
                 log.info("shutdown requested", extra={"reason": reason})
         self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def retire(self, reason: str) -> None:
+        """Stop taking work, let running jobs finish, let protection go (worker/rollout_watch.py)."""
+        if not self._retired.is_set():
+            log.info("retiring", extra={"reason": reason})
+        self._protection.retire()
+        self._retired.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def reinstate(self, reason: str) -> None:
+        """Take work again: this version is back in force (a rollback)."""
+        if self._retired.is_set():
+            log.info("reinstated", extra={"reason": reason})
+        self._protection.reinstate()
+        self._retired.clear()
         with self._cond:
             self._cond.notify_all()
 
@@ -203,11 +222,19 @@ class Consumer:
         failures = 0
         while not self._stop.is_set():
             with self._cond:
-                while self._free_slots() <= 0 and not self._stop.is_set():
+                while (self._free_slots() <= 0 or self._retired.is_set()) and not self._stop.is_set():
+                    if self._retired.is_set() and not self._held and self._busy_threads == 0:
+                        break
                     self._cond.wait(1.0)
                 wanted = min(BATCH, self._free_slots())
             if self._stop.is_set():
                 return
+            if self._retired.is_set():
+                # Retired and holding nothing: the protection goes, so the deployment can stop the task.
+                self._protection.idle()
+                with self._cond:
+                    self._cond.wait(1.0)
+                continue
             log.debug("receiving", extra={"free_slots": wanted})
             lease_start = time.monotonic()
             try:
@@ -231,14 +258,16 @@ class Consumer:
                 continue
             failures = 0
             jobs = [self._job(message, lease_start, queue_url) for message in messages]
-            if self._stop.is_set():
-                # SIGTERM arrived during the long poll: these were never started.
+            if self._stop.is_set() or self._retired.is_set():
+                # SIGTERM or retirement arrived during the long poll: these were never started.
                 with self._cond:
                     for job in jobs:
                         self._leases.hold(job)
                         self._release(job, Outcome.RELEASED, 0)
                     self._cond.notify_all()
-                return
+                if self._stop.is_set():
+                    return
+                continue
             if jobs:
                 # Protect before starting work: idle -> busy (renewed if it expires).
                 self._protection.busy()

@@ -98,11 +98,16 @@ class EcsTaskProtection:
 
 
 class ProtectionState:
-    """Calls the protector only on idle->busy and busy->idle, plus renewals before expiry."""
+    """Calls the protector only on idle->busy and busy->idle, plus renewals before expiry.
+
+    A retired worker (its version is no longer in force, worker/rollout_watch.py) neither takes
+    nor renews protection: what it has lapses at its expiry, or goes at the next idle().
+    """
 
     def __init__(self, protector: Protector) -> None:
         self._protector = protector
         self._enabled = False
+        self._retired = False
         self._set_at = 0.0
         # The receiver switches, the housekeeper renews, shutdown clears: one call at a time.
         self._lock = threading.Lock()
@@ -111,8 +116,18 @@ class ProtectionState:
     def enabled(self) -> bool:
         return self._enabled
 
+    def retire(self) -> None:
+        with self._lock:
+            self._retired = True
+
+    def reinstate(self) -> None:
+        with self._lock:
+            self._retired = False
+
     def busy(self) -> None:
         with self._lock:
+            if self._retired:
+                return
             refresh = self._protector.refresh_after()
             due = refresh is not None and time.monotonic() - self._set_at >= refresh
             if not self._enabled or due:

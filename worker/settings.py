@@ -66,6 +66,9 @@ class Settings:
     kill_grace_seconds: float = 10.0
     lifecycle_hook_name: str = ""
     termination_poll_seconds: float = 5.0
+    # ECS rollouts (worker/rollout_watch.py): ECS sets the metadata URL; 0 seconds turns the watch off.
+    ecs_metadata_uri: str = ""
+    rollout_check_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -103,6 +106,11 @@ class Settings:
         ecs_agent_uri = env.get("ECS_AGENT_URI", "").strip().rstrip("/")
         if platform is Platform.ECS and not _is_http_url(ecs_agent_uri):
             raise SettingsError("ECS_AGENT_URI", "WORKER_PLATFORM=ECS needs the ECS agent URL (set by ECS)")
+        ecs_metadata_uri = env.get("ECS_CONTAINER_METADATA_URI_V4", "").strip().rstrip("/")
+        if ecs_metadata_uri and not _is_http_url(ecs_metadata_uri):
+            raise SettingsError(
+                "ECS_CONTAINER_METADATA_URI_V4", f"{ecs_metadata_uri!r} is not an http(s) URL"
+            )
         retry_base = reader.number(
             "WORKER_RETRY_BASE_SECONDS", cls.retry_base_seconds, 0, MAX_VISIBILITY_SECONDS
         )
@@ -149,6 +157,10 @@ class Settings:
             lifecycle_hook_name=reader.text("WORKER_LIFECYCLE_HOOK_NAME", cls.lifecycle_hook_name),
             termination_poll_seconds=reader.number(
                 "WORKER_TERMINATION_POLL_SECONDS", cls.termination_poll_seconds, 0, 60, low_open=True
+            ),
+            ecs_metadata_uri=ecs_metadata_uri,
+            rollout_check_seconds=reader.number(
+                "WORKER_ROLLOUT_CHECK_SECONDS", cls.rollout_check_seconds, 0, 3600
             ),
         )
         return settings

@@ -24,7 +24,7 @@ from mypy_boto3_ecs import ECSClient
 from qas.demo.envs import child_env
 from qas.demo.moto_state import Ec2Lifecycle, EcsRunningCount
 from qas.demo.procs import ProcessRegistry
-from qas.demo.stubs import MetadataStub, start_ec2_metadata, start_ecs_agent
+from qas.demo.stubs import EcsAgent, MetadataStub, start_ec2_metadata, start_ecs_agent
 from scaling.control_plane import Platform
 from scaling.scale_in_victims import InstanceView, plan_scale_in
 
@@ -133,6 +133,9 @@ class EcsCapacity:
         self._service = service
         self._running = EcsRunningCount(cluster.rsplit("/", 1)[-1], service)
         self._numbers = itertools.count(1)
+        # The demo's tasks run the service's task definition: their rollout watch finds it in force.
+        [described] = client.describe_services(cluster=cluster, services=[service])["services"]
+        self._task_definition = described["taskDefinition"]
 
     def set_desired(self, desired: int, members: dict[str, Member]) -> tuple[list[str], list[str], int]:
         self._client.update_service(cluster=self._cluster, service=self._service, desiredCount=desired)
@@ -164,11 +167,15 @@ class EcsCapacity:
         self._running.set(sum(1 for m in members.values() if m.proc is not None))
 
     def worker_env(self, member: Member) -> dict[str, str]:
-        assert member.stub is not None
-        return {"WORKER_PLATFORM": "ECS", "ECS_AGENT_URI": member.stub.url}
+        assert isinstance(member.stub, EcsAgent)
+        return {
+            "WORKER_PLATFORM": "ECS",
+            "ECS_AGENT_URI": member.stub.url,
+            "ECS_CONTAINER_METADATA_URI_V4": member.stub.metadata_uri,
+        }
 
     def stub_for(self, member_id: str) -> MetadataStub:
-        return start_ecs_agent(member_id)
+        return start_ecs_agent(member_id, self._cluster, self._task_definition)
 
 
 class Fleet:

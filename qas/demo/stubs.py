@@ -1,5 +1,6 @@
 """Per-member metadata endpoints for the workers, from qas.metadata_stubs: IMDSv2 (EC2) or the ECS
-agent (ECS), each on its own loopback port, so each worker finds its own instance id / task."""
+agent (ECS), each on its own loopback port, so each worker finds its own instance id / task (and,
+on ECS, its task definition)."""
 
 from __future__ import annotations
 
@@ -31,10 +32,12 @@ class _Imds:
         self._stub.stop()
 
 
-class _EcsAgent:
-    def __init__(self, task_arn: str) -> None:
-        self._stub = EcsAgentStub(task_arn)
+class EcsAgent:
+    def __init__(self, task_arn: str, cluster: str, task_definition: str) -> None:
+        family, _, revision = task_definition.rsplit("/", 1)[-1].partition(":")
+        self._stub = EcsAgentStub(task_arn, cluster=cluster, family=family, revision=int(revision or 1))
         self.url = self._stub.start()
+        self.metadata_uri = self._stub.metadata_uri
 
     def protected(self) -> bool:
         return self._stub.protection_enabled
@@ -47,5 +50,6 @@ def start_ec2_metadata(instance_id: str) -> MetadataStub:
     return _Imds(instance_id)
 
 
-def start_ecs_agent(task_arn: str) -> MetadataStub:
-    return _EcsAgent(task_arn)
+def start_ecs_agent(task_arn: str, cluster: str, task_definition: str) -> EcsAgent:
+    """The agent of a task of `task_definition` (ARN or family:revision): protection and task metadata."""
+    return EcsAgent(task_arn, cluster, task_definition)

@@ -1,4 +1,5 @@
-"""`qas doctor stack`: why a deployed stack does (not) scale: alarms, metrics, tuner, DLQ, failed starts."""
+"""`qas doctor stack`: why a deployed stack does (not) scale: alarms, metrics, tuner, DLQ, failed starts,
+rollouts that do not finish."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 from qas.doctor.findings import Finding, note, ok, problem
+from qas.doctor.rollout import check_rollout
 from qas.doctor.starts import check_failed_starts
 
 PUBLISHER_STALE_S = 180  # three missed one-minute runs
@@ -100,6 +102,16 @@ def run(session: Any, stack_name: str, now: datetime | None = None) -> list[Find
         lambda: check_failed_starts(
             session, stack.platform, stack.fleet, stack.outputs.get("ClusterName", "")
         ),
+        lambda: [
+            check_rollout(
+                session,
+                platform=stack.platform,
+                stack_name=stack.name,
+                fleet=stack.fleet,
+                cluster=stack.outputs.get("ClusterName", ""),
+                now=now,
+            )
+        ],
     ]
     for check in checks:
         try:

@@ -1,4 +1,4 @@
-"""Workers that failed to start, and why: stopped ECS tasks, failed EC2 scaling activities and refreshes.
+"""Workers that failed to start, and why: stopped ECS tasks, failed EC2 scaling activities.
 
 On EC2 a failed ECR login or image pull happens in the instance's user data and systemd unit, so it
 is only in the instance's journal (`journalctl -u queue-worker`), never in the worker log group.
@@ -20,7 +20,7 @@ def check_failed_starts(session: Any, platform: str, fleet: str, cluster: str) -
     if platform == "ECS":
         return [_ecs(session.client("ecs"), cluster, fleet)]
     autoscaling = session.client("autoscaling")
-    return [_ec2_activities(autoscaling, fleet), _ec2_refresh(autoscaling, fleet)]
+    return [_ec2_activities(autoscaling, fleet)]
 
 
 def _failures(reasons: Counter[str], none: str, what: str, fix: str) -> Finding:
@@ -60,19 +60,4 @@ def _ec2_activities(autoscaling: Any, group: str) -> Finding:
         "instances failed to launch",
         "Spot capacity: add InstanceTypes or OnDemandPercentage; a quota: qas doctor preflight; an instance"
         " that launched but never consumes: journalctl -u queue-worker on it (Session Manager)",
-    )
-
-
-def _ec2_refresh(autoscaling: Any, group: str) -> Finding:
-    refreshes = autoscaling.describe_instance_refreshes(AutoScalingGroupName=group, MaxRecords=1)
-    latest = (refreshes.get("InstanceRefreshes") or [None])[0]
-    if latest is None or latest.get("Status") not in ("Failed", "Cancelled", "RollbackFailed"):
-        status = latest.get("Status") if latest else "none yet"
-        return ok("rollout", f"last instance refresh: {status}")
-    return problem(
-        "rollout",
-        f"the last instance refresh is {latest['Status']}: {latest.get('StatusReason', '')}".strip(),
-        "busy workers kept scale-in protection for over an hour; start it again (only outdated instances"
-        " are replaced): aws lambda invoke --function-name"
-        f" {group.removesuffix('-workers')}-fleet-rollout /dev/stdout",
     )

@@ -48,6 +48,7 @@ class AsgRollout:
                 instance_id=instance["InstanceId"],
                 lifecycle_state=instance["LifecycleState"],
                 launch_template_version=instance.get("LaunchTemplate", {}).get("Version"),
+                protected=bool(instance.get("ProtectedFromScaleIn")),
             )
             for instance in group.get("Instances", [])
         )

@@ -1,7 +1,9 @@
-"""Fleet rollout: after CloudFormation updates the worker group, refresh instances left on an old
-launch template version (a new WorkerImageTag), safely for busy workers (scaling.rollout).
+"""Fleet rollout: after a completed stack update, refresh instances left on an old launch template
+version (a new WorkerImageTag), safely for busy workers (scaling.rollout).
 
-Triggered by the EventBridge "CloudFormation Resource Status Change" event of the group.
+Triggered by the EventBridge "CloudFormation Stack Status Change" event of the stack and by the
+group's "EC2 Auto Scaling Instance Refresh Succeeded" (the next refresh, when one was refused as
+already in progress); by hand with `aws lambda invoke`.
 AWS calls: autoscaling:DescribeAutoScalingGroups, autoscaling:StartInstanceRefresh.
 """
 
@@ -17,7 +19,7 @@ from adapters.rollout import AsgRollout
 from common.errors import fail_loudly
 from common.observability import logger, tracer
 from common.settings import FleetSettings, load_settings
-from scaling.rollout import PREFERENCES, outdated
+from scaling.rollout import PREFERENCES, outdated, rollout_reason, skipped_because
 
 
 @cache
@@ -25,18 +27,25 @@ def get_settings() -> FleetSettings:
     return load_settings(FleetSettings)
 
 
-def roll_out(rollout: AsgRollout) -> dict[str, Any]:
+def roll_out(rollout: AsgRollout, event: dict[str, Any]) -> dict[str, Any]:
+    reason = rollout_reason(event)
+    if reason is None:
+        result: dict[str, Any] = {"skipped": skipped_because(event)}
+        logger.info("no rollout for this event", extra=result)
+        return result
     with fail_loudly("read worker group"):
         state = rollout.state()
     stale = outdated(state.version, state.instances)
-    result: dict[str, Any] = {"version": state.version, "outdated": list(stale), "refresh_id": None}
+    result = {"reason": reason, "version": state.version, "outdated": list(stale), "refresh_id": None}
     if not stale:
         logger.info("fleet is on the current launch template", extra=result)
         return result
     with fail_loudly("start instance refresh"):
         result["refresh_id"] = rollout.start_refresh(PREFERENCES)
     if result["refresh_id"] is None:
-        logger.warning("an instance refresh is already running; the outdated instances wait", extra=result)
+        # No busy loop: the running refresh's "Succeeded" event invokes this function again.
+        result["deferred"] = "an instance refresh is running; the next one starts when it succeeds"
+        logger.warning("instance refresh deferred", extra=result)
     else:
         logger.info("instance refresh started", extra=result)
     return result
@@ -46,8 +55,8 @@ def roll_out(rollout: AsgRollout) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
-    logger.append_keys(fleet=settings.fleet_name, trigger=event.get("detail", {}).get("status-details"))
-    return roll_out(AsgRollout(settings.fleet_name))
+    logger.append_keys(fleet=settings.fleet_name, trigger=event.get("detail-type", "direct"))
+    return roll_out(AsgRollout(settings.fleet_name), event)
 
 
 # Fail the cold start, not the first run, when the configuration is wrong.

@@ -243,8 +243,16 @@ def test_tasks_that_failed_to_start_and_why(
         stub.add_response(
             "describe_tasks", {"tasks": tasks, "failures": []}, {"cluster": cluster, "tasks": arns}
         )
+        # Then the rollout check: the service's single deployment, from the emulator.
+        service = session.client("ecs").describe_services(cluster=cluster, services=[stack.fleet])
+        service.pop("ResponseMetadata")
+        stub.add_response("describe_services", service, {"cluster": cluster, "services": [stack.fleet]})
         session.overrides["ecs"] = ecs
-        (failed,) = _by_check(doctor.run(session, stack.name), "failed starts")
+        findings = doctor.run(session, stack.name)
+        stub.assert_no_pending_responses()
+    (failed,) = _by_check(findings, "failed starts")
+    (rollout,) = _by_check(findings, "rollout")
+    assert rollout.severity is Severity.OK and "every task runs" in rollout.what
     assert failed.severity is Severity.PROBLEM
     assert f"2 x Task failed to start / {pull}" in failed.what  # the scale-in stop is not a failure
     assert "CannotPullContainerError" in failed.fix
@@ -270,6 +278,8 @@ def test_ec2_failed_launches_and_refreshes(server: emulator.EmulatorServer) -> N
         "StatusCode": "Failed",
         "StatusMessage": "We currently do not have sufficient c6i.large capacity in the zone you requested",
     }
+    group = real.describe_auto_scaling_groups(AutoScalingGroupNames=[stack.fleet])
+    group.pop("ResponseMetadata")
     with Stubber(autoscaling) as stub:
         stub.add_response("describe_policies", policy)
         stub.add_response(
@@ -277,6 +287,7 @@ def test_ec2_failed_launches_and_refreshes(server: emulator.EmulatorServer) -> N
             {"Activities": [failed_launch]},
             {"AutoScalingGroupName": stack.fleet, "MaxRecords": 50},
         )
+        stub.add_response("describe_auto_scaling_groups", group, {"AutoScalingGroupNames": [stack.fleet]})
         stub.add_response(
             "describe_instance_refreshes",
             {
@@ -299,7 +310,7 @@ def test_ec2_failed_launches_and_refreshes(server: emulator.EmulatorServer) -> N
     assert "InstanceTypes" in launch.fix and "journalctl -u queue-worker" in launch.fix
     (rollout,) = _by_check(findings, "rollout")
     assert rollout.severity is Severity.PROBLEM and "protected from scale in" in rollout.what
-    assert f"--function-name {stack.name}-fleet-rollout" in rollout.fix
+    assert rollout.fix.endswith(f"--function-name {stack.name}-fleet-rollout /dev/stdout")
     assert exit_code(findings) == 1
 
 

@@ -248,16 +248,17 @@ def test_ecr_lifecycle_never_expires_the_image_the_stack_runs() -> None:
 
 
 @mock_aws
-def test_rollout_rule_fires_on_the_groups_update_only() -> None:
+def test_rollout_rules_fire_on_a_finished_update_and_a_finished_refresh_never_on_a_rollback() -> None:
     template, resolver = _resolved({"WorkerPlatform": "EC2"})
     resources = _active(template, resolver)
-    (rule,) = [
+    rules = [
         r
         for r in resources.values()
         if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
     ]
-    (target,) = rule["Properties"]["Targets"]
-    assert target["Arn"] == "<FleetRolloutFunction.Arn>"
+    assert {target["Arn"] for rule in rules for target in rule["Properties"]["Targets"]} == {
+        "<FleetRolloutFunction.Arn>"
+    }
     assert resources["FleetRolloutFunction"]["Properties"]["Handler"] == "fleet_rollout.app.lambda_handler"
     stack_id = resolver.pseudo("AWS::StackId")
     # moto has no TestEventPattern; its event bus matches patterns on PutEvents, so deliver to a queue.
@@ -267,37 +268,54 @@ def test_rollout_rule_fires_on_the_groups_update_only() -> None:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    events.put_rule(Name="rollout", EventPattern=json.dumps(rule["Properties"]["EventPattern"]))
-    events.put_targets(Rule="rollout", Targets=[{"Id": "q", "Arn": queue_arn}])
+    for index, rule in enumerate(rules):
+        events.put_rule(Name=f"rollout-{index}", EventPattern=json.dumps(rule["Properties"]["EventPattern"]))
+        events.put_targets(Rule=f"rollout-{index}", Targets=[{"Id": "q", "Arn": queue_arn}])
 
-    def matches(stack: str, logical_id: str, status: str) -> bool:
-        detail = {"stack-id": stack, "logical-resource-id": logical_id, "status-details": {"status": status}}
+    def matches(source: str, detail_type: str, detail: dict[str, Any]) -> bool:
         events.put_events(
-            Entries=[
-                {
-                    "Source": "aws.cloudformation",
-                    "DetailType": "CloudFormation Resource Status Change",
-                    "Detail": json.dumps(detail),
-                    "Resources": [stack],
-                }
-            ]
+            Entries=[{"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}]
         )
         received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
         for message in received:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
         return bool(received)
 
-    assert matches(stack_id, "WorkerGroup", "UPDATE_COMPLETE")
-    assert not matches(stack_id, "WorkerGroup", "UPDATE_IN_PROGRESS")
-    assert not matches(stack_id, "WorkerLaunchTemplate", "UPDATE_COMPLETE")
-    assert not matches(stack_id.replace("qas", "other"), "WorkerGroup", "UPDATE_COMPLETE")
+    def stack(status: str, stack: str = stack_id) -> bool:
+        detail = {"stack-id": stack, "status-details": {"status": status}}
+        return matches("aws.cloudformation", "CloudFormation Stack Status Change", detail)
+
+    def group_resource(status: str) -> bool:
+        detail = {
+            "stack-id": stack_id,
+            "logical-resource-id": "WorkerGroup",
+            "status-details": {"status": status},
+        }
+        return matches("aws.cloudformation", "CloudFormation Resource Status Change", detail)
+
+    def refresh(outcome: str, group: str = "qas-workers") -> bool:
+        detail = {"InstanceRefreshId": "r-1", "AutoScalingGroupName": group}
+        return matches("aws.autoscaling", f"EC2 Auto Scaling Instance Refresh {outcome}", detail)
+
+    # A stack update that completed: the group's new launch template version is there to stay.
+    assert stack("UPDATE_COMPLETE")
+    # A rolled-back update puts the old version back: nothing to roll out. The group's own
+    # UPDATE_COMPLETE is emitted both when it is updated and when a rollback updates it back.
+    assert not stack("UPDATE_ROLLBACK_COMPLETE")
+    assert not stack("UPDATE_IN_PROGRESS")
+    assert not group_resource("UPDATE_COMPLETE")
+    assert not stack("UPDATE_COMPLETE", stack_id.replace("qas", "other"))
+    # A refresh that succeeded may have left instances of a version that came during it.
+    assert refresh("Succeeded")
+    assert not refresh("Succeeded", group="other-workers")
+    assert not refresh("Failed") and not refresh("Cancelled")
     # The function may start a refresh of this group only.
-    (refresh,) = [
+    (refresh_statement,) = [
         s
         for s in _statements(resources["FleetRolloutFunctionRole"])
         if s["Action"] == "autoscaling:StartInstanceRefresh"
     ]
-    assert refresh["Resource"].endswith(":autoScalingGroupName/qas-workers")
+    assert refresh_statement["Resource"].endswith(":autoScalingGroupName/qas-workers")
 
 
 # ---------------------------------------------------------------- 7: what the comments cite

@@ -201,7 +201,12 @@ PULL_AND_LOG = {
             "WorkerInstanceRole",
             WORKER_ACTIONS | PULL_AND_LOG | {"autoscaling:SetInstanceProtection", *LIFECYCLE_ACTIONS},
         ),
-        ("ECS", "TaskRole", WORKER_ACTIONS | {"ecs:UpdateTaskProtection", "ecs:GetTaskProtection"}),
+        (
+            "ECS",
+            "TaskRole",
+            # worker/rollout_watch.py: DescribeServices on its own service, nothing else
+            WORKER_ACTIONS | {"ecs:UpdateTaskProtection", "ecs:GetTaskProtection", "ecs:DescribeServices"},
+        ),
         ("ECS", "TaskExecutionRole", PULL_AND_LOG),
     ],
 )
@@ -216,6 +221,23 @@ def test_worker_roles_grant_exactly_what_the_worker_needs(
         for action in _as_list(statement["Action"])
     }
     assert granted == expected
+
+
+def test_the_task_may_describe_its_own_service_only() -> None:
+    template = emulator.translate(parameters={"WorkerPlatform": "ECS"})
+    [statement] = [
+        statement
+        for logical_id, statement in _policy_statements(template)
+        if logical_id == "TaskRole" and "ecs:DescribeServices" in _as_list(statement["Action"])
+    ]
+    assert json.dumps(statement["Resource"]).endswith(
+        ':service/${AWS::StackName}-cluster/${AWS::StackName}-workers"}'
+    )
+    # The worker finds its service by FLEET_NAME (Fargate's task metadata has no ServiceName).
+    service = template["Resources"]["WorkerService"]["Properties"]
+    [container] = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    environment = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
+    assert service["ServiceName"] == environment["FLEET_NAME"] == {"Fn::Sub": "${AWS::StackName}-workers"}
 
 
 def test_the_termination_hook_outlasts_the_longest_drain_and_the_worker_knows_its_name() -> None:
