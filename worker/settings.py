@@ -66,6 +66,8 @@ class Settings:
     kill_grace_seconds: float = 10.0
     lifecycle_hook_name: str = ""
     termination_poll_seconds: float = 5.0
+    # EC2: the launch lifecycle hook completed after the first receive (worker/launch.py).
+    launch_hook_name: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -147,6 +149,7 @@ class Settings:
             permanent_exit_code=reader.integer("WORKER_PERMANENT_EXIT_CODE", cls.permanent_exit_code, 1, 125),
             kill_grace_seconds=reader.number("WORKER_KILL_GRACE_SECONDS", cls.kill_grace_seconds, 0, 60),
             lifecycle_hook_name=reader.text("WORKER_LIFECYCLE_HOOK_NAME", cls.lifecycle_hook_name),
+            launch_hook_name=reader.text("WORKER_LAUNCH_HOOK_NAME", cls.launch_hook_name),
             termination_poll_seconds=reader.number(
                 "WORKER_TERMINATION_POLL_SECONDS", cls.termination_poll_seconds, 0, 60, low_open=True
             ),
