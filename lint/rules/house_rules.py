@@ -23,6 +23,7 @@ RESOURCE_STAR_ACTIONS = frozenset(
         "cloudwatch:GetMetricData",
         "cloudwatch:DescribeAlarms",
         "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeAutoScalingInstances",  # a worker reads its own instance's lifecycle state
         "autoscaling:DescribePolicies",
         "application-autoscaling:DescribeScalingPolicies",
         "ecr:GetAuthorizationToken",
