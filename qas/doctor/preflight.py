@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from common.regions import queue_region
 from qas import emulator
 from qas.doctor import config, network
 from qas.doctor.findings import Finding, note, ok, problem
@@ -60,6 +61,7 @@ def run(
     ec2 = session.client("ec2")
     findings += network.check_subnets(ec2, context.as_list("SubnetIds"), context.platform, context.region)
     findings += network.check_security_groups(ec2, context.as_list("SecurityGroupIds"))
+    findings.append(check_queue_regions(context))
     if context.platform == "ECS":
         findings.append(check_service_linked_role(session.client("iam"), context, stack))
     findings.append(check_image(session.client("ecr"), context, stack))
@@ -78,6 +80,29 @@ def _stack_resources(cfn: Any, stack_name: str) -> dict[str, str] | None:
             return None
         raise
     return {item["LogicalResourceId"]: item.get("PhysicalResourceId", "") for item in summaries}
+
+
+def check_queue_regions(context: Preflight) -> Finding:
+    """Every existing queue in the stack's region (common.regions says why another cannot work)."""
+    check = "queue region"
+    queues = [("ExistingQueueArn", arn) for arn in context.as_list("ExistingQueueArn")]
+    queues += [("ExtraQueueArns", arn) for arn in context.as_list("ExtraQueueArns")]
+    elsewhere = [
+        (name, arn, queue_region(arn)) for name, arn in queues if queue_region(arn) != context.region
+    ]
+    if elsewhere:
+        name, arn, region = elsewhere[0]
+        return problem(
+            check,
+            f"{name} {arn} is in {region}, the stack would be in {context.region}: every call would go to"
+            f" {context.region}, where the queue does not exist, and the SLO alarm cannot watch another"
+            " region's metrics",
+            f"deploy the stack in {region} (--region {region}, or region in samconfig.toml), or use a queue"
+            f" in {context.region}",
+        )
+    if not queues:
+        return ok(check, "the stack creates its own queue")
+    return ok(check, f"every existing queue is in {context.region}")
 
 
 def check_service_linked_role(iam: Any, context: Preflight, stack: Mapping[str, str] | None) -> Finding:

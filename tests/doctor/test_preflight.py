@@ -115,6 +115,25 @@ def test_creating_a_service_linked_role_that_exists_would_fail(account: Account)
     )
 
 
+def test_a_queue_in_another_region_is_refused_before_the_deploy(account: Account) -> None:
+    _ready(account)
+    far = "arn:aws:sqs:eu-west-1:123456789012:jobs"
+    _only_problem(
+        _run(account, _deploy(account, ExistingQueueArn=far)), "queue region", far, "--region eu-west-1"
+    )
+    near = f"arn:aws:sqs:{REGION}:123456789012:jobs"
+    _only_problem(
+        _run(account, _deploy(account, ExistingQueueArn=near, ExtraQueueArns=f"{near}-2,{far}")),
+        "queue region",
+        "ExtraQueueArns",
+        far,
+    )
+    findings = _run(account, _deploy(account, ExistingQueueArn=near))
+    assert _problems(findings) == []
+    (region,) = [finding for finding in findings if finding.check == "queue region"]
+    assert region.severity is Severity.OK and REGION in region.what
+
+
 def test_subnet_with_only_an_internet_gateway(account: Account) -> None:
     _ready(account)
     found = _only_problem(
