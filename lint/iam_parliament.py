@@ -24,7 +24,7 @@ KEY_ARN = "arn:aws:kms:eu-west-1:210987654321:key/1234abcd-12ab-34cd-56ef-123456
 # Every combination that adds or changes a policy statement.
 VARIANTS: dict[str, dict[str, str]] = {
     "ec2": {"WorkerPlatform": "EC2"},
-    "ecs": {"WorkerPlatform": "ECS", "CreateEcsServiceLinkedRole": "true"},
+    "ecs": {"WorkerPlatform": "ECS"},
     "ec2-existing-kms-queue": {
         "WorkerPlatform": "EC2",
         "ExistingQueueArn": QUEUE_ARN,

@@ -11,6 +11,8 @@ from worker.clients import make_clients
 from worker.command import CommandHandler
 from worker.consumer import Consumer
 from worker.imds import Imds
+from worker.launch import LaunchReadiness
+from worker.lifecycle import LifecycleActions
 from worker.metrics import Publisher, Recorder
 from worker.protection import (
     Ec2InstanceProtection,
@@ -21,7 +23,7 @@ from worker.protection import (
 )
 from worker.rollout_watch import watch_rollouts
 from worker.settings import Platform, Settings, SettingsError
-from worker.termination import TerminationWatcher
+from worker.termination import TERMINATING_EXIT_CODE, TerminationWatcher
 
 
 def load_handler(spec: str) -> handlers.Handler:
@@ -54,18 +56,21 @@ def main() -> int:
     logs.configure(settings.log_level)
     protector: Protector
     watcher: TerminationWatcher | None = None
+    readiness: LaunchReadiness | None = None
     if settings.platform is Platform.EC2:
         imds = Imds(settings.imds_endpoint)
         ec2 = Ec2InstanceProtection(clients.autoscaling, settings.fleet_name, imds)
         protector = ec2
+        lifecycle = LifecycleActions(clients.autoscaling, settings.fleet_name, ec2.instance_id)
         watcher = TerminationWatcher(
             imds,
-            clients.autoscaling,
-            settings.fleet_name,
+            lifecycle,
             settings.lifecycle_hook_name,
-            ec2.instance_id,
             poll_seconds=settings.termination_poll_seconds,
         )
+        if settings.launch_hook_name:
+            readiness = LaunchReadiness(lifecycle, settings.launch_hook_name)
+            readiness.watch(clients.sqs)
     elif settings.platform is Platform.ECS:
         protector = EcsTaskProtection(settings.ecs_agent_uri, settings.protection_expires_minutes)
     else:
@@ -94,9 +99,13 @@ def main() -> int:
     else:
         watcher.start(consumer.request_stop)
     code = consumer.run()
+    if readiness is not None:
+        readiness.stop()
     watcher.stop()
     watcher.complete_if_terminating()
-    return code
+    # Drained because the instance is going away: a distinct code, so systemd does not start the
+    # worker again there (a crash still exits 1 and is restarted, and the restart completes the action).
+    return TERMINATING_EXIT_CODE if code == 0 and watcher.terminating else code
 
 
 if __name__ == "__main__":

@@ -69,6 +69,8 @@ class Settings:
     # ECS rollouts (worker/rollout_watch.py): ECS sets the metadata URL; 0 seconds turns the watch off.
     ecs_metadata_uri: str = ""
     rollout_check_seconds: float = 60.0
+    # EC2: the launch lifecycle hook completed after the first receive (worker/launch.py).
+    launch_hook_name: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -155,6 +157,7 @@ class Settings:
             permanent_exit_code=reader.integer("WORKER_PERMANENT_EXIT_CODE", cls.permanent_exit_code, 1, 125),
             kill_grace_seconds=reader.number("WORKER_KILL_GRACE_SECONDS", cls.kill_grace_seconds, 0, 60),
             lifecycle_hook_name=reader.text("WORKER_LIFECYCLE_HOOK_NAME", cls.lifecycle_hook_name),
+            launch_hook_name=reader.text("WORKER_LAUNCH_HOOK_NAME", cls.launch_hook_name),
             termination_poll_seconds=reader.number(
                 "WORKER_TERMINATION_POLL_SECONDS", cls.termination_poll_seconds, 0, 60, low_open=True
             ),

@@ -11,11 +11,14 @@ IMDSv2 every WORKER_TERMINATION_POLL_SECONDS (5 s, as AWS recommends for the Spo
   in Terminating:Wait until CompleteLifecycleAction (EC2 Auto Scaling user guide, "Retrieve the
   target lifecycle state through instance metadata").
 
-A notice starts the same drain as SIGTERM (Consumer.request_stop). On a lifecycle notice the
-worker first records a heartbeat, which restarts the hook's timeout from the moment it noticed;
-after the drain it completes the action with CONTINUE, so the instance goes as soon as the work
-is safe rather than at the end of the timeout. AWS calls: autoscaling:RecordLifecycleActionHeartbeat,
-autoscaling:CompleteLifecycleAction (the template scopes both to the fleet's group).
+A notice starts the same drain as SIGTERM (Consumer.request_stop). On a lifecycle notice the worker
+records a heartbeat at once and then every HEARTBEAT_EVERY_SECONDS until the drain is over: each one
+restarts the hook's timeout ("extends the timeout by the length of time defined" for the hook,
+https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RecordLifecycleActionHeartbeat.html),
+so a live worker's drain never depends on the timeout, however long its API calls take; only the
+hook's overall limit (100 x the timeout, at most 48 h) bounds it. After the drain it completes the
+action with CONTINUE, so the instance goes as soon as the work is safe, and exits with
+TERMINATING_EXIT_CODE, which the systemd unit does not restart.
 """
 
 from __future__ import annotations
@@ -24,48 +27,56 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
 
 from worker.imds import Imds
-
-if TYPE_CHECKING:
-    from mypy_boto3_autoscaling import AutoScalingClient
+from worker.lifecycle import TERMINATING_WAIT, LifecycleActions
 
 log = logging.getLogger("worker.termination")
 
 SPOT_PATH = "spot/instance-action"
 LIFECYCLE_PATH = "autoscaling/target-lifecycle-state"
 TERMINATED = "Terminated"
+# A fifth of the template's 150 s hook timeout: three heartbeats in a row may fail before it ends
+# (tests/template checks the timeout against this and the worst duration of one call).
+HEARTBEAT_EVERY_SECONDS = 30.0
+# The worker drained because its instance is going away: systemd must not start it again there
+# (the template's unit has RestartPreventExitStatus set to this).
+TERMINATING_EXIT_CODE = 10
 
 
 class TerminationWatcher:
     def __init__(
         self,
         imds: Imds,
-        autoscaling: AutoScalingClient,
-        group_name: str,
+        lifecycle: LifecycleActions,
         hook_name: str,
-        instance_id: Callable[[], str],
         *,
         poll_seconds: float,
+        heartbeat_seconds: float = HEARTBEAT_EVERY_SECONDS,
     ) -> None:
         self._imds = imds
-        self._autoscaling = autoscaling
-        self._group_name = group_name
+        self._lifecycle = lifecycle
         self._hook_name = hook_name
-        self._instance_id = instance_id
         self._poll_seconds = poll_seconds
+        self._heartbeat_seconds = heartbeat_seconds
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self._drained = threading.Event()  # ends the heartbeats
+        self._heartbeats: threading.Thread | None = None
         self.lifecycle_noticed = False
+        self.terminating = False  # a notice was seen: the instance is going away
 
     def check(self) -> str | None:
         """Read both notices once; the reason to drain, or None. Metadata errors are logged, not fatal."""
         try:
             spot = self._imds.get(SPOT_PATH)
             if spot is not None:
+                self.terminating = True
                 return f"spot interruption notice: {_describe_spot(spot)}"
             if self._hook_name and self._imds.get(LIFECYCLE_PATH) == TERMINATED:
+                self.terminating = True
                 self._on_lifecycle_notice()
                 return "auto scaling lifecycle: target state Terminated"
         except Exception as error:  # the metadata service is local and simple: keep polling
@@ -86,38 +97,50 @@ class TerminationWatcher:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop polling (the heartbeats go on until `complete_if_terminating`)."""
         self._done.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def complete_if_terminating(self) -> None:
-        """After the drain: CompleteLifecycleAction if the group is terminating this instance."""
+        """After the drain: stop the heartbeats, then CompleteLifecycleAction if the group still waits
+        for this instance in Terminating:Wait (a restarted worker finds it completed already)."""
+        self._drained.set()
+        if self._heartbeats is not None:
+            self._heartbeats.join(timeout=5)
         if not self._hook_name:
             return
         try:
             if not self.lifecycle_noticed and self._imds.get(LIFECYCLE_PATH) != TERMINATED:
                 return
-            self._autoscaling.complete_lifecycle_action(
-                LifecycleHookName=self._hook_name,
-                AutoScalingGroupName=self._group_name,
-                InstanceId=self._instance_id(),
-                LifecycleActionResult="CONTINUE",
-            )
+            self.terminating = True
+            self._lifecycle.complete_with_retries(self._hook_name, TERMINATING_WAIT, threading.Event())
         except Exception as error:  # the hook's timeout (DefaultResult CONTINUE) lets it go anyway
             log.warning("cannot complete the lifecycle action", extra={"error": str(error)})
-            return
-        log.info("lifecycle action completed", extra={"hook": self._hook_name, "result": "CONTINUE"})
 
     def _on_lifecycle_notice(self) -> None:
+        if self.lifecycle_noticed:
+            return
         self.lifecycle_noticed = True
-        try:
-            self._autoscaling.record_lifecycle_action_heartbeat(
-                LifecycleHookName=self._hook_name,
-                AutoScalingGroupName=self._group_name,
-                InstanceId=self._instance_id(),
-            )
-        except Exception as error:  # the drain fits the hook's timeout without it
-            log.warning("cannot record a lifecycle heartbeat", extra={"error": str(error)})
+        self._heartbeats = threading.Thread(
+            target=self._heartbeat_loop, name="lifecycle-heartbeat", daemon=True
+        )
+        self._heartbeats.start()
+
+    def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                self._lifecycle.heartbeat(self._hook_name)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "ValidationError":
+                    # No action waits (a restarted worker whose predecessor completed it): nothing to hold.
+                    log.info("no lifecycle action to heartbeat", extra={"error": str(error)})
+                    return
+                log.warning("cannot record a lifecycle heartbeat", extra={"error": str(error)})
+            except Exception as error:  # the next one may get through before the timeout
+                log.warning("cannot record a lifecycle heartbeat", extra={"error": str(error)})
+            if self._drained.wait(self._heartbeat_seconds):
+                return
 
 
 def _describe_spot(raw: str) -> str:

@@ -23,6 +23,7 @@ RESOURCE_STAR_ACTIONS = frozenset(
         "cloudwatch:GetMetricData",
         "cloudwatch:DescribeAlarms",
         "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeAutoScalingInstances",  # a worker reads its own instance's lifecycle state
         "autoscaling:DescribePolicies",
         "application-autoscaling:DescribeScalingPolicies",
         "ecr:GetAuthorizationToken",
@@ -136,13 +137,16 @@ class ScaledCapacityInTemplate(CloudFormationLintRule):  # type: ignore[misc]
     """A fleet that scaling owns must not also have its size in the template.
 
     CloudFormation sends `DesiredCount` (ECS) or `DesiredCapacity` (EC2) again on every update that
-    touches the resource, which resets a busy, scaled-out fleet (aws/containers-roadmap#493).
+    touches the resource, which resets a busy, scaled-out fleet (aws/containers-roadmap#493). The one
+    form allowed is `Fn::If [condition, 0, AWS::NoValue]`: 0 for a fleet that is off anyway (nothing
+    to reset), omitted otherwise.
     """
 
     id = "E9103"
     shortdesc = "Autoscaled fleet with a size in the template"
     description = (
-        "Omit DesiredCount / DesiredCapacity on a service or group that a scaling target or policy owns."
+        "Omit DesiredCount / DesiredCapacity on a service or group that a scaling target or policy owns"
+        " (or give 0 only under a condition, with AWS::NoValue otherwise)."
     )
     source_url = "https://github.com/aws/containers-roadmap/issues/493"
     tags: ClassVar[list[str]] = ["house", "ecs", "autoscaling"]
@@ -165,7 +169,8 @@ class ScaledCapacityInTemplate(CloudFormationLintRule):  # type: ignore[misc]
                 "AWS::AutoScaling::AutoScalingGroup": "DesiredCapacity",
             }
             prop = field.get(kind)
-            if prop and prop in resources[name].get("Properties", {}):
+            properties = resources[name].get("Properties", {})
+            if prop and prop in properties and not _zero_or_nothing(properties[prop]):
                 matches.append(
                     RuleMatch(
                         ["Resources", name, "Properties", prop],
@@ -175,37 +180,51 @@ class ScaledCapacityInTemplate(CloudFormationLintRule):  # type: ignore[misc]
         return matches
 
 
+def _zero_or_nothing(value: Any) -> bool:
+    branches = value.get("Fn::If") if isinstance(value, dict) else None
+    return (
+        isinstance(branches, list)
+        and len(branches) == 3
+        and str(branches[1]) == "0"
+        and branches[2] == {"Ref": "AWS::NoValue"}
+    )
+
+
 class EcsServiceLinkedRole(CloudFormationLintRule):  # type: ignore[misc]
-    """A cluster with capacity providers needs the ECS service-linked role on a first deploy."""
+    """The ECS service-linked role is a preflight step, never a resource next to the cluster.
+
+    A cluster with capacity providers needs AWSServiceRoleForECS. Created in the same stack, the
+    role is not yet usable when the cluster is created (IAM is eventually consistent) and the first
+    deploy fails with "Unable to assume the service linked role" (aws/containers-roadmap#2614).
+    """
 
     id = "E9104"
-    shortdesc = "ECS capacity providers without a way to create the service-linked role"
+    shortdesc = "ECS service-linked role created in the stack of the cluster that needs it"
     description = (
-        "An account that never used ECS has no AWSServiceRoleForECS and CloudFormation does not create it:"
-        " declare an AWS::IAM::ServiceLinkedRole for ecs.amazonaws.com that the cluster references."
+        "Create AWSServiceRoleForECS before the deploy (aws iam create-service-linked-role"
+        " --aws-service-name ecs.amazonaws.com; `qas doctor preflight` checks it), not as an"
+        " AWS::IAM::ServiceLinkedRole of the stack whose cluster uses it."
     )
-    source_url = "https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/818"
+    source_url = "https://github.com/aws/containers-roadmap/issues/2614"
     tags: ClassVar[list[str]] = ["house", "ecs", "iam"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         resources = cfn.template.get("Resources", {})
-        roles = {
+        clusters = [
             name
+            for name, resource in resources.items()
+            if resource.get("Type") == "AWS::ECS::Cluster"
+            and "CapacityProviders" in resource.get("Properties", {})
+        ]
+        if not clusters:
+            return []
+        return [
+            RuleMatch(
+                ["Resources", name],
+                f"{name} creates the ECS service-linked role that {clusters[0]} needs in the same deploy:"
+                " it races IAM propagation; make it a preflight step",
+            )
             for name, resource in resources.items()
             if resource.get("Type") == "AWS::IAM::ServiceLinkedRole"
             and resource.get("Properties", {}).get("AWSServiceName") == "ecs.amazonaws.com"
-        }
-        matches: list[RuleMatch] = []
-        for name, resource in resources.items():
-            props = resource.get("Properties", {})
-            if resource.get("Type") != "AWS::ECS::Cluster" or "CapacityProviders" not in props:
-                continue
-            depends = _as_list(resource.get("DependsOn", []))
-            if not roles & (set(_refs(props)) | set(depends)):
-                matches.append(
-                    RuleMatch(
-                        ["Resources", name, "Properties", "CapacityProviders"],
-                        f"{name} has CapacityProviders but does not reference an ECS service-linked role",
-                    )
-                )
-        return matches
+        ]

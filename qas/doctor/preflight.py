@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from common.regions import queue_region
 from qas import emulator
 from qas.doctor import config, network
 from qas.doctor.findings import Finding, note, ok, problem
@@ -60,8 +61,9 @@ def run(
     ec2 = session.client("ec2")
     findings += network.check_subnets(ec2, context.as_list("SubnetIds"), context.platform, context.region)
     findings += network.check_security_groups(ec2, context.as_list("SecurityGroupIds"))
+    findings.append(check_queue_regions(context))
     if context.platform == "ECS":
-        findings.append(check_service_linked_role(session.client("iam"), context, stack))
+        findings.append(check_service_linked_role(session.client("iam")))
     findings.append(check_image(session.client("ecr"), context, stack))
     findings += check_quotas(session, context)
     if sam_validate:
@@ -80,27 +82,44 @@ def _stack_resources(cfn: Any, stack_name: str) -> dict[str, str] | None:
     return {item["LogicalResourceId"]: item.get("PhysicalResourceId", "") for item in summaries}
 
 
-def check_service_linked_role(iam: Any, context: Preflight, stack: Mapping[str, str] | None) -> Finding:
+def check_queue_regions(context: Preflight) -> Finding:
+    """Every existing queue in the stack's region (common.regions says why another cannot work)."""
+    check = "queue region"
+    queues = [("ExistingQueueArn", arn) for arn in context.as_list("ExistingQueueArn")]
+    queues += [("ExtraQueueArns", arn) for arn in context.as_list("ExtraQueueArns")]
+    elsewhere = [
+        (name, arn, queue_region(arn)) for name, arn in queues if queue_region(arn) != context.region
+    ]
+    if elsewhere:
+        name, arn, region = elsewhere[0]
+        return problem(
+            check,
+            f"{name} {arn} is in {region}, the stack would be in {context.region}: every call would go to"
+            f" {context.region}, where the queue does not exist, and the SLO alarm cannot watch another"
+            " region's metrics",
+            f"deploy the stack in {region} (--region {region}, or region in samconfig.toml), or use a queue"
+            f" in {context.region}",
+        )
+    if not queues:
+        return ok(check, "the stack creates its own queue")
+    return ok(check, f"every existing queue is in {context.region}")
+
+
+def check_service_linked_role(iam: Any) -> Finding:
+    """AWSServiceRoleForECS must exist before the deploy: the stack does not create it, because a
+    role created in the same deploy races the cluster that needs it (template.yaml, Cluster)."""
     check = "ECS service-linked role"  # docs/aws-behaviour.md#cfn-ecs-service-linked-role
-    wants = context.values.get("CreateEcsServiceLinkedRole") == "true"
-    owned = stack is not None and "EcsServiceLinkedRole" in stack
     # By its path, which only the service-linked role of ECS has.
     pages = iam.get_paginator("list_roles").paginate(PathPrefix=SERVICE_LINKED_ROLE_PATH)
-    exists = any(page["Roles"] for page in pages)
-    if exists and wants and not owned:
-        return problem(
-            check,
-            f"{SERVICE_LINKED_ROLE} exists, and CreateEcsServiceLinkedRole=true would fail creating it again",
-            "set CreateEcsServiceLinkedRole=false",
-        )
-    if not exists and not wants:
-        return problem(
-            check,
-            f"{SERVICE_LINKED_ROLE} does not exist (an account that never used ECS): the cluster would fail",
-            "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com,"
-            " or set CreateEcsServiceLinkedRole=true",
-        )
-    return ok(check, f"{SERVICE_LINKED_ROLE} {'exists' if exists else 'will be created by the stack'}")
+    if any(page["Roles"] for page in pages):
+        return ok(check, f"{SERVICE_LINKED_ROLE} exists")
+    return problem(
+        check,
+        f"{SERVICE_LINKED_ROLE} does not exist (an account that never used ECS): the cluster would fail"
+        " to create",
+        "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com (once per account),"
+        " then run this again",
+    )
 
 
 def check_image(ecr: Any, context: Preflight, stack: Mapping[str, str] | None) -> Finding:
@@ -115,15 +134,24 @@ def check_image(ecr: Any, context: Preflight, stack: Mapping[str, str] | None) -
         return _image_present(ecr, repository, image, uri, match.group(1))
     tag = context.values.get("WorkerImageTag", "v1")
     repository = (stack or {}).get("WorkerRepository")
+    if context.values.get("MaxCapacity") == "0":
+        return ok(check, f"the fleet is off (MaxCapacity=0): {tag} is not needed until MaxCapacity is set")
     if not repository:
         if context.platform == "ECS":
-            return note(
+            # ECS starts one task when it creates the service, the create waits for it, and the
+            # stack's repository (created by the same deploy) cannot hold the image yet.
+            return problem(
                 check,
-                "first deploy: ECS starts one task when the service is created and the stack waits for it,"
-                f" so {tag} must be in the stack's repository by then",
-                "build the image first, then push it while `sam deploy` runs (docs/deploy.md, first deploy)",
+                "first deploy: ECS would start a task that cannot pull the worker image (the stack's"
+                " repository does not exist yet) and the deploy would roll back",
+                "deploy with MaxCapacity=0 first, push the image to WorkerRepositoryUri, then deploy with"
+                " your MaxCapacity (docs/deploy.md, first deploy)",
             )
-        return note(check, f"first deploy: push {tag} once the stack exists, before messages arrive")
+        return note(
+            check,
+            f"first deploy: the group starts at 0; push {tag} to WorkerRepositoryUri before messages arrive,"
+            " or deploy with MaxCapacity=0 first (docs/deploy.md, first deploy)",
+        )
     return _image_present(ecr, repository, {"imageTag": tag}, f"{repository}:{tag}", None)
 
 

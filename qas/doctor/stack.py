@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 from qas.doctor.findings import Finding, note, ok, problem
 from qas.doctor.rollout import check_rollout
-from qas.doctor.starts import check_failed_starts
+from qas.doctor.starts import DEFAULT_BOOT_TIMEOUT_S, check_failed_starts
 
 PUBLISHER_STALE_S = 180  # three missed one-minute runs
 TUNER_DECISIONS = ("target updated", "target kept", "dry run: would update target")
@@ -100,7 +100,12 @@ def run(session: Any, stack_name: str, now: datetime | None = None) -> list[Find
         lambda: [check_target(session, stack)],
         lambda: [check_dead_letters(session.client("sqs"), stack)],
         lambda: check_failed_starts(
-            session, stack.platform, stack.fleet, stack.outputs.get("ClusterName", "")
+            session,
+            stack.platform,
+            stack.fleet,
+            stack.outputs.get("ClusterName", ""),
+            now=now,
+            boot_timeout_s=float(stack.parameters.get("WorkerBootTimeoutSeconds", DEFAULT_BOOT_TIMEOUT_S)),
         ),
         lambda: [
             check_rollout(

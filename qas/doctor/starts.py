@@ -7,20 +7,38 @@ On ECS it is in the stopped task's `stoppedReason` and container `reason` (Canno
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from datetime import datetime, timedelta
 from typing import Any
 
-from qas.doctor.findings import Finding, ok, problem
+from qas.doctor.findings import Finding, note, ok, problem
 
 # ECS stops tasks on scale-in too: those are not failures.
 _NORMAL_STOP_CODES = frozenset({"ServiceSchedulerInitiated", "UserInitiated", "SpotInterruption"})
+_LAUNCH = re.compile(r"^Launching a new EC2 instance: (i-[0-9a-f]+)")
+DEFAULT_BOOT_TIMEOUT_S = 600  # the template's WorkerBootTimeoutSeconds
 
 
-def check_failed_starts(session: Any, platform: str, fleet: str, cluster: str) -> list[Finding]:
+def check_failed_starts(
+    session: Any,
+    platform: str,
+    fleet: str,
+    cluster: str,
+    *,
+    now: datetime,
+    boot_timeout_s: float = DEFAULT_BOOT_TIMEOUT_S,
+) -> list[Finding]:
     if platform == "ECS":
         return [_ecs(session.client("ecs"), cluster, fleet)]
     autoscaling = session.client("autoscaling")
-    return [_ec2_activities(autoscaling, fleet)]
+    activities = autoscaling.describe_scaling_activities(AutoScalingGroupName=fleet, MaxRecords=50)[
+        "Activities"
+    ]
+    return [
+        _ec2_activities(activities),
+        _ec2_booting(autoscaling, fleet, activities, boot_timeout_s, now),
+    ]
 
 
 def _failures(reasons: Counter[str], none: str, what: str, fix: str) -> Finding:
@@ -49,15 +67,50 @@ def _ecs(ecs: Any, cluster: str, service: str) -> Finding:
     )
 
 
-def _ec2_activities(autoscaling: Any, group: str) -> Finding:
-    activities = autoscaling.describe_scaling_activities(AutoScalingGroupName=group, MaxRecords=50)[
-        "Activities"
-    ]
+def _ec2_activities(activities: list[Any]) -> Finding:
     failed = [a for a in activities if a.get("StatusCode") in ("Failed", "Cancelled")]
     return _failures(
         Counter(a.get("StatusMessage", a.get("Description", "?")) for a in failed),
         "no failed scaling activity",
         "instances failed to launch",
-        "Spot capacity: add InstanceTypes or OnDemandPercentage; a quota: qas doctor preflight; an instance"
-        " that launched but never consumes: journalctl -u queue-worker on it (Session Manager)",
+        "Spot capacity: add InstanceTypes or OnDemandPercentage; a quota: qas doctor preflight; a launch"
+        " lifecycle action abandoned (its worker never received from the queue): journalctl -u"
+        " queue-worker on the next instance (Session Manager), or a longer WorkerBootTimeoutSeconds for a"
+        " large image",
     )
+
+
+def _ec2_booting(
+    autoscaling: Any, group: str, activities: list[Any], boot_timeout_s: float, now: datetime
+) -> Finding:
+    """Instances the launch hook holds in Pending:Wait until their worker first receives. Waiting
+    longer than half of WorkerBootTimeoutSeconds is not a slow boot any more: at the timeout the
+    instance is abandoned and replaced, and the replacement will most likely wait the same way."""
+    check = "booting instances"
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    waiting = [
+        i["InstanceId"]
+        for g in groups
+        for i in g.get("Instances", [])
+        if i["LifecycleState"] == "Pending:Wait"
+    ]
+    if not waiting:
+        return ok(check, "no instance waits in Pending:Wait")
+    launched = {
+        match.group(1): activity["StartTime"]
+        for activity in activities
+        if (match := _LAUNCH.match(activity.get("Description", ""))) and "StartTime" in activity
+    }
+    ages = {instance: now - launched[instance] for instance in waiting if instance in launched}
+    stuck = sorted(i for i, age in ages.items() if age > timedelta(seconds=boot_timeout_s / 2))
+    if stuck:
+        oldest = max(ages[i] for i in stuck)
+        return problem(
+            check,
+            f"{len(stuck)} instance(s) in Pending:Wait for up to {oldest.total_seconds() / 60:.0f} min of"
+            f" WorkerBootTimeoutSeconds={boot_timeout_s:g} s ({', '.join(stuck)}): the worker has not"
+            " received from the queue; at the timeout the instance is abandoned and replaced",
+            f"aws ssm start-session --target {stuck[0]}, then sudo journalctl -u queue-worker and"
+            " /var/log/cloud-init-output.log (docs/deploy.md, troubleshooting)",
+        )
+    return note(check, f"{len(waiting)} instance(s) booting (Pending:Wait until the worker first receives)")

@@ -71,6 +71,8 @@ class NamespaceSettings(EnvModel):
     """The metrics namespace: the template's Globals set it for Powertools and for PutMetricData."""
 
     namespace: str = Field(default=DEFAULT_NAMESPACE, alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)
+    # Lambda sets it: the region of the function, so of the stack (empty outside Lambda: not checked).
+    region: str = Field(default="", alias="AWS_REGION")
 
 
 class FleetSettings(NamespaceSettings):

@@ -7,6 +7,7 @@ import re
 
 from pydantic import Field, model_validator
 
+from common.regions import require_region
 from common.settings import FleetSettings, Platform
 
 # arn:<partition>:sqs:<region>:<account>:<name>, as the template's ExistingQueueArn pattern.
@@ -74,6 +75,13 @@ class PublisherSettings(FleetSettings):
             raise ValueError(f"PEER_FLEETS names this fleet itself ({self.fleet_name!r})")
         if self.fifo and not self.policy_name:
             raise ValueError("SCALING_POLICY_NAME is required with a FIFO queue (the group cap needs it)")
+        return self
+
+    @model_validator(mode="after")
+    def _queues_in_the_stack_region(self) -> PublisherSettings:
+        require_region("QUEUE_URL", self.queue_url, self.region)
+        for arn in _split(self.extra_queue_arns):
+            require_region("EXTRA_QUEUE_ARNS", arn, self.region)
         return self
 
     @property

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError, model_validator
 
+from common.regions import require_region
 from common.settings import NamespaceSettings
 from producer.messages import Distribution
 
@@ -21,6 +22,11 @@ class ProducerSettings(NamespaceSettings):
     )
     malformed_ratio: float = Field(default=0.0, alias="PRODUCER_MALFORMED_RATIO", ge=0, le=1)
     message_groups: int = Field(default=10, alias="PRODUCER_MESSAGE_GROUPS", ge=1)
+
+    @model_validator(mode="after")
+    def _queue_in_the_stack_region(self) -> ProducerSettings:
+        require_region("QUEUE_URL", self.queue_url, self.region)
+        return self
 
 
 class ProducerEvent(BaseModel):

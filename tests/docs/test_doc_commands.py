@@ -238,3 +238,62 @@ def test_python_snippets_compile_and_import_what_exists() -> None:
                 module = importlib.import_module(node.module)
                 for alias in node.names:
                     assert hasattr(module, alias.name), f"{doc}: {node.module} has no {alias.name}"
+
+
+def _commands_and_comments(doc: Path) -> list[tuple[str, str]]:
+    """(command, comment) of every line of a document's shell blocks, in order (continuations
+    joined, heredoc bodies dropped): the comment of a `sam deploy --guided` line says what to answer."""
+    found = []
+    for match in _FENCE.finditer(doc.read_text()):
+        if match.group(1) not in ("bash", "sh"):
+            continue
+        heredoc_end = None
+        for raw in match.group(2).replace("\\\n", " ").splitlines():
+            if heredoc_end is not None:
+                heredoc_end = None if raw.strip() == heredoc_end else heredoc_end
+                continue
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if (marker := re.search(r"<<'?(\w+)'?", line)) is not None:
+                heredoc_end = marker.group(1)
+            command, _, comment = line.partition(" #")
+            found.append((command.strip(), comment.strip()))
+    return found
+
+
+@pytest.mark.parametrize("doc", [REPO / "README.md", REPO / "docs" / "deploy.md"], ids=lambda d: d.name)
+def test_the_deploy_walkthrough_has_an_image_before_the_fleet_can_start(doc: Path) -> None:
+    """The stack creates the ECR repository the worker image goes to, and an ECS service created with
+    the fleet on starts a task at once, which could not pull an image that does not exist yet (the
+    create waits for it and rolls back). So the first deploy keeps the fleet off (MaxCapacity=0, given
+    in the command or in what its comment says to answer), the image is built and pushed, and a later
+    deploy turns the fleet on. Along the way: the stack's outputs are read only once it exists, and an
+    image is tagged or pushed only after it was built."""
+    built: set[str] = set()
+    deployed = pushed = fleet_on = False
+    for command, comment in _commands_and_comments(doc):
+        words = shlex.split(command)
+        if re.search(r"(?<![-\w])output \w|describe-stacks", command):
+            assert deployed, f"{doc.name}: {command!r} reads the stack's outputs before any deploy"
+        if words[:2] == ["sam", "deploy"]:
+            capacities = re.findall(r"MaxCapacity=(\d+)", f"{command} {comment}")
+            last = capacities[-1] if capacities else None
+            if not deployed:
+                assert last == "0" or pushed, (
+                    f"{doc.name}: the first deploy ({command!r}) creates the fleet before any image exists:"
+                    " it must say MaxCapacity=0"
+                )
+            elif pushed and last not in (None, "0"):
+                fleet_on = True
+            deployed = True
+        if words[:2] == ["docker", "build"]:
+            built.add(words[words.index("-t") + 1])
+        if words[:2] == ["docker", "tag"]:
+            assert words[2] in built, f"{doc.name}: {command!r} tags an image no earlier step built"
+            built.add(words[3])
+        if words[:2] == ["docker", "push"]:
+            assert words[2] in built, f"{doc.name}: {command!r} pushes an image no earlier step built"
+            pushed = True
+    assert deployed and pushed, f"{doc.name}: the walkthrough must deploy and push the image"
+    assert fleet_on, f"{doc.name}: after the push, a deploy must turn the fleet on (a MaxCapacity above 0)"

@@ -96,23 +96,34 @@ def test_no_ecs_service_linked_role(account: Account) -> None:
     iam = account.session.client("iam")
     for role in iam.list_roles(PathPrefix=preflight.SERVICE_LINKED_ROLE_PATH)["Roles"]:
         iam.delete_role(RoleName=role["RoleName"])
-    _only_problem(
+    found = _only_problem(
         _run(account, _deploy(account)),
         "ECS service-linked role",
-        "create-service-linked-role",
-        "CreateEcsServiceLinkedRole=true",
+        "create-service-linked-role --aws-service-name ecs.amazonaws.com",
     )
-    # Asking the stack to create it is the other fix.
-    assert _problems(_run(account, _deploy(account, CreateEcsServiceLinkedRole="true"))) == []
+    # The stack no longer offers to create it (that raced the cluster): the command is the only fix.
+    assert "CreateEcsServiceLinkedRole" not in found.fix
+    iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    assert _problems(_run(account, _deploy(account))) == []
 
 
-def test_creating_a_service_linked_role_that_exists_would_fail(account: Account) -> None:
+def test_a_queue_in_another_region_is_refused_before_the_deploy(account: Account) -> None:
     _ready(account)
+    far = "arn:aws:sqs:eu-west-1:123456789012:jobs"
     _only_problem(
-        _run(account, _deploy(account, CreateEcsServiceLinkedRole="true")),
-        "ECS service-linked role",
-        "CreateEcsServiceLinkedRole=false",
+        _run(account, _deploy(account, ExistingQueueArn=far)), "queue region", far, "--region eu-west-1"
     )
+    near = f"arn:aws:sqs:{REGION}:123456789012:jobs"
+    _only_problem(
+        _run(account, _deploy(account, ExistingQueueArn=near, ExtraQueueArns=f"{near}-2,{far}")),
+        "queue region",
+        "ExtraQueueArns",
+        far,
+    )
+    findings = _run(account, _deploy(account, ExistingQueueArn=near))
+    assert _problems(findings) == []
+    (region,) = [finding for finding in findings if finding.check == "queue region"]
+    assert region.severity is Severity.OK and REGION in region.what
 
 
 def test_subnet_with_only_an_internet_gateway(account: Account) -> None:
@@ -180,12 +191,24 @@ def test_image_uri_of_this_account(account: Account) -> None:
     )
 
 
-def test_first_deploy_explains_the_image_order(account: Account) -> None:
+def test_a_first_ecs_deploy_needs_the_fleet_off_until_the_image_is_pushed(account: Account) -> None:
     account.session.client("iam").create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
-    findings = _run(account, _deploy(account))
-    (image,) = [finding for finding in findings if finding.check == "worker image"]
-    assert image.severity is Severity.NOTE and "first deploy" in image.what
-    assert exit_code(findings) == 0
+    # No stack yet: the service's first task could not pull an image from a repository the same
+    # deploy creates, and the create would roll back.
+    found = _only_problem(_run(account, _deploy(account)), "worker image", "first deploy", "MaxCapacity=0")
+    assert "roll back" in found.what
+    # With the fleet off, nothing waits for an image: the first deploy goes through.
+    findings = _run(account, _deploy(account, MaxCapacity="0"))
+    assert _problems(findings) == [] and exit_code(findings) == 0
+    # EC2 starts at 0 instances anyway: a note on the order, not a problem.
+    (image,) = [f for f in _run(account, _deploy(account, WorkerPlatform="EC2")) if f.check == "worker image"]
+    assert image.severity is Severity.NOTE and "before messages arrive" in image.what
+
+
+def test_a_fleet_that_is_off_needs_no_image_yet(account: Account) -> None:
+    _ready(account, tags=("v1",))
+    findings = _run(account, _deploy(account, WorkerImageTag="v2", MaxCapacity="0"))
+    assert _problems(findings) == []
 
 
 @pytest.mark.parametrize(

@@ -278,15 +278,40 @@ def test_ec2_failed_launches_and_refreshes(server: emulator.EmulatorServer) -> N
         "StatusCode": "Failed",
         "StatusMessage": "We currently do not have sufficient c6i.large capacity in the zone you requested",
     }
+    # An instance the launch hook has held for 6 minutes (of WorkerBootTimeoutSeconds=600): its worker
+    # never received; and one launched a minute ago, still booting normally.
+    stuck, booting = "i-0123456789abcdef0", "i-0fedcba9876543210"
+    launches = [
+        {
+            "ActivityId": f"launch-{instance}",
+            "AutoScalingGroupName": stack.fleet,
+            "Cause": "scale-out",
+            "Description": f"Launching a new EC2 instance: {instance}",
+            "StartTime": datetime.now(UTC) - timedelta(minutes=minutes),
+            "StatusCode": "WaitingForInstanceWarmup",
+        }
+        for instance, minutes in ((stuck, 6), (booting, 1))
+    ]
     group = real.describe_auto_scaling_groups(AutoScalingGroupNames=[stack.fleet])
     group.pop("ResponseMetadata")
+    group["AutoScalingGroups"][0]["Instances"] = [
+        {
+            "InstanceId": instance,
+            "AvailabilityZone": f"{emulator.REGION}a",
+            "LifecycleState": "Pending:Wait",
+            "HealthStatus": "Healthy",
+            "ProtectedFromScaleIn": False,
+        }
+        for instance in (stuck, booting)
+    ]
     with Stubber(autoscaling) as stub:
         stub.add_response("describe_policies", policy)
         stub.add_response(
             "describe_scaling_activities",
-            {"Activities": [failed_launch]},
+            {"Activities": [failed_launch, *launches]},
             {"AutoScalingGroupName": stack.fleet, "MaxRecords": 50},
         )
+        stub.add_response("describe_auto_scaling_groups", group, {"AutoScalingGroupNames": [stack.fleet]})
         stub.add_response("describe_auto_scaling_groups", group, {"AutoScalingGroupNames": [stack.fleet]})
         stub.add_response(
             "describe_instance_refreshes",
@@ -311,6 +336,14 @@ def test_ec2_failed_launches_and_refreshes(server: emulator.EmulatorServer) -> N
     (rollout,) = _by_check(findings, "rollout")
     assert rollout.severity is Severity.PROBLEM and "protected from scale in" in rollout.what
     assert rollout.fix.endswith(f"--function-name {stack.name}-fleet-rollout /dev/stdout")
+    (waiting,) = _by_check(findings, "booting instances")
+    assert waiting.severity is Severity.PROBLEM
+    assert (
+        stuck in waiting.what
+        and booting not in waiting.what
+        and "Pending:Wait for up to 6 min" in waiting.what
+    )
+    assert f"start-session --target {stuck}" in waiting.fix
     assert exit_code(findings) == 1
 
 

@@ -65,15 +65,23 @@ def _strings(node: Any) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_house_rules_flag_an_autoscaled_desired_count_and_a_cluster_without_the_role(tmp_path: Path) -> None:
+def test_house_rules_flag_an_autoscaled_desired_count_and_a_service_linked_role_next_to_the_cluster(
+    tmp_path: Path,
+) -> None:
     text = (ROOT / "template.yaml").read_text()
+    # A size other than 0 while the fleet is off is a size in the template like any other.
     broken = text.replace(
-        "      PropagateTags: SERVICE\n", "      PropagateTags: SERVICE\n      DesiredCount: 0\n", 1
+        "      DesiredCount: !If [FleetOff, 0, !Ref AWS::NoValue]\n",
+        "      DesiredCount: !If [FleetOff, 1, !Ref AWS::NoValue]\n",
+        1,
     )
-    broken = re.sub(
-        r"      Tags:\n        - Key: queue-autoscaler:service-linked-role\n.*\n", "", broken, count=1
+    broken = broken.replace(
+        "  TaskExecutionRole:\n",
+        "  EcsServiceLinkedRole:\n    Type: AWS::IAM::ServiceLinkedRole\n    Condition: IsECS\n"
+        "    Properties:\n      AWSServiceName: ecs.amazonaws.com\n\n  TaskExecutionRole:\n",
+        1,
     )
-    assert broken.count("DesiredCount: 0") == 1 and "queue-autoscaler:service-linked-role" not in broken
+    assert "DesiredCount: !If [FleetOff, 1," in broken and "AWS::IAM::ServiceLinkedRole" in broken
     (tmp_path / "template.yaml").write_text(broken)
 
     result = subprocess.run(
@@ -88,36 +96,32 @@ def test_house_rules_flag_an_autoscaled_desired_count_and_a_cluster_without_the_
     rules = {line.split()[0] for line in result.stdout.splitlines() if line[:1] in "EWI" and line.strip()}
     assert rules == {"E9103", "E9104"}, result.stdout
     assert "WorkerService is autoscaled: DesiredCount resets it" in result.stdout
+    assert "EcsServiceLinkedRole creates the ECS service-linked role that Cluster needs" in result.stdout
 
 
-def test_ecs_service_leaves_its_count_to_scaling_and_fails_fast() -> None:
-    service = emulator.translate(parameters={"WorkerPlatform": "ECS"})["Resources"]["WorkerService"][
-        "Properties"
-    ]
-    assert "DesiredCount" not in service
+@pytest.mark.parametrize("max_capacity", ["0", "10"])
+def test_ecs_service_leaves_its_count_to_scaling_and_fails_fast(max_capacity: str) -> None:
+    template, resolver = _resolved({"WorkerPlatform": "ECS", "MaxCapacity": max_capacity})
+    service = _active(template, resolver)["WorkerService"]["Properties"]
+    # A DesiredCount is sent only while the fleet is off: 0, which resets nothing; with a MaxCapacity
+    # it is omitted, and an update leaves the count scaling set.
+    if max_capacity == "0":
+        assert service["DesiredCount"] == 0
+    else:
+        assert "DesiredCount" not in service
     assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
         "Enable": True,
         "Rollback": True,
     }
 
 
-@pytest.mark.parametrize(
-    ("platform", "create", "created"),
-    [("ECS", "true", True), ("ECS", "false", False), ("EC2", "true", False)],
-)
-def test_service_linked_role_is_created_only_when_asked_and_then_kept(
-    platform: str, create: str, created: bool
-) -> None:
-    template, resolver = _resolved({"WorkerPlatform": platform, "CreateEcsServiceLinkedRole": create})
-    resources = _active(template, resolver)
-    assert ("EcsServiceLinkedRole" in resources) is created
-    if created:
-        role = resources["EcsServiceLinkedRole"]
-        assert role["Properties"]["AWSServiceName"] == "ecs.amazonaws.com"
-        assert (role["DeletionPolicy"], role["UpdateReplacePolicy"]) == ("Retain", "Retain")
-        # The cluster waits for it: it references the role.
-        tags = resources["Cluster"]["Properties"]["Tags"]
-        assert {"Key": "queue-autoscaler:service-linked-role", "Value": "<EcsServiceLinkedRole>"} in tags
+@pytest.mark.parametrize("platform", ["ECS", "EC2"])
+def test_the_stack_never_creates_the_ecs_service_linked_role(platform: str) -> None:
+    """Created next to the cluster, the role raced it on a first deploy; it is a preflight step."""
+    template = emulator.translate(parameters={"WorkerPlatform": platform})
+    assert "CreateEcsServiceLinkedRole" not in template["Parameters"]
+    kinds = {resource["Type"] for resource in template["Resources"].values()}
+    assert "AWS::IAM::ServiceLinkedRole" not in kinds
 
 
 # ---------------------------------------------------------------- 3: Rules

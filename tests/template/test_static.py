@@ -16,7 +16,6 @@ from samcli.cli.types import CfnParameterOverridesType  # type: ignore[import-un
 
 from lint.rules.house_rules import RESOURCE_STAR_ACTIONS
 from qas import emulator
-from worker import consumer, settings
 
 ROOT = emulator.REPO_ROOT
 BIN = Path(sys.executable).parent
@@ -180,8 +179,13 @@ WORKER_ACTIONS = {
     "cloudwatch:PutMetricData",
     "kms:Decrypt",  # only with ExistingQueueKmsKeyArn: an SSE-KMS queue decrypts on receive
 }
-# worker/termination.py on EC2: a heartbeat at the termination notice, the completion after the drain.
-LIFECYCLE_ACTIONS = {"autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:CompleteLifecycleAction"}
+# worker/launch.py and worker/termination.py on EC2: the instance's own lifecycle state, heartbeats
+# while draining, the completions (tests/template/test_lifecycle_hooks.py checks them in detail).
+LIFECYCLE_ACTIONS = {
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:RecordLifecycleActionHeartbeat",
+    "autoscaling:CompleteLifecycleAction",
+}
 # The host (EC2) or the ECS agent (execution role) pulls the image and ships the container's logs.
 PULL_AND_LOG = {
     "ecr:GetAuthorizationToken",
@@ -238,28 +242,3 @@ def test_the_task_may_describe_its_own_service_only() -> None:
     [container] = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
     environment = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
     assert service["ServiceName"] == environment["FLEET_NAME"] == {"Fn::Sub": "${AWS::StackName}-workers"}
-
-
-def test_the_termination_hook_outlasts_the_longest_drain_and_the_worker_knows_its_name() -> None:
-    template = emulator.translate(parameters={"WorkerPlatform": "EC2"})
-    resources = template["Resources"]
-    [hook] = resources["WorkerGroup"]["Properties"]["LifecycleHookSpecificationList"]
-    assert hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
-    assert hook["DefaultResult"] == "CONTINUE"  # a dead worker must not keep the instance forever
-    longest_drain = (
-        int(template["Parameters"]["WorkerShutdownGraceSeconds"]["MaxValue"])
-        + settings.Settings.kill_grace_seconds
-        + consumer._FINAL_SETTLE_SECONDS
-        + settings.Settings.termination_poll_seconds
-    )
-    assert longest_drain <= hook["HeartbeatTimeout"] <= 7200
-    user_data = json.dumps(resources["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"])
-    assert f"WORKER_LIFECYCLE_HOOK_NAME={hook['LifecycleHookName']}" in user_data
-    # The permissions are scoped to the fleet's own group.
-    [statement] = [
-        statement
-        for logical_id, statement in _policy_statements(template)
-        if logical_id == "WorkerInstanceRole"
-        and "autoscaling:CompleteLifecycleAction" in _as_list(statement["Action"])
-    ]
-    assert "autoScalingGroupName/${AWS::StackName}-workers" in json.dumps(statement["Resource"])

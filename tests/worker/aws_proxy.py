@@ -5,7 +5,9 @@ SigV4 credential scope) and operation (X-Amz-Target for JSON, the /operation/ pa
 Action form field for query protocols). A `Fault` matching it can delay it, answer an error
 instead of forwarding it (an outage), or forward it and then drop the answer (the request took
 effect, the caller never learns it). moto does not implement CompleteLifecycleAction and
-RecordLifecycleActionHeartbeat: the proxy records and answers those itself.
+RecordLifecycleActionHeartbeat, nor hold instances in a lifecycle wait state: the proxy's
+`lifecycle` model (tests/worker/lifecycle_model.py) answers those calls, and
+DescribeAutoScalingInstances for the instances it holds.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
+from tests.worker.lifecycle_model import LifecycleModel, parse_form
+
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
-_LIFECYCLE_OPERATIONS = ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat")
 
 
 @dataclass
@@ -51,7 +54,8 @@ class AwsProxy:
     upstream: str
     faults: list[Fault] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
-    lifecycle_calls: list[dict[str, str]] = field(default_factory=list)
+    lifecycle: LifecycleModel = field(default_factory=LifecycleModel)
+    sequence: list[str] = field(default_factory=list)  # every "service.Operation", in arrival order
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -60,6 +64,11 @@ class AwsProxy:
         assert self._server is not None
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    @property
+    def lifecycle_calls(self) -> list[dict[str, str]]:
+        """The lifecycle calls (heartbeats, completions) in the order they came."""
+        return self.lifecycle.all_calls()
 
     def fault(self, fault: Fault) -> Fault:
         with self._lock:
@@ -84,6 +93,7 @@ class AwsProxy:
     def matching(self, service: str, operation: str) -> list[Fault]:
         with self._lock:
             self.calls[f"{service}.{operation}"] += 1
+            self.sequence.append(f"{service}.{operation}")
             return [fault for fault in self.faults if fault.applies(service, operation)]
 
 
@@ -121,16 +131,9 @@ class _Handler(BaseHTTPRequestHandler):
         if status := next((fault.status for fault in faults if fault.status), None):
             self._answer(status, [("Content-Type", "application/x-amz-json-1.0")], _error_body(status))
             return
-        if operation in _LIFECYCLE_OPERATIONS:
-            form = {key: values[0] for key, values in urllib.parse.parse_qs(body.decode()).items()}
-            with proxy._lock:
-                proxy.lifecycle_calls.append(form)
-            answer = (
-                f'<{operation}Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">'
-                f"<{operation}Result/><ResponseMetadata><RequestId>proxy</RequestId></ResponseMetadata>"
-                f"</{operation}Response>"
-            ).encode()
-            self._answer(200, [("Content-Type", "text/xml")], answer)
+        if service == "autoscaling" and proxy.lifecycle.handles(operation, form := parse_form(body)):
+            status, answer = proxy.lifecycle.answer(operation, form)
+            self._answer(status, [("Content-Type", "text/xml")], answer)
             return
         upstream = urllib.parse.urlsplit(proxy.upstream)
         connection = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port, timeout=60)

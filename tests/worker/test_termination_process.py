@@ -10,6 +10,7 @@ import pytest
 from qas.metadata_stubs import ImdsStub
 from tests.worker.aws_proxy import AwsProxy
 from tests.worker.conftest import Aws, job, wait_until
+from worker.termination import TERMINATING_EXIT_CODE
 
 pytestmark = pytest.mark.slow
 
@@ -41,12 +42,15 @@ def test_lifecycle_notice_drains_then_completes_the_lifecycle_action(aws: Aws, s
         )
         wait_until(lambda: aws.counts(queue_url) == (0, 2), what="both jobs running")
 
-        # When the group starts terminating the instance (instance refresh, scale-in, Spot...)
+        # When the group starts terminating the instance (instance refresh, scale-in, Spot...): it
+        # waits in Terminating:Wait, and the instance metadata's target state is Terminated
+        proxy.lifecycle.states[instance_id] = "Terminating:Wait"
         imds.lifecycle_state = "Terminated"
 
         # Then: the notice is seen, nothing more is received, the short job finishes, the long one
-        # is released at the end of the grace, the lifecycle action is completed, and it exits 0
-        assert worker.wait(timeout=60) == 0
+        # is released at the end of the grace, the lifecycle action is completed, and it exits with
+        # the code systemd does not restart
+        assert worker.wait(timeout=60) == TERMINATING_EXIT_CODE
         assert worker.logs("shutdown requested", reason="auto scaling lifecycle: target state Terminated")
         assert [line["job_id"] for line in worker.outcomes("processed")] == ["short"]
         assert [(line["job_id"], line["visibility_s"]) for line in worker.outcomes("released")] == [
@@ -61,11 +65,15 @@ def test_lifecycle_notice_drains_then_completes_the_lifecycle_action(aws: Aws, s
         assert all(expected.items() <= call.items() for call in proxy.lifecycle_calls)
         assert proxy.lifecycle_calls[-1]["LifecycleActionResult"] == "CONTINUE"
         assert worker.logs("lifecycle action completed")
+        assert proxy.lifecycle.states[instance_id] == "Terminating:Proceed"
 
-        # And a worker restarted on the terminating instance (systemd's Restart=always) takes nothing
+        # And a worker restarted on the terminating instance (after a crash, or by hand) takes
+        # nothing and does not complete the action again: the group no longer waits for it
         again = _ec2_worker(start_worker, queue_url, imds, proxy)
-        assert again.wait(timeout=60) == 0
+        assert again.wait(timeout=60) == TERMINATING_EXIT_CODE
         assert not again.logs("receiving"), "no receive at all"
+        assert again.logs("no lifecycle action to complete", lifecycle_state="Terminating:Proceed")
+        assert len(proxy.lifecycle.of("CompleteLifecycleAction")) == 1
         assert aws.counts(queue_url) == (1, 0)
         assert [json.loads(body)["job_id"] for body in aws.drain(queue_url)] == ["long"]
 
@@ -82,7 +90,7 @@ def test_spot_notice_starts_the_same_drain(aws: Aws, start_worker, moto_url: str
         imds.interrupt_spot()
         aws.send(queue_url, [job("after-notice", 0)])
 
-        assert worker.wait(timeout=60) == 0
+        assert worker.wait(timeout=60) == TERMINATING_EXIT_CODE
         reasons = [line["reason"] for line in worker.logs("shutdown requested")]
         assert len(reasons) == 1 and reasons[0].startswith("spot interruption notice: terminate at ")
         assert [line["job_id"] for line in worker.outcomes("processed")] == ["running"]
