@@ -62,6 +62,12 @@ def _no_stats(minutes: int) -> DurationStats | None:
     return None
 
 
+def _backwards_in_time() -> None:
+    cp = ControlPlane(_config())
+    cp.evaluate(_period(now_s=120.0))
+    cp.evaluate(_period(now_s=60.0))
+
+
 REJECTED: list[tuple[Callable[[], object], str]] = [
     # scaling.target
     (lambda: TargetModel(latency_slo_s=0), "latency_slo_s must be > 0"),
@@ -197,6 +203,7 @@ REJECTED: list[tuple[Callable[[], object], str]] = [
     (lambda: _period(desired=-1), "counts cannot be negative: PeriodInput"),
     (lambda: _period(metric=-0.5), r"metric must be a non-negative number or None, got -0\.5"),
     (lambda: _period(metric=math.nan), "metric must be a non-negative number or None, got nan"),
+    (_backwards_in_time, "periods must be evaluated in time order"),
     (lambda: ControlPlane(_config()).set_target(0.0), r"target must be a positive number, got 0\.0"),
     (lambda: ControlPlane(_config()).set_target(math.nan), "target must be a positive number, got nan"),
 ]
