@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                     matched.add(hit)
                     status = "equivalent"
                 else:
-                    survivors.append((mutant, f"{status}: {function}: {' / '.join(lines) or '(line removed)'}"))
+                    changed = " / ".join(lines) or "(line removed)"
+                    survivors.append((mutant, f"{status}: {function}: {changed}"))
             counts[module][status] += 1
     if not counts:
         print("no mutmut results under mutants/: run `mutmut run` first", file=sys.stderr)
@@ -90,18 +91,19 @@ def main(argv: list[str] | None = None) -> int:
         considered = sum(c.values()) - c["equivalent"]
         return 100.0 * (c["killed"] + c["timeout"]) / considered if considered else 100.0
 
+    def row(name: str, c: Counter[str]) -> str:
+        killed = c["killed"] + c["timeout"]
+        return (
+            f"{name:<18}{sum(c.values()):>8}{c['equivalent']:>8}{killed:>8}"
+            f"{c['survived']:>9}{c['no tests']:>9}{score(c):>7.1f}%"
+        )
+
     print(f"{'module':<18}{'mutants':>8}{'equiv.':>8}{'killed':>8}{'survived':>9}{'no tests':>9}{'score':>8}")
     total: Counter[str] = Counter()
     for module, c in sorted(counts.items()):
         total.update(c)
-        print(
-            f"{module:<18}{sum(c.values()):>8}{c['equivalent']:>8}{c['killed'] + c['timeout']:>8}"
-            f"{c['survived']:>9}{c['no tests']:>9}{score(c):>7.1f}%"
-        )
-    print(
-        f"{'total':<18}{sum(total.values()):>8}{total['equivalent']:>8}{total['killed'] + total['timeout']:>8}"
-        f"{total['survived']:>9}{total['no tests']:>9}{score(total):>7.1f}%"
-    )
+        print(row(module, c))
+    print(row("total", total))
     other = set(total) - {"killed", "timeout", "survived", "no tests", "equivalent"}
     if other:
         print(f"also: {', '.join(f'{total[s]} {s}' for s in sorted(other))} (counted as surviving)")
