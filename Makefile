@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+MUTATION_VENV := .venv-mutation
+MUTATION_STAMP := $(MUTATION_VENV)/.installed
+MUTATION_JOBS ?= 2
+MUTATION_FAIL_UNDER ?= 85
 PYTEST_ARGS ?=
 
 # Nothing here may call a real AWS endpoint: fake credentials, no instance metadata look-ups.
@@ -17,7 +21,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install test check lint typecheck cfn-lint checkov iam-lint unit demo demo-doc bench bench-worker build validate clean
+.PHONY: help install test check lint typecheck cfn-lint checkov iam-lint unit mutation demo demo-doc bench bench-worker build validate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +65,19 @@ unit: $(STAMP) ## the fast tests only (no moto server, no subprocesses, no SAM C
 test: install check ## the whole suite: static checks, then every test
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
+# mutmut needs a newer click than aws-sam-cli pins, so it lives in its own environment too.
+$(MUTATION_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/pip install --quiet --upgrade pip
+	$(MUTATION_VENV)/bin/pip install --quiet -e '.[mutation]'
+	touch $@
+
+mutation: $(MUTATION_STAMP) ## mutation score of src/scaling against the unit tier (minutes; not in `make test`)
+	rm -rf mutants && mkdir mutants
+	$(MUTATION_VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) > mutants/run.log 2>&1 \
+		|| { tail -c 4000 mutants/run.log; exit 1; }
+	$(MUTATION_VENV)/bin/python -m tests.mutation --fail-under $(MUTATION_FAIL_UNDER)
+
 demo: $(STAMP) ## the whole system end to end on an emulated AWS (no account needed)
 	$(BIN)/qas demo $(DEMO_ARGS)
 
@@ -83,4 +100,4 @@ validate: $(STAMP) ## sam validate --lint
 	$(BIN)/sam validate --lint
 
 clean: ## remove build output and reports (keeps .venv)
-	rm -rf .aws-sam build dist reports/demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam build dist reports/demo .pytest_cache .mypy_cache .ruff_cache mutants

@@ -25,7 +25,7 @@ from scaling.target import DurationStats
 from scaling.tuning import tune_target
 from target_tuner import app as tuner_app
 from target_tuner.settings import TunerSettings
-from tests.template.conftest import deployed, server  # noqa: F401 (the session's moto server)
+from tests.template.conftest import deployed, moto_server, server  # noqa: F401 (the session's moto server, emptied per test)
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(f"ignore:{emulator.SKIPPED_WARNING}")]
 

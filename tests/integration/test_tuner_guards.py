@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -13,6 +13,7 @@ from adapters.metrics import FleetMetrics
 from common.settings import ConfigError
 from scaling.target import Action, TargetDecision
 from target_tuner import app
+from tests.clock import NOW
 from tests.integration.conftest import ASG_NAME, NAMESPACE, REGION, make_asg, make_asg_policy
 from tests.integration.test_target_tuner import asg_policy, set_env
 
@@ -87,8 +88,10 @@ def run_tuner(
 
 
 @pytest.fixture
-def now() -> datetime:
-    return datetime.now(UTC)
+def now(time_machine: Any) -> datetime:
+    """A frozen clock: the seeded minutes and every clock read of the run agree."""
+    time_machine.move_to(NOW, tick=False)
+    return NOW
 
 
 def test_durations_only_in_an_older_window_widen_the_lookback(monkeypatch, caplog, now):

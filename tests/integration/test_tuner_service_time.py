@@ -11,10 +11,15 @@ import pytest
 from adapters.metrics import FleetMetrics
 from scaling.service_time import estimate_service_time
 from target_tuner import app
+from tests.clock import NOW
 from tests.integration.conftest import ASG_NAME, NAMESPACE, REGION, load_event, make_asg, make_asg_policy
 from tests.integration.test_target_tuner import asg_policy, seed_durations, set_env
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+# The seeded minutes and the tuner's own clock read must fall in the same minute: time stands still.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+    pytest.mark.time_machine(NOW, tick=False),
+]
 
 QUEUE_NAME = "work"
 
@@ -96,8 +101,7 @@ def test_too_few_completions_keeps_the_target_and_says_why(monkeypatch, context,
 
 def test_minutes_that_sqs_has_not_reported_yet_are_left_out():
     # AWS/SQS data arrives late: a minute with in-flight data but no delete count must not read as 0.
-    # One fixed clock (a real one could cross a minute between the calls): the late point falls in the
-    # current, incomplete minute, which SQS has not reported yet.
+    # The late point falls in the current, incomplete minute, which SQS has not reported yet.
     now = datetime.now(UTC).replace(second=30, microsecond=0)
     seed_queue_statistics(minutes=4, in_flight=2, deleted_per_minute=30, now=now)
     put_point(NAMESPACE, "InFlightMessages", ("FleetName", ASG_NAME), now + timedelta(seconds=10), 50)

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 
 from qas import cli, emulator
 from qas.plan import history
+from tests.clock import NOW
 
 STACK = "qas-plan"
 HOURS = 6
@@ -22,7 +24,9 @@ DURATIONS = {"Values": [15.0, 20.0, 25.0], "Counts": [10.0, 10.0, 10.0]}
 
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[emulator.DeployedStack]:
-    with emulator.running_server() as server:
+    # Frozen for the module: the seeded minutes and `qas plan`'s history window (whole minutes back
+    # from its own clock read) must not fall a minute apart.
+    with time_machine.travel(NOW, tick=False), emulator.running_server() as server:
         server.reset()
         params = {"WorkerConcurrency": "4", "LatencySloSeconds": "600", "CapacityLeadSeconds": "270"}
         stack = emulator.deploy(server.endpoint, STACK, params, "EC2", materialize=False)

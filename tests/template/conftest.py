@@ -1,13 +1,32 @@
-"""Fixtures of the template checks: the translated template per platform and the deployed stacks."""
+"""Fixtures of the template checks: the translated template per platform and the deployed stacks.
+
+No test sees another's state. ``translated`` and ``resources`` are each test's own copy of one
+translation. A test that changes what is deployed (sends messages, puts metrics, runs a handler,
+deploys stacks of its own) asks for ``server``: the moto server emptied for it, then
+``deployed(server, ...)``. The tests that only read the default stack share it through ``stack``,
+and its clients (``aws(stack, ...)``) refuse any call that is not a Describe, Get or List, so no
+test can change what another reads.
+"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from qas import emulator
+
+_READ_PREFIXES = ("Describe", "Get", "List")
+
+
+def _shared_name(platform: str) -> str:
+    return f"qas-{platform.lower()}"
+
+
+# The stacks `stack` shares, read-only; `deployed` refuses these names.
+SHARED = frozenset(_shared_name(platform) for platform in ("EC2", "ECS"))
 
 
 @pytest.fixture(scope="session", params=["EC2", "ECS"])
@@ -16,12 +35,18 @@ def platform(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def translated(platform: str) -> dict[str, Any]:
-    """The SAM template translated to CloudFormation (the same one the emulator deploys)."""
+def _translation(platform: str) -> dict[str, Any]:
     return emulator.translate(parameters={"WorkerPlatform": platform})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
+def translated(_translation: dict[str, Any]) -> dict[str, Any]:
+    """The SAM template translated to CloudFormation (the same one the emulator deploys): this
+    test's own copy."""
+    return copy.deepcopy(_translation)
+
+
+@pytest.fixture
 def resources(translated: dict[str, Any]) -> dict[str, Any]:
     return dict(translated["Resources"])
 
@@ -47,14 +72,16 @@ def active(parameters: dict[str, str]) -> set[str]:
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[emulator.EmulatorServer]:
+def moto_server() -> Iterator[emulator.EmulatorServer]:
     with emulator.running_server() as running:
         yield running
 
 
-# moto keeps one state per process, shared by this server and every `mock_aws` or demo in the same
-# pytest worker, and those reset it. So a deployed stack is cached only while it still exists.
-_DEPLOYED: dict[tuple[str, str], emulator.DeployedStack] = {}
+@pytest.fixture
+def server(moto_server: emulator.EmulatorServer) -> emulator.EmulatorServer:
+    """The session's moto server, emptied for this test: what it deploys and changes is its own."""
+    moto_server.reset()
+    return moto_server
 
 
 def deployed(
@@ -65,18 +92,14 @@ def deployed(
     *,
     materialize: bool = True,
 ) -> emulator.DeployedStack:
-    """The stack deployed on the server: the cached one while moto still has it, else a new one."""
-    key = (server.endpoint, stack_name)
-    cached = _DEPLOYED.get(key)
-    if cached is not None and _alive(cached):
-        return cached
-    stack = emulator.deploy(server.endpoint, stack_name, parameters, platform, materialize=materialize)
-    _DEPLOYED[key] = stack
-    return stack
+    """A stack of this test's own on the (emptied) server."""
+    if stack_name in SHARED:
+        raise ValueError(f"{stack_name} is the shared read-only stack: name this one differently")
+    return emulator.deploy(server.endpoint, stack_name, parameters, platform, materialize=materialize)
 
 
 def _alive(stack: emulator.DeployedStack) -> bool:
-    cfn = aws(stack, "cloudformation")
+    cfn = emulator.client(stack.endpoint, "cloudformation", max_attempts=1)
     try:
         status = cfn.describe_stacks(StackName=stack.stack_name)["Stacks"][0]["StackStatus"]
     except cfn.exceptions.ClientError:
@@ -84,12 +107,43 @@ def _alive(stack: emulator.DeployedStack) -> bool:
     return bool(status == "CREATE_COMPLETE")
 
 
+@pytest.fixture(scope="session")
+def _shared_stacks() -> dict[str, emulator.DeployedStack]:
+    return {}
+
+
 @pytest.fixture
-def stack(server: emulator.EmulatorServer, platform: str) -> emulator.DeployedStack:
-    """The template deployed on the moto server, skipped resources materialized."""
-    return deployed(server, f"qas-{platform.lower()}", {}, platform)
+def stack(
+    request: pytest.FixtureRequest,
+    moto_server: emulator.EmulatorServer,
+    platform: str,
+    _shared_stacks: dict[str, emulator.DeployedStack],
+) -> emulator.DeployedStack:
+    """The template deployed on the moto server, skipped resources materialized, shared read-only.
+
+    Deployed once and again only when something emptied moto (``server``, ``mock_aws``, a demo:
+    moto keeps one state per process).
+    """
+    if "server" in request.fixturenames:
+        raise pytest.UsageError("a test that empties the server (`server`) cannot also read `stack`")
+    name = _shared_name(platform)
+    cached = _shared_stacks.get(name)
+    if cached is None or not _alive(cached):
+        cached = _shared_stacks[name] = emulator.deploy(moto_server.endpoint, name, {}, platform)
+    return cached
+
+
+def _refuse_writes(model: Any, **_: Any) -> None:
+    if not model.name.startswith(_READ_PREFIXES):
+        raise AssertionError(
+            f"{model.name} on the shared read-only stack: use `server` and `deployed` for a stack of your own"
+        )
 
 
 def aws(stack: emulator.DeployedStack, service: str) -> Any:
-    """A client of the stack's emulator that fails at once instead of retrying moto's 500s."""
-    return emulator.client(stack.endpoint, service, max_attempts=1)
+    """A client of the stack's emulator that fails at once instead of retrying moto's 500s; read-only
+    on the shared stack."""
+    client = emulator.client(stack.endpoint, service, max_attempts=1)
+    if stack.stack_name in SHARED:
+        client.meta.events.register("before-call", _refuse_writes)
+    return client

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from qas import emulator
-from tests.template.conftest import aws
+from tests.template.conftest import aws, deployed
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(f"ignore:{emulator.SKIPPED_WARNING}")]
 
@@ -132,10 +132,15 @@ def test_three_schedules_and_the_producer_is_disabled(stack: emulator.DeployedSt
     assert event["count"] == 20
     assert event["distribution"] == {"kind": "lognormal", "mean_seconds": 20, "sigma": 0.5}
 
-    # The output command flips the rule the user expects it to.
-    events.enable_rule(Name=producer_rule)
-    assert events.describe_rule(Name=producer_rule)["State"] == "ENABLED"
-    events.disable_rule(Name=producer_rule)
+
+def test_the_enable_command_flips_the_producer_rule(server: emulator.EmulatorServer) -> None:
+    # On a stack of its own: enabling the rule would change what the shared stack's readers see.
+    own = deployed(server, "producer-switch", {}, "EC2", materialize=False)
+    events = aws(own, "events")
+    command = own.outputs["EnableProducerCommand"].split()
+    assert command[:4] == ["aws", "events", "enable-rule", "--name"]
+    events.enable_rule(Name=command[4])
+    assert events.describe_rule(Name=own.outputs["ProducerRuleName"])["State"] == "ENABLED"
 
 
 def test_log_groups_have_retention(stack: emulator.DeployedStack) -> None:
