@@ -35,6 +35,29 @@ def queue_url(entry: str) -> str:
     return f"https://sqs.{region}.{suffix}/{account}/{name}"
 
 
+def is_fifo(url: str) -> bool:
+    """A FIFO queue's name ends in .fifo (SQS requires the suffix)."""
+    return url.rstrip("/").endswith(".fifo")
+
+
+def receive_size(url: str, free_slots: int) -> int:
+    """MaxNumberOfMessages for one receive: the free slots (at most 10), but ONE on a FIFO queue.
+
+    SQS returns as many messages of one message group as it can in a single receive, and no more of
+    that group to anyone while any of them is in flight
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html).
+    Taking one at a time keeps a group's messages strictly one after another without a queue of
+    held messages in the worker: a failed or released message is the only one of its group in
+    flight, so it comes back first; the messages behind it were never received, so their receive
+    counts do not grow with its retries (they would follow it to the DLQ); and in-flight messages
+    equal busy groups, which is what the publisher's FIFO cap and the simulator count
+    (src/scaling/fifo.py, qas/sim/fifo.py). The price is one receive per message on FIFO queues.
+    """
+    if free_slots < 1:
+        raise ValueError("a receive needs a free slot")
+    return 1 if is_fifo(url) else min(BATCH, free_slots)
+
+
 class PriorityReceiver:
     def __init__(self, queue_urls: Sequence[str], wait_time_seconds: int) -> None:
         if not queue_urls:
@@ -43,11 +66,14 @@ class PriorityReceiver:
         # Every queue gets a slice of the long poll: an idle round lasts about one wait in total.
         self._wait = math.ceil(wait_time_seconds / len(self.queue_urls)) if wait_time_seconds else 0
 
-    def receive(self, sqs: SQSClient, wanted: int, **params: Any) -> tuple[str, list[Any]]:
+    def receive(self, sqs: SQSClient, free_slots: int, **params: Any) -> tuple[str, list[Any]]:
         """(queue URL, messages) from the first queue in priority order that has any."""
         for url in self.queue_urls:
             response = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=wanted, WaitTimeSeconds=self._wait, **params
+                QueueUrl=url,
+                MaxNumberOfMessages=receive_size(url, free_slots),
+                WaitTimeSeconds=self._wait,
+                **params,
             )
             messages = response.get("Messages", [])
             if messages:

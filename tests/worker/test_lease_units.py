@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
+from tests.worker.conftest import wait_until
 from worker.lease import Job, Leases, State
 from worker.metrics import Publisher, Recorder
 from worker.settings import Settings
@@ -40,6 +41,34 @@ def _held(sqs: Any, leases: Leases, queue_url: str, visibility: int) -> Job:
 def _leases(sqs: Any) -> tuple[Leases, str]:
     queue_url = sqs.create_queue(QueueName="work")["QueueUrl"]
     return Leases(Settings(queue_url=queue_url, visibility_timeout=8), sqs, threading.Condition()), queue_url
+
+
+def test_a_fifo_delete_goes_out_at_once_not_at_the_next_tick(sqs: Any):
+    # The group's next message is handed out only when this delete lands: it must not wait a tick.
+    queue_url = sqs.create_queue(
+        QueueName="work.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    leases = Leases(Settings(queue_url=queue_url, visibility_timeout=8), sqs, threading.Condition())
+    leases.tick = 3600.0  # a tick that never comes during the test
+    sqs.send_message(QueueUrl=queue_url, MessageBody="{}", MessageGroupId="g")
+    [message] = sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=8)["Messages"]
+    now = time.monotonic()
+    job = Job(message["MessageId"], message["ReceiptHandle"], "{}", 1, None, now, now + 8, group_id="g")
+    halt = threading.Event()
+    threading.Thread(target=leases.settle_loop, args=(halt,), daemon=True).start()
+    with leases.cond:
+        leases.hold(job)
+        leases.delete(job)
+    try:
+        wait_until(lambda: not leases.held, 10, "the delete applied without a tick")
+    finally:
+        halt.set()
+    assert (
+        sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]["ApproximateNumberOfMessagesNotVisible"]
+        == "0"
+    )
 
 
 def _fail(sqs: Any, operation: str) -> None:

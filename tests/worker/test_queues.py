@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from tests.worker.conftest import Aws, job, wait_until
-from worker.queues import PriorityReceiver, batches, queue_url
+from worker.queues import PriorityReceiver, batches, is_fifo, queue_url, receive_size
 from worker.settings import Settings, SettingsError
 
 HIGH = "https://sqs.us-east-1.amazonaws.com/123456789012/high"
@@ -26,6 +26,20 @@ def test_queue_list_takes_urls_and_arns_and_defaults_to_queue_url() -> None:
         queue_url("arn:aws-cn:sqs:cn-north-1:123456789012:q")
         == "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q"
     )
+
+
+def test_a_fifo_queue_is_received_one_message_at_a_time() -> None:
+    fifo = "https://sqs.us-east-1.amazonaws.com/123456789012/work.fifo"
+    assert [receive_size(fifo, free) for free in (1, 2, 4, 10, 16)] == [1, 1, 1, 1, 1]
+    assert [receive_size(HIGH, free) for free in (1, 2, 4, 10, 16)] == [1, 2, 4, 10, 10]
+    assert (
+        is_fifo(fifo)
+        and is_fifo(fifo + "/")
+        and is_fifo(queue_url("arn:aws:sqs:eu-west-1:123456789012:q.fifo"))
+    )
+    assert not is_fifo(HIGH) and not is_fifo("https://sqs.us-east-1.amazonaws.com/123456789012/workfifo")
+    with pytest.raises(ValueError):
+        receive_size(HIGH, 0)
 
 
 def test_batches_take_one_queue_each_and_ten_at_most() -> None:
