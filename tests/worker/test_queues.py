@@ -28,6 +28,15 @@ def test_queue_list_takes_urls_and_arns_and_defaults_to_queue_url() -> None:
     )
 
 
+def test_queue_url_takes_an_arn_like_worker_queue_urls() -> None:
+    arn = "arn:aws:sqs:eu-west-1:123456789012:work.fifo"
+    settings = Settings.from_env({"QUEUE_URL": f" {arn} "})
+    assert settings.queue_url == "https://sqs.eu-west-1.amazonaws.com/123456789012/work.fifo"
+    assert settings.queues == (settings.queue_url,)
+    with pytest.raises(SettingsError, match="QUEUE_URL: 'arn:aws:sns:us-east-1:123456789012:t' is neither"):
+        Settings.from_env({"QUEUE_URL": "arn:aws:sns:us-east-1:123456789012:t"})
+
+
 def test_a_fifo_queue_is_received_one_message_at_a_time() -> None:
     fifo = "https://sqs.us-east-1.amazonaws.com/123456789012/work.fifo"
     assert [receive_size(fifo, free) for free in (1, 2, 4, 10, 16)] == [1, 1, 1, 1, 1]
