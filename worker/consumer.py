@@ -35,7 +35,7 @@ from worker.command import job_id_of
 from worker.lease import Job, Leases, State
 from worker.metrics import Publisher, Recorder
 from worker.protection import ProtectionState
-from worker.queues import PriorityReceiver, is_fifo
+from worker.queues import PriorityReceiver, QueueUnusable, is_fifo
 from worker.settings import Settings
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ class Consumer:
         self._halt = threading.Event()  # end of the grace: timekeeper and flusher stop
         self._settled = threading.Event()  # after the final settle: heartbeater and settler stop
         self._crashed = threading.Event()
+        self._unusable = threading.Event()  # SQS refused a queue for good: exit 2
         self._tick = self._leases.tick
         self._queues = PriorityReceiver(settings.queues, settings.wait_time_seconds)
         self.stop_reason: str | None = None
@@ -127,6 +128,8 @@ class Consumer:
         while not self._stop.wait(1.0):
             pass
         self._shutdown(receiver, keepers)
+        if self._unusable.is_set():
+            return 2
         return 1 if self._crashed.is_set() else 0
 
     def request_stop(self, reason: str | None = None) -> None:
@@ -228,6 +231,20 @@ class Consumer:
                     ],
                     MessageAttributeNames=["All"],
                 )
+            except QueueUnusable as unusable:
+                # Deleted, access revoked, KMS key disabled: no retry brings it back, and a fleet
+                # that keeps trying looks healthy and idle. Drain and exit like at start.
+                log.error(
+                    "queue cannot be used, stopping",
+                    extra={
+                        "queue_url": unusable.url,
+                        "variable": self._settings.queues_variable,
+                        "error": unusable.problem,
+                    },
+                )
+                self._unusable.set()
+                self.request_stop("queue cannot be used")
+                return
             except Exception as error:  # botocore already retried; keep trying, say so
                 failures += 1
                 delay = min(_MAX_RECEIVE_BACKOFF_SECONDS, 2.0 ** min(failures - 1, 5))

@@ -160,6 +160,11 @@ class Settings:
         """The queues this worker consumes, highest priority first."""
         return self.queue_urls or (self.queue_url,)
 
+    @property
+    def queues_variable(self) -> str:
+        """The variable that names the queues consumed (for error messages)."""
+        return "WORKER_QUEUE_URLS" if self.queue_urls else "QUEUE_URL"
+
 
 class _Reader:
     """Reads one variable at a time so every error names it."""
