@@ -190,8 +190,7 @@ class Consumer:
         self._settled.set()
         for thread in keepers:
             thread.join(timeout=5)
-        if not self._publisher.flush():
-            log.warning("metrics of the last interval were not published")
+        self._publisher.flush(final=True)
         with self._cond:
             left = len(self._held)
         self._protection.idle()

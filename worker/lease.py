@@ -1,7 +1,7 @@
 """The leases on held messages: heartbeats on one thread, deletes and releases on another.
 
 Why two threads: a heartbeat must never wait behind anything else. In an independent
-fault-injection run (issue 12) one thread did deletes, heartbeats, releases and PutMetricData in
+fault-injection run one thread did deletes, heartbeats, releases and PutMetricData in
 turn, and with CloudWatch alone slow (4-5 s a call, visibility 6 s) leases expired under running
 jobs, which the same worker then started again. Now the heartbeater only extends leases (deciding
 which ones at call time, not before someone else's slow call), the settler deletes and releases,

@@ -34,7 +34,8 @@ class Fault:
     status: int | None = None  # answer this HTTP status instead of forwarding
     error_code: str | None = None  # with it: the error's code (default: from the status; 400 if none)
     drop_answer: bool = False  # forward, then close the connection without answering
-    every: int = 1  # apply to every n-th matching call
+    every: int = 1  # apply to every n-th matching call...
+    offset: int = 0  # ...counted from this one: calls number offset, offset + every, ... (1-based)
     until: float = float("inf")  # time.monotonic() after which the fault is over
     seen: int = 0
 
@@ -44,7 +45,7 @@ class Fault:
         if time.monotonic() > self.until:
             return False
         self.seen += 1
-        return self.seen % self.every == 0
+        return self.seen % self.every == self.offset % self.every
 
 
 @dataclass
