@@ -4,7 +4,8 @@ Threads, not asyncio: handlers are arbitrary user code (blocking libraries, CPU 
 thread per slot runs them unchanged; boto3 is blocking too. Four kinds of thread share one lock:
 
 * the receiver asks SQS for at most as many messages as there are free slots, so the worker never
-  holds a message it cannot start at once (and only long-polls when a slot is free);
+  holds a message it cannot start at once (and only long-polls when a slot is free); on a FIFO
+  queue for one, so that a message group never has two messages here (worker/queues.py);
 * WORKER_CONCURRENCY slot threads run the handler of one message each;
 * the heartbeater extends the visibility of held messages before it expires, and the settler
   deletes finished messages and applies releases and backoffs in batches of 10 (worker/lease.py);

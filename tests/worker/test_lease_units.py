@@ -280,6 +280,8 @@ def test_the_final_flush_waits_for_a_flush_in_progress_and_sends_what_it_gave_ba
         recorder.processed(3.0, None)
         final = threading.Thread(target=publisher.flush, kwargs={"final": True})
         final.start()
+        final.join(0.5)
+        assert final.is_alive(), "the final flush waits for the flush in flight"
         release.set()  # the periodic flush is refused and gives its interval back...
         periodic.join(10)
         final.join(10)
