@@ -1,4 +1,5 @@
-"""`python -m worker`: validate settings (exit 2 naming the bad variable), then consume until SIGTERM."""
+"""`python -m worker`: validate settings and check the queues (exit 2 naming the bad variable), then
+consume until SIGTERM (exit 2 too if SQS refuses a queue for good on the way)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from worker.protection import (
     ProtectionState,
     Protector,
 )
+from worker.queues import QueueUnusable, check_queues
 from worker.rollout_watch import watch_rollouts
 from worker.settings import Platform, Settings, SettingsError
 from worker.termination import TERMINATING_EXIT_CODE, TerminationWatcher
@@ -54,6 +56,13 @@ def main() -> int:
         print(f"worker: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
+    try:
+        check_queues(clients.sqs, settings.queues)
+    except QueueUnusable as unusable:
+        # A typo in the URL must not look like a healthy idle fleet: exit, and let the platform
+        # report it (ECS stops the task, systemd restarts with backoff).
+        print(f"worker: {SettingsError(settings.queues_variable, str(unusable))}", file=sys.stderr)
+        return 2
     protector: Protector
     watcher: TerminationWatcher | None = None
     readiness: LaunchReadiness | None = None

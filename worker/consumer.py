@@ -4,7 +4,8 @@ Threads, not asyncio: handlers are arbitrary user code (blocking libraries, CPU 
 thread per slot runs them unchanged; boto3 is blocking too. Four kinds of thread share one lock:
 
 * the receiver asks SQS for at most as many messages as there are free slots, so the worker never
-  holds a message it cannot start at once (and only long-polls when a slot is free);
+  holds a message it cannot start at once (and only long-polls when a slot is free); on a FIFO
+  queue for one, so that a message group never has two messages here (worker/queues.py);
 * WORKER_CONCURRENCY slot threads run the handler of one message each;
 * the heartbeater extends the visibility of held messages before it expires, and the settler
   deletes finished messages and applies releases and backoffs in batches of 10 (worker/lease.py);
@@ -32,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 from worker import handlers
 from worker.backoff import retry_visibility
 from worker.command import job_id_of
-from worker.lease import BATCH, Job, Leases, State
+from worker.lease import Job, Leases, State
 from worker.metrics import Publisher, Recorder
 from worker.protection import ProtectionState
-from worker.queues import PriorityReceiver
+from worker.queues import PriorityReceiver, QueueUnusable, is_fifo
 from worker.settings import Settings
 
 if TYPE_CHECKING:
@@ -80,6 +81,9 @@ class Consumer:
         self._leases = Leases(settings, housekeeping_sqs or sqs, self._cond)
         self._held = self._leases.held  # by receipt handle
         self._pending: collections.deque[Job] = collections.deque()
+        # FIFO jobs given up on while their handler still runs: (outcome, visibility) to apply once
+        # it returns (_give_up).
+        self._given_up: dict[Job, tuple[Outcome, int]] = {}
         self._busy_threads = 0  # includes timed-out handlers that have not returned yet
         self._raw_body = bool(getattr(handler, "raw_body", False))  # command handlers take any body
         self._stop = threading.Event()  # SIGTERM/SIGINT or a termination notice: stop receiving
@@ -87,6 +91,7 @@ class Consumer:
         self._halt = threading.Event()  # end of the grace: timekeeper and flusher stop
         self._settled = threading.Event()  # after the final settle: heartbeater and settler stop
         self._crashed = threading.Event()
+        self._unusable = threading.Event()  # SQS refused a queue for good: exit 2
         self._tick = self._leases.tick
         self._queues = PriorityReceiver(settings.queues, settings.wait_time_seconds)
         self.stop_reason: str | None = None
@@ -125,6 +130,8 @@ class Consumer:
         while not self._stop.wait(1.0):
             pass
         self._shutdown(receiver, keepers)
+        if self._unusable.is_set():
+            return 2
         return 1 if self._crashed.is_set() else 0
 
     def request_stop(self, reason: str | None = None) -> None:
@@ -185,13 +192,16 @@ class Consumer:
             while (self._running_jobs() or receiver.is_alive()) and time.monotonic() < deadline:
                 self._cond.wait(min(self._tick, max(0.0, deadline - time.monotonic())))
             for job in self._running_jobs():
-                job.cancel.set()
-                self._release(job, Outcome.RELEASED, 0)
+                self._give_up(job, Outcome.RELEASED, 0)
             # Cancelled command handlers stop their child (SIGTERM, then SIGKILL): wait for that,
             # so that no child outlives the worker.
             stop_by = time.monotonic() + self._settings.kill_grace_seconds + 5
             while self._busy_threads and time.monotonic() < stop_by:
                 self._cond.wait(self._tick)
+            # FIFO handlers that are still running: the process exits now, and they with it.
+            for job, (outcome, seconds) in self._given_up.items():
+                self._release(job, outcome, seconds)
+            self._given_up.clear()
             # Last deletes and releases: the settler and heartbeater keep going meanwhile.
             settle_by = time.monotonic() + _FINAL_SETTLE_SECONDS
             while self._leases.unsettled() and time.monotonic() < settle_by:
@@ -200,8 +210,7 @@ class Consumer:
         self._settled.set()
         for thread in keepers:
             thread.join(timeout=5)
-        if not self._publisher.flush():
-            log.warning("metrics of the last interval were not published")
+        self._publisher.flush(final=True)
         with self._cond:
             left = len(self._held)
         self._protection.idle()
@@ -226,7 +235,7 @@ class Consumer:
                     if self._retired.is_set() and not self._held and self._busy_threads == 0:
                         break
                     self._cond.wait(1.0)
-                wanted = min(BATCH, self._free_slots())
+                free_slots = self._free_slots()
             if self._stop.is_set():
                 return
             if self._retired.is_set():
@@ -235,16 +244,34 @@ class Consumer:
                 with self._cond:
                     self._cond.wait(1.0)
                 continue
-            log.debug("receiving", extra={"free_slots": wanted})
+            log.debug("receiving", extra={"free_slots": free_slots})
             lease_start = time.monotonic()
             try:
                 queue_url, messages = self._queues.receive(
                     self._sqs,
-                    wanted,
+                    free_slots,
                     VisibilityTimeout=self._settings.visibility_timeout,
-                    MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                    MessageSystemAttributeNames=[
+                        "ApproximateReceiveCount",
+                        "SentTimestamp",
+                        "MessageGroupId",
+                    ],
                     MessageAttributeNames=["All"],
                 )
+            except QueueUnusable as unusable:
+                # Deleted, access revoked, KMS key disabled: no retry brings it back, and a fleet
+                # that keeps trying looks healthy and idle. Drain and exit like at start.
+                log.error(
+                    "queue cannot be used, stopping",
+                    extra={
+                        "queue_url": unusable.url,
+                        "variable": self._settings.queues_variable,
+                        "error": unusable.problem,
+                    },
+                )
+                self._unusable.set()
+                self.request_stop("queue cannot be used")
+                return
             except Exception as error:  # botocore already retried; keep trying, say so
                 failures += 1
                 delay = min(_MAX_RECEIVE_BACKOFF_SECONDS, 2.0 ** min(failures - 1, 5))
@@ -302,6 +329,7 @@ class Consumer:
             visible_until=lease_start + self._settings.visibility_timeout,
             queue_url=queue_url,
             attributes=user_attributes,
+            group_id=attributes.get("MessageGroupId"),
         )
 
     # ---------------------------------------------------------------- processing
@@ -327,11 +355,21 @@ class Consumer:
                     self._cond.notify_all()
             finished = time.monotonic()
             with self._cond:
-                if job.state is not State.RUNNING:
-                    # Already given up on (timeout or end of grace): the result comes too late.
+                given_up = self._given_up.pop(job, None)
+                if given_up is not None or job.state is not State.RUNNING:
+                    # Already given up on (timeout or end of grace): the result comes too late. A
+                    # FIFO message given up on goes back only now that its handler stopped (_give_up).
                     log.info(
-                        "late result ignored", extra={"message_id": job.message_id, "outcome": str(outcome)}
+                        "late result ignored",
+                        extra={
+                            "message_id": job.message_id,
+                            "outcome": str(outcome),
+                            **self._group_field(job),
+                        },
                     )
+                    if given_up is not None:
+                        self._release(job, *given_up)
+                        self._cond.notify_all()
                     continue
                 assert job.started_at is not None
                 self._finish(job, outcome, finished - job.started_at, error)
@@ -373,6 +411,7 @@ class Consumer:
             "outcome": str(outcome),
             "duration_s": round(duration_s, 6),
             "receive_count": job.receive_count,
+            **self._group_field(job),
         }
         if outcome is Outcome.PROCESSED:
             fields["latency_s"] = None if latency_s is None else round(latency_s, 6)
@@ -407,8 +446,28 @@ class Consumer:
                     "outcome": str(outcome),
                     "receive_count": job.receive_count,
                     "visibility_s": seconds,
+                    **self._group_field(job),
                 },
             )
+
+    @staticmethod
+    def _group_field(job: Job) -> dict[str, str]:
+        return {"message_group_id": job.group_id} if job.group_id is not None else {}
+
+    def _give_up(self, job: Job, outcome: Outcome, seconds: int) -> None:
+        """Stop waiting for a running job: cancel it and hand its message back (lock held).
+
+        On a FIFO queue the message goes back only once the handler has returned (a command is
+        stopped within WORKER_KILL_GRACE_SECONDS; a Python handler that ignores the cancellation
+        holds it until it returns, at most the 12-hour lease): while it runs, its lease keeps its
+        message group locked in SQS, so the group's next message cannot start beside it, here or
+        on another worker. A standard queue gets its message back at once.
+        """
+        job.cancel.set()
+        if is_fifo(job.queue_url):
+            self._given_up.setdefault(job, (outcome, seconds))
+        else:
+            self._release(job, outcome, seconds)
 
     # ---------------------------------------------------------------- housekeeping
 
@@ -417,10 +476,12 @@ class Consumer:
             now = time.monotonic()
             with self._cond:
                 for job in self._running_jobs():
+                    if job in self._given_up:
+                        continue
                     if job.started_at is not None and now - job.started_at > self._settings.max_job_seconds:
                         self._recorder.failed()
                         log.warning("job over WORKER_MAX_JOB_SECONDS", extra={"message_id": job.message_id})
-                        self._release(job, Outcome.TIMEOUT, self._backoff(job))
+                        self._give_up(job, Outcome.TIMEOUT, self._backoff(job))
                 self._cond.notify_all()
 
     def _flush_loop(self) -> None:

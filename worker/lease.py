@@ -1,7 +1,7 @@
 """The leases on held messages: heartbeats on one thread, deletes and releases on another.
 
 Why two threads: a heartbeat must never wait behind anything else. In an independent
-fault-injection run (issue 12) one thread did deletes, heartbeats, releases and PutMetricData in
+fault-injection run one thread did deletes, heartbeats, releases and PutMetricData in
 turn, and with CloudWatch alone slow (4-5 s a call, visibility 6 s) leases expired under running
 jobs, which the same worker then started again. Now the heartbeater only extends leases (deciding
 which ones at call time, not before someone else's slow call), the settler deletes and releases,
@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from worker.backoff import heartbeat_visibility, needs_extension
-from worker.queues import batches
+from worker.queues import batches, is_fifo
 from worker.settings import MAX_VISIBILITY_SECONDS, Settings
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("worker")
 
-BATCH = 10  # SQS batch limit (receive, delete, change visibility)
 _DELETE_BACKOFF_BASE_SECONDS = 0.5
 _DELETE_BACKOFF_MAX_SECONDS = 15.0
 
@@ -63,6 +62,7 @@ class Job:
     delete_attempts: int = 0
     retry_at: float = 0.0  # monotonic: next delete attempt
     queue_url: str = ""  # the queue it came from (WORKER_QUEUE_URLS); "" = QUEUE_URL
+    group_id: str | None = None  # MessageGroupId (FIFO queues)
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ class Leases:
         self._deletes: list[Job] = []
         self._releases: list[Release] = []
         self.tick = min(0.25, settings.visibility_timeout / 8)
+        self._settle_now = threading.Event()
 
     # ---------------------------------------------------------------- called with the lock held
 
@@ -94,6 +95,9 @@ class Leases:
     def delete(self, job: Job) -> None:
         job.state = State.DELETING
         self._deletes.append(job)
+        if is_fifo(self._queue_of(job)):
+            # The group's next message is handed out only once this delete lands: do not wait a tick.
+            self._settle_now.set()
 
     def release(self, job: Job, seconds: int) -> None:
         job.state = State.RELEASING
@@ -111,8 +115,11 @@ class Leases:
             self.heartbeat()
 
     def settle_loop(self, halt: threading.Event) -> None:
-        while not halt.wait(self.tick):
-            self.settle()
+        while not halt.is_set():
+            self._settle_now.wait(self.tick)
+            self._settle_now.clear()
+            if not halt.is_set():
+                self.settle()
 
     def heartbeat(self) -> None:
         """Extend every held lease past half its timeout (not released, not lost)."""

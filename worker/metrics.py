@@ -2,16 +2,31 @@
 
 One call per interval whatever the throughput (a few CloudWatch calls a minute per worker), with
 the durations as a histogram so CloudWatch can still compute percentiles for the target tuner.
+
+PutMetricData is not idempotent, so a failure is judged by botocore's error class, never retried
+blindly (the client makes one attempt, worker/clients.py):
+* taken for sure NOT: an error response (ClientError: 5xx, throttling, ...) or no connection at all
+  (botocore.exceptions.ConnectionError: endpoint, connect timeout, proxy, TLS handshake). The
+  interval is merged into the next flush; the final flush at shutdown, which has no next one,
+  sends it again a few times.
+* maybe taken: no answer after the request went out (HTTPClientError: read timeout, connection
+  closed). Sending it again could count it twice: it is dropped and logged with its counts.
+A merged interval stays one snapshot (6 datums at most, 150 distinct values per histogram), well
+inside PutMetricData's limits, and carries no timestamp: CloudWatch files it under the minute the
+flush is taken
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as NoConnectionError
 
 from worker.histogram import Histogram
 
@@ -19,6 +34,11 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
 log = logging.getLogger(__name__)
+
+# The final flush: attempts, and the pause before the next one (doubling). Refusals come back in
+# milliseconds; 5 attempts over ~4 s ride out a burst of 5xx or throttling at shutdown.
+FINAL_FLUSH_ATTEMPTS = 5
+_FINAL_PAUSE_SECONDS = 0.25
 
 
 @dataclass
@@ -123,38 +143,61 @@ class Recorder:
 
 class Publisher:
     def __init__(
-        self, cloudwatch: CloudWatchClient, namespace: str, fleet_name: str, recorder: Recorder
+        self,
+        cloudwatch: CloudWatchClient,
+        namespace: str,
+        fleet_name: str,
+        recorder: Recorder,
+        *,
+        final_pause_s: float = _FINAL_PAUSE_SECONDS,
     ) -> None:
         self._cloudwatch = cloudwatch
         self._namespace = namespace
         self._fleet_name = fleet_name
         self._recorder = recorder
+        self._final_pause_s = final_pause_s
+        # One flush at a time: the final flush waits for a periodic one still in flight, so that
+        # an interval it gives back is still sent.
+        self._lock = threading.Lock()
 
-    def flush(self, running_jobs: int = 0, running_seconds: float = 0.0) -> bool:
+    def flush(self, running_jobs: int = 0, running_seconds: float = 0.0, *, final: bool = False) -> bool:
         """Publish what was recorded since the last flush, and the jobs running now; an idle interval
         makes no call. (A put-back snapshot drops its running gauge: the next flush has a fresh one.)"""
-        snapshot = self._recorder.take()
-        snapshot.running_jobs, snapshot.running_seconds = running_jobs, running_seconds
-        if snapshot.is_empty():
-            return True
-        try:
-            self._cloudwatch.put_metric_data(
-                Namespace=self._namespace,
-                MetricData=snapshot.metric_data(self._fleet_name),  # type: ignore[arg-type]
-            )
-        except (ClientError, EndpointConnectionError, ConnectTimeoutError) as error:
-            # CloudWatch answered with an error, or the request never left: nothing was recorded,
-            # so the next flush may send it again without counting it twice.
-            log.warning("metrics flush failed, kept for the next flush", extra={"error": str(error)})
-            self._recorder.put_back(snapshot)
+        with self._lock:
+            snapshot = self._recorder.take()
+            snapshot.running_jobs, snapshot.running_seconds = running_jobs, running_seconds
+            if snapshot.is_empty():
+                return True
+            refusal: Exception | None = None
+            for attempt in range(FINAL_FLUSH_ATTEMPTS if final else 1):
+                if attempt:
+                    time.sleep(self._final_pause_s * 2 ** (attempt - 1))
+                try:
+                    self._cloudwatch.put_metric_data(
+                        Namespace=self._namespace,
+                        MetricData=snapshot.metric_data(self._fleet_name),  # type: ignore[arg-type]
+                    )
+                except (ClientError, NoConnectionError) as error:
+                    # CloudWatch answered with an error, or no connection was made: nothing was
+                    # recorded, so sending it again cannot count it twice.
+                    refusal = error
+                    continue
+                except Exception as error:
+                    # No answer (read timeout, connection dropped): CloudWatch may have recorded it.
+                    # Sending it again could count the interval twice; losing it is the lesser harm.
+                    log.warning("metrics flush unconfirmed, interval dropped", extra=_counts(snapshot, error))
+                    return False
+                log.debug(
+                    "metrics flushed", extra={"processed": snapshot.processed, "failed": snapshot.failed}
+                )
+                return True
+            if final:
+                log.warning("metrics not published at shutdown", extra=_counts(snapshot, refusal))
+            else:
+                log.warning("metrics flush failed, kept for the next flush", extra={"error": str(refusal)})
+                self._recorder.put_back(snapshot)
             return False
-        except Exception as error:
-            # No answer (read timeout, connection dropped): CloudWatch may have recorded it. Sending
-            # it again could count the interval twice; losing one interval is the lesser harm.
-            log.warning(
-                "metrics flush unconfirmed, interval dropped",
-                extra={"error": str(error), "processed": snapshot.processed, "failed": snapshot.failed},
-            )
-            return False
-        log.debug("metrics flushed", extra={"processed": snapshot.processed, "failed": snapshot.failed})
-        return True
+
+
+def _counts(snapshot: Snapshot, error: BaseException | None) -> dict[str, Any]:
+    return {"error": str(error), "processed": snapshot.processed, "failed": snapshot.failed}

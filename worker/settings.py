@@ -76,9 +76,10 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Parse and validate; raises SettingsError naming the first bad variable."""
         reader = _Reader(env)
-        queue_url = reader.text("QUEUE_URL", None)
+        # A queue ARN is accepted as in WORKER_QUEUE_URLS: its URL (and region) come from the ARN.
+        queue_url = queue_url_of(reader.text("QUEUE_URL", None))
         if not _is_http_url(queue_url):
-            raise SettingsError("QUEUE_URL", f"{queue_url!r} is not an http(s) URL")
+            raise SettingsError("QUEUE_URL", f"{queue_url!r} is neither an http(s) URL nor an SQS queue ARN")
         queue_urls = tuple(
             queue_url_of(part) for part in env.get("WORKER_QUEUE_URLS", "").split(",") if part.strip()
         )
@@ -91,7 +92,8 @@ class Settings:
         module, _, function = handler.partition(":")
         if not module or not function:
             raise SettingsError("WORKER_HANDLER", f"{handler!r} is not module:function")
-        command = reader.parse("WORKER_COMMAND", None, _argv, "a JSON list of strings or a command line")
+        raw_command = reader.text("WORKER_COMMAND", "")
+        command = _command(raw_command) if raw_command else None
         if command is not None and reader.text("WORKER_HANDLER", "") != "":
             raise SettingsError("WORKER_COMMAND", "set WORKER_COMMAND or WORKER_HANDLER, not both")
         if command is not None and shutil.which(command[0], path=env.get("PATH")) is None:
@@ -173,6 +175,11 @@ class Settings:
         """The queues this worker consumes, highest priority first."""
         return self.queue_urls or (self.queue_url,)
 
+    @property
+    def queues_variable(self) -> str:
+        """The variable that names the queues consumed (for error messages)."""
+        return "WORKER_QUEUE_URLS" if self.queue_urls else "QUEUE_URL"
+
 
 class _Reader:
     """Reads one variable at a time so every error names it."""
@@ -223,20 +230,41 @@ def _is_http_url(value: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
-def _argv(raw: str) -> tuple[str, ...]:
-    """A JSON list of strings (exact) or a command line split like a POSIX shell would, never run by one."""
-    if raw.startswith("["):
+_COMMAND_FORMS = (
+    'a JSON array of strings (["/opt/app/run", "--fast"]) or a command line (/opt/app/run --fast)'
+)
+
+
+def _command(raw: str) -> tuple[str, ...]:
+    """WORKER_COMMAND: a JSON array of strings (exact), or a command line split like a POSIX shell
+    would, never run by one. A value that opens like JSON ([ or {) must be a JSON array: read as a
+    command line, {"a": 1} would become a program named '{a:' (the mistake is reported instead)."""
+
+    def bad(problem: str) -> SettingsError:
+        return SettingsError("WORKER_COMMAND", f"{raw!r} {problem}; expected {_COMMAND_FORMS}")
+
+    if raw.startswith(("[", "{")):
         try:
             parsed = json.loads(raw)
-        except json.JSONDecodeError:
-            raise ValueError(raw) from None
-        if not isinstance(parsed, list) or not all(isinstance(arg, str) for arg in parsed):
-            raise ValueError(raw)
+        except json.JSONDecodeError as error:
+            raise bad(f"is not valid JSON ({error})") from None
+        if not isinstance(parsed, list):
+            raise bad(
+                f"is a JSON {'object' if isinstance(parsed, dict) else type(parsed).__name__}, not an array"
+            )
+        for position, arg in enumerate(parsed, start=1):
+            if not isinstance(arg, str):
+                raise bad(f"element {position} ({arg!r}) is not a string")
         argv = tuple(parsed)
+        if not argv:
+            raise bad("is an empty JSON array")
     else:
-        argv = tuple(shlex.split(raw))
-    if not argv or not argv[0]:
-        raise ValueError(raw)
+        try:
+            argv = tuple(shlex.split(raw))
+        except ValueError as error:
+            raise bad(f"is not a valid command line ({error})") from None
+    if not argv[0]:
+        raise bad("the program name is empty")
     return argv
 
 

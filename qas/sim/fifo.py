@@ -1,10 +1,14 @@
 """FIFO dispatch for the simulator: which waiting message a free worker slot may take.
 
-SQS FIFO semantics the engine gets from here: a message group has at most one message in flight;
-within a group messages go out in arrival order; a message whose worker was killed comes back
-first in its group once its visibility timeout expires (the group stays locked until then). Across
-groups, the oldest head of an unlocked group goes first (SQS FIFO serves groups roughly in order).
-Messages of a locked group still count as visible, as ApproximateNumberOfMessages counts them.
+What the engine gets from here is what the worker does on a FIFO queue: it receives one message
+per call (worker/queues.py receive_size), so a message group has at most one message in flight,
+on one slot, and its next message goes out, in arrival order, to whichever free slot asks once
+that one is deleted. A message whose worker was killed comes back first in its group once its
+visibility timeout expires (the group stays locked until then). Across groups, the oldest head of
+an unlocked group goes first (SQS FIFO serves groups roughly in order). Messages of a locked group
+still count as visible, as ApproximateNumberOfMessages counts them. Not modelled: the worker's
+hand-off between two messages of a group (its delete, then a receive: two SQS round trips) and
+failed messages (the worker holds the group for the retry backoff; the simulator's jobs succeed).
 """
 
 from __future__ import annotations

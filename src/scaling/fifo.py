@@ -1,12 +1,19 @@
 """FIFO queues: how much capacity the message groups can use, and the cap on the scaling metric.
 
-A FIFO queue hands out a group's next message only after the one in flight is deleted, so with
-G active groups at most G messages are in flight, whatever the backlog. SQS's GetQueueAttributes
-gives no group count (only message counts); AWS/SQS publishes ApproximateNumberOfGroupsWithInflightMessages
-to CloudWatch, but that is the same number the publisher sees more freshly as in-flight messages
+While a group has a message in flight, SQS hands out no other message of that group; one receive
+may still return several messages of one group
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html).
+The worker asks for one message per receive on a FIFO queue (worker/queues.py receive_size), so an
+active group has exactly one message in flight, on one slot, and its next message goes out once
+that one is deleted: with G active groups, G messages in flight and G busy slots, whatever the
+backlog. SQS's GetQueueAttributes gives no group count (only message counts); AWS/SQS publishes
+ApproximateNumberOfGroupsWithInflightMessages to CloudWatch, but with the worker's one-message
+receives that is the number the publisher sees more freshly as in-flight messages
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html).
 What the publisher measures itself is the decisive fact: when the fleets have idle slots while
 messages are visible, the queue is group-bound, and the in-flight count is what the groups can use.
+(A consumer that takes up to 10 messages of a group per receive holds them all in flight on one
+slot: in-flight then overstates the busy groups, and the cap allows more instances, never fewer.)
 
 Pure: no boto3; the metric publisher and the simulator share it.
 """

@@ -17,9 +17,12 @@ from qas.sim.policies import REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.scenarios_fifo import FIFO_SCENARIOS
 from qas.sim.traces import Trace, read_csv, write_csv
+from worker.queues import receive_size
 
 
 def test_one_message_per_group_in_flight_and_order_kept_within_a_group() -> None:
+    # What the worker does: one message per receive on a FIFO queue, so one per group in flight.
+    assert receive_size("https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo", 4) == 1
     dispatch = FifoDispatch(["a", "a", "b", "a"])
     for msg in range(4):
         dispatch.push(msg)

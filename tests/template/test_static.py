@@ -170,12 +170,14 @@ def test_template_defaults_are_consistent() -> None:
     )
 
 
-# What the worker calls (worker/: receive, delete and change-visibility batches, one PutMetricData per
-# flush, SetInstanceProtection on EC2; ECS task protection goes through the agent with the task role).
+# What the worker calls (worker/: a start check, receive, delete and change-visibility batches, one
+# PutMetricData per flush, SetInstanceProtection on EC2; ECS task protection goes through the agent
+# with the task role).
 WORKER_ACTIONS = {
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",  # DeleteMessageBatch
     "sqs:ChangeMessageVisibility",  # ChangeMessageVisibilityBatch
+    "sqs:GetQueueAttributes",  # the start check, once per queue (worker/queues.py check_queues)
     "cloudwatch:PutMetricData",
     "kms:Decrypt",  # only with ExistingQueueKmsKeyArn: an SSE-KMS queue decrypts on receive
 }

@@ -9,6 +9,14 @@ import pytest
 from scaling.backlog import BacklogSample, FleetCapacity, QueueCounts
 from scaling.fifo import cap_backlog_per_instance, is_group_bound, usable_capacity
 from scaling.fleets import WeightedQueue, combine_queues
+from worker.queues import receive_size
+
+
+def test_in_flight_counts_busy_groups_because_the_worker_receives_one_fifo_message_at_a_time() -> None:
+    # The cap reads in-flight messages as active groups: true only while the worker never holds
+    # two messages of one group, i.e. asks for one message per receive on a FIFO queue.
+    fifo = "https://sqs.us-east-1.amazonaws.com/123456789012/work.fifo"
+    assert {receive_size(fifo, free_slots) for free_slots in range(1, 17)} == {1}
 
 
 def test_idle_slots_with_messages_waiting_is_group_bound() -> None:

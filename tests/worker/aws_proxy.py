@@ -35,8 +35,10 @@ class Fault:
     operations: frozenset[str] = frozenset()  # empty: every operation of the service
     delay_s: float = 0.0
     status: int | None = None  # answer this HTTP status instead of forwarding
+    error_code: str | None = None  # with it: the error's code (default: from the status; 400 if none)
     drop_answer: bool = False  # forward, then close the connection without answering
-    every: int = 1  # apply to every n-th matching call
+    every: int = 1  # apply to every n-th matching call...
+    offset: int = 0  # ...counted from this one: calls number offset, offset + every, ... (1-based)
     until: float = float("inf")  # time.monotonic() after which the fault is over
     seen: int = 0
 
@@ -46,7 +48,7 @@ class Fault:
         if time.monotonic() > self.until:
             return False
         self.seen += 1
-        return self.seen % self.every == 0
+        return self.seen % self.every == self.offset % self.every
 
 
 @dataclass
@@ -128,8 +130,10 @@ class _Handler(BaseHTTPRequestHandler):
         faults = proxy.matching(service, operation)
         for fault in faults:
             time.sleep(fault.delay_s)
-        if status := next((fault.status for fault in faults if fault.status), None):
-            self._answer(status, [("Content-Type", "application/x-amz-json-1.0")], _error_body(status))
+        if refusal := next((fault for fault in faults if fault.status or fault.error_code), None):
+            status = refusal.status or 400
+            body = _error_body(status, refusal.error_code)
+            self._answer(status, [("Content-Type", "application/x-amz-json-1.0")], body)
             return
         if service == "autoscaling" and proxy.lifecycle.handles(operation, form := parse_form(body)):
             status, answer = proxy.lifecycle.answer(operation, form)
@@ -164,6 +168,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def _error_body(status: int) -> bytes:
-    kind = "ServiceUnavailable" if status == 503 else "InternalError"
+def _error_body(status: int, code: str | None = None) -> bytes:
+    kind = code or ("ServiceUnavailable" if status == 503 else "InternalError")
     return json.dumps({"__type": kind, "message": "injected by the test proxy"}).encode()

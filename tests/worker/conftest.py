@@ -71,6 +71,43 @@ class Aws:
             )
         return self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"], dlq_url
 
+    def fifo_queue(
+        self, name: str = "work", visibility: int = 30, max_receive_count: int | None = None
+    ) -> tuple[str, str | None]:
+        """A FIFO queue `<name>.fifo` (and its FIFO DLQ): (queue URL, DLQ URL or None)."""
+        attributes: Any = {
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": "false",
+            "VisibilityTimeout": str(visibility),
+        }
+        dlq_url = None
+        if max_receive_count is not None:
+            dlq_url = self.sqs.create_queue(QueueName=f"{name}-dlq.fifo", Attributes={"FifoQueue": "true"})[
+                "QueueUrl"
+            ]
+            dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
+            )
+        return self.sqs.create_queue(QueueName=f"{name}.fifo", Attributes=attributes)["QueueUrl"], dlq_url
+
+    def send_group(self, queue_url: str, group: str, bodies: list[str]) -> None:
+        """The bodies as one message group, in order, 10 to a SendMessageBatch call."""
+        for start in range(0, len(bodies), 10):
+            entries: Any = [
+                {
+                    "Id": str(i),
+                    "MessageBody": body,
+                    "MessageGroupId": group,
+                    "MessageDeduplicationId": f"{group}-{start + i}",
+                }
+                for i, body in enumerate(bodies[start : start + 10])
+            ]
+            response = self.sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            assert not response.get("Failed")
+
     def send(self, queue_url: str, bodies: list[str]) -> None:
         for start in range(0, len(bodies), 10):
             entries: Any = [

@@ -46,6 +46,27 @@ def test_a_bad_command_setting_is_named(env: dict[str, str], variable: str):
     assert raised.value.variable == variable
 
 
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ('{"a": 1}', "is a JSON object, not an array"),
+        ('["/bin/echo", 1]', "element 2 (1) is not a string"),
+        ('["/bin/echo", null]', "element 2 (None) is not a string"),
+        ("[not json", "is not valid JSON"),
+        ("[]", "is an empty JSON array"),
+        ('[""]', "the program name is empty"),
+        ("'unbalanced", "is not a valid command line"),
+    ],
+)
+def test_a_malformed_command_says_what_is_wrong(raw: str, problem: str):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"QUEUE_URL": QUEUE, "WORKER_COMMAND": raw, "PATH": "/usr/bin:/bin"})
+    assert raised.value.variable == "WORKER_COMMAND"
+    assert problem in str(raised.value)
+    # The expected forms are spelt out, so the reader knows what to write instead.
+    assert "JSON array of strings" in str(raised.value) or "command line" in str(raised.value)
+
+
 def test_the_child_gets_the_message_in_its_environment():
     context = MessageContext(
         message_id="m-1",

@@ -4,11 +4,13 @@ own queue, and the settings."""
 from __future__ import annotations
 
 import signal
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from tests.worker.conftest import Aws, job, wait_until
-from worker.queues import PriorityReceiver, batches, queue_url
+from worker.queues import PriorityReceiver, batches, is_fifo, permanent_error, queue_url, receive_size
 from worker.settings import Settings, SettingsError
 
 HIGH = "https://sqs.us-east-1.amazonaws.com/123456789012/high"
@@ -26,6 +28,64 @@ def test_queue_list_takes_urls_and_arns_and_defaults_to_queue_url() -> None:
         queue_url("arn:aws-cn:sqs:cn-north-1:123456789012:q")
         == "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q"
     )
+
+
+def test_queue_url_takes_an_arn_like_worker_queue_urls() -> None:
+    arn = "arn:aws:sqs:eu-west-1:123456789012:work.fifo"
+    settings = Settings.from_env({"QUEUE_URL": f" {arn} "})
+    assert settings.queue_url == "https://sqs.eu-west-1.amazonaws.com/123456789012/work.fifo"
+    assert settings.queues == (settings.queue_url,)
+    with pytest.raises(SettingsError, match="QUEUE_URL: 'arn:aws:sns:us-east-1:123456789012:t' is neither"):
+        Settings.from_env({"QUEUE_URL": "arn:aws:sns:us-east-1:123456789012:t"})
+
+
+def test_a_fifo_queue_is_received_one_message_at_a_time() -> None:
+    fifo = "https://sqs.us-east-1.amazonaws.com/123456789012/work.fifo"
+    assert [receive_size(fifo, free) for free in (1, 2, 4, 10, 16)] == [1, 1, 1, 1, 1]
+    assert [receive_size(HIGH, free) for free in (1, 2, 4, 10, 16)] == [1, 2, 4, 10, 10]
+    assert (
+        is_fifo(fifo)
+        and is_fifo(fifo + "/")
+        and is_fifo(queue_url("arn:aws:sqs:eu-west-1:123456789012:q.fifo"))
+    )
+    assert not is_fifo(HIGH) and not is_fifo("https://sqs.us-east-1.amazonaws.com/123456789012/workfifo")
+    with pytest.raises(ValueError):
+        receive_size(HIGH, 0)
+
+
+def _refused(code: str, query_code: str | None = None) -> ClientError:
+    error: Any = {"Code": code, "Message": "refused"}
+    if query_code:
+        error["QueryErrorCode"] = query_code
+    return ClientError({"Error": error}, "ReceiveMessage")
+
+
+@pytest.mark.parametrize(
+    ("error", "problem"),
+    [
+        (
+            _refused("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"),
+            "QueueDoesNotExist: refused",
+        ),
+        (
+            _refused("AWS.SimpleQueueService.NonExistentQueue"),
+            "AWS.SimpleQueueService.NonExistentQueue: refused",
+        ),
+        (_refused("KMS.AccessDeniedException", "KmsAccessDenied"), "KmsAccessDenied: refused"),
+        (_refused("KmsNotFound"), "KmsNotFound: refused"),
+        (_refused("AccessDenied", "AccessDeniedException"), "AccessDeniedException: refused"),
+        (_refused("InvalidAddress"), "InvalidAddress: refused"),
+        (_refused("RequestThrottled"), None),
+        (_refused("KmsThrottled"), None),
+        (_refused("OverLimit"), None),
+        (_refused("ServiceUnavailable"), None),
+        (_refused("InternalError"), None),
+        (EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com"), None),
+        (ReadTimeoutError(endpoint_url="https://sqs.us-east-1.amazonaws.com"), None),
+    ],
+)
+def test_only_errors_no_retry_can_fix_are_permanent(error: Exception, problem: str | None) -> None:
+    assert permanent_error(error) == problem
 
 
 def test_batches_take_one_queue_each_and_ten_at_most() -> None:

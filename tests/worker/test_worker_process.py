@@ -299,19 +299,3 @@ def test_local_platform_makes_no_protection_calls(aws: Aws, start_worker):
         assert worker.wait() == 0
     assert imds.instance_id_lookups == 0
     assert agent.changes == []
-
-
-def test_a_worker_that_cannot_reach_its_queue_keeps_trying_and_says_so(aws: Aws, start_worker):
-    # Given a queue URL that does not exist yet
-    queue_url = f"{aws.url}/123456789012/late-queue"
-    worker = start_worker(queue_url, AWS_MAX_ATTEMPTS="1")
-    warning = worker.wait_log(level="WARNING")
-    assert warning["message"].startswith(f"cannot reach queue {queue_url}")
-
-    # When the queue appears, the same process starts working
-    created, _ = aws.queue(name="late-queue")
-    assert created == queue_url
-    aws.send(queue_url, [job("eventually", 0)])
-    wait_until(lambda: worker.outcomes("processed"), what="processed after the queue appeared")
-    worker.signal(signal.SIGTERM)
-    assert worker.wait() == 0
