@@ -19,6 +19,7 @@ from tests.doctor.conftest import ALL_SERVICES, REGION, Account
 TEMPLATE = emulator.REPO_ROOT / "template.yaml"
 STACK = "qas-dev"
 REPOSITORY = "qas-dev-workerrepository"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/abc"
 
 
 def _deploy(account: Account, **parameters: str) -> DeployConfig:
@@ -191,11 +192,7 @@ def test_first_deploy_explains_the_image_order(account: Account) -> None:
 @pytest.mark.parametrize(
     ("parameters", "words"),
     [
-        ({"UseFargateSpot": "true", "FargateCpuArchitecture": "ARM64"}, ("FargateSpotRunsX86Only", "X86_64")),
-        (
-            {"ExistingQueueKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/abc"},
-            ("QueueKeyNeedsExistingQueue",),
-        ),
+        ({"ExistingQueueKmsKeyArn": KEY_ARN}, ("QueueKeyNeedsExistingQueue",)),
         ({"UseFargateSpot": "maybe"}, ("UseFargateSpot", "true, false")),
         ({"WorkerImageTgs": "v1"}, ("WorkerImageTgs", "not a parameter")),
     ],
@@ -307,11 +304,12 @@ def test_cli_honours_profile_and_exit_codes(
     assert "FAIL" not in capsys.readouterr().out
 
     samconfig.write_text(
-        samconfig.read_text().replace('ECS"', 'ECS", "UseFargateSpot=true", "FargateCpuArchitecture=ARM64"')
+        samconfig.read_text().replace('ECS"', f'ECS", "ExistingQueueKmsKeyArn={KEY_ARN}"')
     )
     assert cli.main(argv) == 1
     out = capsys.readouterr().out
-    assert "[FAIL] parameters: rule FargateSpotRunsX86Only" in out and "fix: Fargate Spot runs X86_64" in out
+    assert "[FAIL] parameters: rule QueueKeyNeedsExistingQueue" in out
+    assert "fix: ExistingQueueKmsKeyArn is the key of an ExistingQueueArn" in out
 
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.delenv("AWS_REGION")
