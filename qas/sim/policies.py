@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from scaling.backlog import KEEP_WARM_MINUTES, backlog_per_instance, keeps_warm
-from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, PeriodInput, Platform
+from scaling.control_plane import (
+    FAST_LANE_STEPS,
+    ControlPlane,
+    ControlPlaneConfig,
+    PeriodInput,
+    Platform,
+    Source,
+)
 from scaling.estimate import RunningJobs
 from scaling.fifo import cap_backlog_per_instance, plan_whole_budget
 from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
@@ -188,6 +195,8 @@ class TargetTracking:
         self.plane = ControlPlane(settings.control_plane(target))
         self.retune_rule = retune_rule  # "tuned", "aws" or "static"
         self._metric = metric
+        # (source, scaled out) -> how many periods that policy changed the desired capacity.
+        self.activity: Counter[tuple[Source, bool]] = Counter()
         self._age: QueueAge | None = None
         self._settled_since_s: float | None = None  # the first settled period of the current run
 
@@ -226,6 +235,9 @@ class TargetTracking:
                 )
             period = PeriodInput(obs.now_s, metric, obs.visible, obs.in_flight, obs.running, obs.desired)
         result = self.plane.evaluate(period)
+        for action in result.actions:
+            if action.applied:
+                self.activity[action.source, action.is_scale_out] += 1
         return Step(result.desired, int(result.changed))
 
     def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
