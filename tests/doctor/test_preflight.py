@@ -303,9 +303,7 @@ def test_cli_honours_profile_and_exit_codes(
     assert cli.main(argv) == 0
     assert "FAIL" not in capsys.readouterr().out
 
-    samconfig.write_text(
-        samconfig.read_text().replace('ECS"', f'ECS", "ExistingQueueKmsKeyArn={KEY_ARN}"')
-    )
+    samconfig.write_text(samconfig.read_text().replace('ECS"', f'ECS", "ExistingQueueKmsKeyArn={KEY_ARN}"'))
     assert cli.main(argv) == 1
     out = capsys.readouterr().out
     assert "[FAIL] parameters: rule QueueKeyNeedsExistingQueue" in out
