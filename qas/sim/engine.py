@@ -34,7 +34,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import chain, count
 
 import numpy as np
@@ -43,11 +43,15 @@ from qas.sim.fifo import FifoDispatch
 from qas.sim.policies import Controller, Observation
 from qas.sim.publisher import Publisher
 from qas.sim.realism import HOUR, IDEAL, Realism
+from qas.sim.results import SimResult, TimelinePoint, duration_stats
 from qas.sim.traces import Trace
 from scaling.estimate import NO_RUNNING_JOBS, RunningJobs
 from scaling.scale_in_victims import InstanceView, plan_scale_in
 from scaling.service_time import Interval, estimate_service_time
 from scaling.target import DurationStats
+
+# The result types live in qas.sim.results; importers of qas.sim.engine keep finding them here.
+__all__ = ["EngineSettings", "SimResult", "Simulation", "TimelinePoint", "duration_stats"]
 
 # Event kinds; at equal times, lower kinds run first (work finishes before the publisher samples).
 # _SAMPLE: the lagged count the publisher will report; _EVAL: the alarm acts on a delayed datapoint;
@@ -73,62 +77,6 @@ class EngineSettings:
     duration_source: str = "worker"
 
 
-@dataclass(frozen=True)
-class TimelinePoint:
-    t_s: float
-    visible: int
-    in_flight: int
-    running: int
-    desired: int
-    target: float | None
-    oldest_age_s: float = 0.0  # as the publisher saw it
-
-
-@dataclass
-class SimResult:
-    messages: int
-    completed: int
-    lost: int
-    slo_attainment: float
-    latency_p50_s: float
-    latency_p95_s: float
-    latency_p99_s: float
-    instance_seconds: float
-    work_seconds: float
-    cost_ratio: float
-    scale_actions: int
-    peak_capacity: int
-    redeliveries: int
-    simulated_s: float
-    spot_interruptions: int = 0
-    launch_failures: int = 0
-    missed_samples: int = 0
-    timeline: list[TimelinePoint] = field(default_factory=list, repr=False)
-
-    def summary(self) -> dict[str, float | int | None]:
-        """The measures, as ``qas simulate --json`` prints them."""
-        return {
-            "messages": self.messages,
-            "completed": self.completed,
-            "lost": self.lost,
-            "slo_attainment": round(self.slo_attainment, 6),
-            "latency_p50_s": round(self.latency_p50_s, 3),
-            "latency_p95_s": round(self.latency_p95_s, 3),
-            "latency_p99_s": round(self.latency_p99_s, 3),
-            "instance_seconds": round(self.instance_seconds, 3),
-            "work_seconds": round(self.work_seconds, 3),
-            # No work at all (an empty trace) has no ratio; JSON has no Infinity.
-            "cost_ratio": round(self.cost_ratio, 4) if math.isfinite(self.cost_ratio) else None,
-            "scale_actions": self.scale_actions,
-            "peak_capacity": self.peak_capacity,
-            "redeliveries": self.redeliveries,
-            "simulated_s": round(self.simulated_s, 3),
-            "spot_interruptions": self.spot_interruptions,
-            "launch_failures": self.launch_failures,
-            "missed_samples": self.missed_samples,
-        }
-
-
 class _Instance:
     __slots__ = ("alive", "busy", "iid", "launched_s", "messages", "ready", "started")
 
@@ -140,18 +88,6 @@ class _Instance:
         self.busy = 0
         self.messages: set[int] = set()
         self.started: dict[int, float] = {}  # message -> when its slot started it
-
-
-def duration_stats(durations: list[float], percentile: float) -> DurationStats | None:
-    if not durations:
-        return None
-    values = np.asarray(durations)
-    return DurationStats(
-        samples=len(durations),
-        mean_s=float(values.mean()),
-        tail_s=float(np.percentile(values, percentile)),
-        max_s=float(values.max()),
-    )
 
 
 class Simulation:
