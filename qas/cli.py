@@ -18,7 +18,7 @@ from pathlib import Path
 from qas.plan import cli as plan_cli
 from qas.sim import realism
 from qas.sim.bench import SCENARIOS, run_bench
-from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
+from qas.sim.policies import IN_SERVICE_S, POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.traces import read_csv, write_csv
 from scaling.control_plane import Platform
@@ -82,6 +82,18 @@ def _add_fleet_options(parser: argparse.ArgumentParser, *, required: bool) -> No
         default=None,
         help="EC2 DefaultInstanceWarmup (default: the boot time)",
     )
+    parser.add_argument(
+        "--no-launch-hook",
+        dest="launch_hook",
+        action="store_false",
+        help="EC2 without the template's launch lifecycle hook: InService before the worker consumes",
+    )
+    parser.add_argument(
+        "--in-service-seconds",
+        type=_non_negative_float,
+        default=IN_SERVICE_S,
+        help="with --no-launch-hook: launch to InService (the rest of --boot-seconds is user data)",
+    )
 
 
 def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
@@ -97,6 +109,8 @@ def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
         "lead_time_weight": args.lead_time_weight,
         "instance_warmup_s": args.instance_warmup_seconds,
         "period_s": args.period_seconds,
+        "launch_hook": args.launch_hook,
+        "in_service_s": args.in_service_seconds,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return FleetSettings(**values)  # type: ignore[arg-type]

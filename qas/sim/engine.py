@@ -58,6 +58,7 @@ __all__ = ["EngineSettings", "SimResult", "Simulation", "TimelinePoint", "durati
 # _NOTICE/_KILL: a Spot interruption notice and the termination 2 minutes later; _RETRY: a launch
 # the group tries again after a failure.
 _READY, _DONE, _VISIBLE, _SAMPLE, _TICK, _EVAL, _TUNE, _NOTICE, _KILL, _RETRY = range(10)
+_IN_SERVICE = 10  # without a launch hook: the group counts the instance before it consumes
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,12 @@ class EngineSettings:
     drain_s: float = 6 * 3600.0  # how long after the last arrival the run may go on
     record_timeline: bool = True
     initial_running: int = 0  # instances already running at t=0 (the always-on reference)
+    # Which part of the boot the published running count sees. None: an instance counts once it
+    # consumes (the template's launch lifecycle hook holds it in Pending:Wait until the worker can
+    # take work; an ECS task is RUNNING once its container started). A number: without the hook EC2
+    # puts it InService this long after launch, while user data still installs and pulls, and the
+    # publisher, the lanes and the tuner count it from then.
+    in_service_s: float | None = None
     realism: Realism = IDEAL
     # Where the tuner's durations come from: "worker" (MsgProcessingDuration and the running-jobs
     # gauge) or "queue" (a consumer of your own: Little's law on the publisher's in-flight samples and
@@ -78,12 +85,13 @@ class EngineSettings:
 
 
 class _Instance:
-    __slots__ = ("alive", "busy", "iid", "launched_s", "messages", "ready", "started")
+    __slots__ = ("alive", "busy", "iid", "in_service", "launched_s", "messages", "ready", "started")
 
     def __init__(self, iid: int, launched_s: float) -> None:
         self.iid = iid
         self.launched_s = launched_s
-        self.ready = False
+        self.ready = False  # consumes
+        self.in_service = False  # counted as running by the group (and so by the publisher)
         self.alive = True
         self.busy = 0
         self.messages: set[int] = set()
@@ -108,7 +116,7 @@ class Simulation:
         self._free: dict[int, _Instance] = {}  # running instances with a free slot
         self._next_id = count(1)
         self._live = 0
-        self._running = 0
+        self._in_service = 0  # what the publisher reports as running
         self._in_flight = 0
         self._desired = 0
         self._retrying = 0  # failed launches the group will try again
@@ -163,7 +171,16 @@ class Simulation:
             return
         inst = _Instance(next(self._next_id), t)
         self._add(inst)
-        self._push(t + self._boot_s(), _READY, inst.iid)
+        boot = self._boot_s()
+        self._push(t + boot, _READY, inst.iid)
+        in_service_s = self.cfg.in_service_s
+        if in_service_s is not None and in_service_s < boot:
+            self._push(t + in_service_s, _IN_SERVICE, inst.iid)
+
+    def _mark_in_service(self, inst: _Instance) -> None:
+        if not inst.in_service:
+            inst.in_service = True
+            self._in_service += 1
 
     def _replenish(self, t: float) -> None:
         while self._live + self._retrying < self._desired:
@@ -184,8 +201,8 @@ class Simulation:
     def _leave(self, inst: _Instance) -> None:
         """The instance stops counting toward the group's capacity."""
         self._live -= 1
-        if inst.ready:
-            self._running -= 1
+        if inst.in_service:
+            self._in_service -= 1
         self._free.pop(inst.iid, None)
         del self._instances[inst.iid]
 
@@ -244,7 +261,10 @@ class Simulation:
             protects = self.controller.protects_busy
             views = [
                 InstanceView(
-                    str(i.iid), protected=protects and i.busy > 0, launched_at_s=i.launched_s, running=i.ready
+                    str(i.iid),
+                    protected=protects and i.busy > 0,
+                    launched_at_s=i.launched_s,
+                    running=i.in_service,
                 )
                 for i in self._instances.values()
             ]
@@ -309,7 +329,7 @@ class Simulation:
     def _on_tick(self, t: float) -> None:
         if self.cfg.duration_source == "queue":
             self._queue_samples.append((t, self._in_flight))
-        obs = self._publisher.observe(t, self._queue_view(t), self._running, self._desired)
+        obs = self._publisher.observe(t, self._queue_view(t), self._in_service, self._desired)
         if self.real.metric_delay_s > 0:
             self._pending.append(obs)
             self._push(t + self.real.metric_delay_s, _EVAL)
@@ -388,10 +408,10 @@ class Simulation:
         end_cap = (arrivals[-1] if n else 0.0) + self.cfg.drain_s
         for _ in range(self.cfg.initial_running):
             inst = _Instance(next(self._next_id), 0.0)
-            inst.ready = True
+            inst.ready = inst.in_service = True
             self._add(inst)
             self._free[inst.iid] = inst
-        self._live = self._running = self._desired = self._peak = self.cfg.initial_running
+        self._live = self._in_service = self._desired = self._peak = self.cfg.initial_running
         self._push(self.cfg.period_s, _TICK)
         self._push(self.controller.tune_every_s, _TUNE)
         if self._publisher.lagged:
@@ -415,7 +435,7 @@ class Simulation:
                 booted = self._instances.get(iid)
                 if booted is not None:  # else it was terminated (or interrupted) while booting
                     booted.ready = True
-                    self._running += 1
+                    self._mark_in_service(booted)
                     self._fill(booted, t)
             elif kind == _VISIBLE:
                 self._enqueue(msg, t, returned=True)
@@ -436,6 +456,10 @@ class Simulation:
                 self._on_notice(iid, t)
             elif kind == _KILL:
                 self._on_kill(iid, t)
+            elif kind == _IN_SERVICE:
+                pending = self._instances.get(iid)
+                if pending is not None:
+                    self._mark_in_service(pending)
             elif kind == _RETRY:
                 self._retrying -= 1
                 self._replenish(t)

@@ -36,6 +36,10 @@ StatsFor = Callable[[int], DurationStats | None]  # minutes -> completed duratio
 # Target tracking periods EC2 accepts on a custom metric; Application Auto Scaling (ECS) has no Period.
 EC2_PERIODS = (10, 30, 60)
 STEP_ALARM_PERIOD_S = 60  # the template's bootstrap and shutdown alarms, in every mode
+# Without a launch lifecycle hook: launch -> InService (the EC2 part of a boot); the rest of boot_s is
+# the user data's install, pull and start. An estimate: launch-to-running is tens of seconds
+# (docs/simulator.md); `--in-service-seconds` replaces it.
+IN_SERVICE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,19 @@ class FleetSettings:
     keep_warm: bool | None = None  # KeepWarm: None = auto (scaling.backlog.keeps_warm)
     keep_warm_minutes: int = KEEP_WARM_MINUTES  # KeepWarmMinutes: the shutdown alarm's wait with KeepWarm
     duration_source: str = "worker"  # "queue": a consumer without our worker's metrics (Little's law)
+    # The template's EC2 launch lifecycle hook: InService (the running count) means the worker can take
+    # work. False: a group without it (the old template, one you do not own): InService in_service_s
+    # after launch, so running counts instances that cannot consume yet (EngineSettings.in_service_s).
+    launch_hook: bool = True
+    in_service_s: float = IN_SERVICE_S
 
     def __post_init__(self) -> None:
+        if not self.launch_hook and self.platform is Platform.ECS:
+            raise ValueError(
+                "--no-launch-hook is EC2 only: ECS counts a task as running once its container started"
+            )
+        if not (math.isfinite(self.in_service_s) and self.in_service_s >= 0):
+            raise ValueError(f"--in-service-seconds must be a finite number >= 0, got {self.in_service_s!r}")
         if self.platform is Platform.ECS and self.period_s != 60:
             raise ValueError(
                 f"--period-seconds {self.period_s} is EC2 only: Application Auto Scaling (ECS) target"
@@ -114,6 +129,11 @@ class FleetSettings:
             max_wait_share=self.max_wait_share,
         )
         return plan_whole_budget(model) if self.fifo else model
+
+    @property
+    def published_in_service_s(self) -> float | None:
+        """When the running count sees a launch (None: once it consumes; see EngineSettings)."""
+        return None if self.launch_hook else self.in_service_s
 
     @property
     def keeps_warm(self) -> bool:

@@ -66,7 +66,6 @@ class SimResult:
         }
 
 
-
 def duration_stats(durations: list[float], percentile: float) -> DurationStats | None:
     if not durations:
         return None

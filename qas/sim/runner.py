@@ -46,6 +46,7 @@ def simulate(
         initial_running=fleet.max_capacity if policy == REFERENCE else 0,
         realism=realism,
         duration_source=fleet.duration_source,
+        in_service_s=fleet.published_in_service_s,
         **({} if drain_s is None else {"drain_s": drain_s}),
     )
     if fifo_aware and trace.group is not None and not fleet.fifo:
