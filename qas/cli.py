@@ -82,6 +82,10 @@ def _add_fleet_options(parser: argparse.ArgumentParser, *, required: bool) -> No
         default=None,
         help="EC2 DefaultInstanceWarmup (default: the boot time)",
     )
+    _add_boot_options(parser)
+
+
+def _add_boot_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-launch-hook",
         dest="launch_hook",
@@ -92,7 +96,7 @@ def _add_fleet_options(parser: argparse.ArgumentParser, *, required: bool) -> No
         "--in-service-seconds",
         type=_non_negative_float,
         default=IN_SERVICE_S,
-        help="with --no-launch-hook: launch to InService (the rest of --boot-seconds is user data)",
+        help="with --no-launch-hook: launch to InService (the rest of the boot is user data)",
     )
 
 
@@ -146,6 +150,7 @@ def _bench(args: argparse.Namespace) -> int:
         realisms=args.realism.split(","),
         groups=args.groups.split(","),
         seed=args.seed,
+        in_service_s=None if args.launch_hook else args.in_service_seconds,
     )
     print(report.markdown_path.read_text())
     return 0 if report.goal_met or not args.strict else 1
@@ -199,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--groups", default="synthetic,real,shapes", help="scenario groups: synthetic, real, shapes"
     )
     bench.add_argument("--seed", type=int, default=1, help="seed of the realism's random draws")
+    _add_boot_options(bench)
     bench.set_defaults(func=_bench)
 
     trace = sub.add_parser("trace", help="write a benchmark scenario's trace as CSV")
