@@ -114,7 +114,9 @@ class FleetSettings:
             bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
             shutdown_after_minutes=self.keep_warm_minutes if self.keeps_warm else self.shutdown_minutes,
             fast_lane_steps=FAST_LANE_STEPS if self.fast_lane else (),
-            scale_in_lane_steps=SCALE_IN_LANE_STEPS if self.scale_in_lane else (),
+            # KeepWarm: scale-in only through the lane and the shutdown alarm (scaling.backlog).
+            disable_scale_in=self.keeps_warm,
+            scale_in_lane_steps=SCALE_IN_LANE_STEPS if self.scale_in_lane or self.keeps_warm else (),
             step_alarm_period_s=STEP_ALARM_PERIOD_S,
         )
 
@@ -197,10 +199,6 @@ def our_backlog(visible: int, in_flight: int, running: int) -> float:
     return backlog_per_instance(visible, in_flight, running)
 
 
-def our_backlog_warm(visible: int, in_flight: int, running: int) -> float:
-    return backlog_per_instance(visible, in_flight, running, keep_warm=True)
-
-
 class TargetTracking:
     """A policy on the AWS control-plane model: a metric, an initial target, and a retuning rule."""
 
@@ -244,7 +242,7 @@ class TargetTracking:
             period = PeriodInput.missing(obs.now_s, obs.running, obs.desired)
         else:
             metric = self._metric(obs.visible, obs.in_flight, obs.running)
-            if self.settings.fifo and metric is not None and self._metric in (our_backlog, our_backlog_warm):
+            if self.settings.fifo and metric is not None and self._metric is our_backlog:
                 metric = cap_backlog_per_instance(
                     metric,
                     visible=obs.visible,
@@ -357,24 +355,23 @@ def make_controller(
 
     ``initial_target``: the `tuned` policy's InitialTarget when the user sets one (`qas plan`).
     """
-    metric = our_backlog_warm if settings.keeps_warm else our_backlog
     if settings.fifo:
         # On a FIFO queue the oldest message waits behind its own group, which capacity cannot drain:
         # no SLO guard and no fast lane (fifo-hot-group: the fast lane took the peak from 2 to 10
         # instances for the same 70.8% attainment). The template drops both for a .fifo queue; the
         # target model plans the whole budget (scaling.fifo.plan_whole_budget). No scale-in lane: on
         # fifo-hot-group under aws it raised the cost from 2.03x to 2.30x (peak 3 -> 8) for the same
-        # 70.65%; fifo-backlog went 4.21x -> 2.97x.
+        # 70.65%; fifo-backlog went 4.21x -> 2.97x. (KeepWarm turns the lane back on, as in the template.)
         settings = dataclasses.replace(settings, slo_guard_share=0.0, fast_lane=False, scale_in_lane=False)
     if name == "tuned" and initial_target is not None:
-        return TargetTracking(settings, initial_target, "tuned", metric)
+        return TargetTracking(settings, initial_target, "tuned", our_backlog)
     if name == "tuned":
         estimate = DurationStats(samples=1, mean_s=expected_mean_s)
         first = decide_target(
             1.0, estimate, settings.target_model(), GuardRails(min_samples=1, max_step_ratio=1e9)
         )
         initial = min(max(first.target, settings.rails.min_target), settings.rails.max_target)
-        return TargetTracking(settings, initial, "tuned", metric)
+        return TargetTracking(settings, initial, "tuned", our_backlog)
     # The other designs: none of this project's additions (no KeepWarm either: their shutdown alarm
     # waits ShutdownAfterMinutes).
     settings = dataclasses.replace(
