@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qas.plan import cli as plan_cli
-from qas.sim import realism
+from qas.sim import api_report, realism
 from qas.sim.bench import SCENARIOS, run_bench
 from qas.sim.policies import IN_SERVICE_S, POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
@@ -156,6 +156,20 @@ def _bench(args: argparse.Namespace) -> int:
     return 0 if report.goal_met or not args.strict else 1
 
 
+def _api_calls(args: argparse.Namespace) -> int:
+    rows = api_report.measure(
+        scenarios=args.scenarios.split(",") if args.scenarios else api_report.LARGEST,
+        realisms=args.realism.split(","),
+        platforms=[Platform(p) for p in args.platforms.split(",")],
+        rollout_check_s=args.rollout_check_seconds,
+    )
+    if args.json:
+        print(json.dumps({r.api: {"scenario": r.scenario, **r.peak.as_dict()} for r in rows}))
+    else:
+        print(api_report.markdown(rows))
+    return 1 if api_report.over_quota(rows) else 0
+
+
 def _trace(args: argparse.Namespace) -> int:
     scenario = SCENARIOS[args.scenario]
     trace = scenario.trace(args.scale)
@@ -206,6 +220,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=1, help="seed of the realism's random draws")
     _add_boot_options(bench)
     bench.set_defaults(func=_bench)
+
+    calls = sub.add_parser("api-calls", help="AWS API calls per second at the largest scenarios' peak")
+    calls.add_argument("--scenarios", default="", help="comma-separated (default: the largest fleets)")
+    calls.add_argument("--realism", default="ideal,aws", help="comma-separated presets")
+    calls.add_argument("--platforms", default="EC2,ECS", help="comma-separated: EC2, ECS")
+    calls.add_argument(
+        "--rollout-check-seconds",
+        type=_positive_float,
+        default=None,
+        help="each worker's periodic rollout check (DescribeAutoScalingInstances / DescribeServices)",
+    )
+    calls.add_argument("--json", action="store_true")
+    calls.set_defaults(func=_api_calls)
 
     trace = sub.add_parser("trace", help="write a benchmark scenario's trace as CSV")
     trace.add_argument("scenario", choices=list(SCENARIOS))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import random
 import signal
 import threading
 import time
@@ -33,7 +34,7 @@ from worker import handlers
 from worker.backoff import retry_visibility
 from worker.command import job_id_of
 from worker.lease import BATCH, Job, Leases, State
-from worker.metrics import Publisher, Recorder
+from worker.metrics import Publisher, Recorder, flush_delays
 from worker.protection import ProtectionState
 from worker.queues import PriorityReceiver
 from worker.settings import Settings
@@ -395,7 +396,8 @@ class Consumer:
                 self._cond.notify_all()
 
     def _flush_loop(self) -> None:
-        while not self._halt.wait(self._settings.metrics_interval):
+        delays = flush_delays(self._settings.metrics_interval, random.Random())
+        while not self._halt.wait(next(delays)):
             now = time.monotonic()
             with self._cond:
                 started = [job.started_at for job in self._running_jobs() if job.started_at is not None]

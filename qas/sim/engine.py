@@ -39,6 +39,7 @@ from itertools import chain, count
 
 import numpy as np
 
+from qas.sim.api_calls import ApiCalls
 from qas.sim.fifo import FifoDispatch
 from qas.sim.policies import Controller, Observation
 from qas.sim.publisher import Publisher
@@ -99,10 +100,19 @@ class _Instance:
 
 
 class Simulation:
-    def __init__(self, trace: Trace, controller: Controller, settings: EngineSettings, slo_s: float) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        controller: Controller,
+        settings: EngineSettings,
+        slo_s: float,
+        api_calls: ApiCalls | None = None,
+    ) -> None:
+        """``api_calls``: told of every worker's start, message and end (qas.sim.api_calls)."""
         if settings.concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         self.trace = trace
+        self._calls = api_calls
         self.controller = controller
         self.cfg = settings
         self.real = settings.realism
@@ -191,12 +201,16 @@ class Simulation:
         inst.alive = False
         self._billed += t - inst.launched_s
         for msg in inst.messages:  # killed while busy: the message reappears when visibility expires
+            if self._calls is not None:
+                self._calls.released(inst.iid, t, inst.started[msg])
             self._in_flight -= 1
             self._redeliveries += 1
             self._push(t + self.cfg.visibility_timeout_s, _VISIBLE, 0, msg)
         inst.messages.clear()
         inst.started.clear()
         inst.busy = 0
+        if self._calls is not None and inst.ready:
+            self._calls.gone(inst.iid, t)
 
     def _leave(self, inst: _Instance) -> None:
         """The instance stops counting toward the group's capacity."""
@@ -214,6 +228,8 @@ class Simulation:
         inst.busy += 1
         inst.messages.add(msg)
         inst.started[msg] = t
+        if self._calls is not None:
+            self._calls.started(inst.iid, t)
         self._in_flight += 1
         if inst.busy >= self.cfg.concurrency:
             self._free.pop(inst.iid, None)
@@ -298,7 +314,9 @@ class Simulation:
         if inst is None or msg not in inst.messages:
             return  # its worker was killed; the message was put back
         inst.messages.discard(msg)
-        del inst.started[msg]
+        started = inst.started.pop(msg)
+        if self._calls is not None:
+            self._calls.finished(inst_id, t, started)
         inst.busy -= 1
         self._in_flight -= 1
         if self._fifo is not None:  # FIFO hook: the group unlocks
@@ -330,6 +348,8 @@ class Simulation:
         if self.cfg.duration_source == "queue":
             self._queue_samples.append((t, self._in_flight))
         obs = self._publisher.observe(t, self._queue_view(t), self._in_service, self._desired)
+        if self._calls is not None:
+            self._calls.sampled(t)
         if self.real.metric_delay_s > 0:
             self._pending.append(obs)
             self._push(t + self.real.metric_delay_s, _EVAL)
@@ -358,6 +378,8 @@ class Simulation:
         self._evaluate(replace(self._pending.popleft(), now_s=t, desired=self._desired))
 
     def _on_tune(self, t: float) -> None:
+        if self._calls is not None:
+            self._calls.tuned(t)
         if self.cfg.duration_source == "queue":
             self.controller.retune(self._queue_stats_for(t), NO_RUNNING_JOBS)
             return
@@ -410,6 +432,8 @@ class Simulation:
             inst = _Instance(next(self._next_id), 0.0)
             inst.ready = inst.in_service = True
             self._add(inst)
+            if self._calls is not None:
+                self._calls.ready(inst.iid, 0.0)
             self._free[inst.iid] = inst
         self._live = self._in_service = self._desired = self._peak = self.cfg.initial_running
         self._push(self.cfg.period_s, _TICK)
@@ -435,6 +459,8 @@ class Simulation:
                 booted = self._instances.get(iid)
                 if booted is not None:  # else it was terminated (or interrupted) while booting
                     booted.ready = True
+                    if self._calls is not None:
+                        self._calls.ready(booted.iid, t)
                     self._mark_in_service(booted)
                     self._fill(booted, t)
             elif kind == _VISIBLE:
