@@ -11,12 +11,16 @@ What it takes from the real system:
   Workers extend visibility while they work, so a message returns only when its worker is killed,
   ``visibility_timeout_s`` later.
 * Instances launch when the desired capacity rises, consume after ``boot_s``, and are billed from
-  launch to termination. A busy worker protects itself (when the policy allows it); scale-in takes
-  unprotected instances (`scaling.scale_in_victims.plan_scale_in`), and an instance left over because it
-  was protected goes as soon as it is idle, before it takes more work.
+  launch to termination. The publisher counts them as running once InService: when they consume
+  (the launch hook), or ``in_service_s`` after launch without it. A busy worker protects itself
+  (when the policy allows it); scale-in takes unprotected instances
+  (`scaling.scale_in_victims.plan_scale_in`), and an instance left over because it was protected
+  goes as soon as it is idle, before it takes more work.
 * The metric publisher samples every period: visible, in flight, running, desired.
 * A trace with message groups runs as a FIFO queue: qas/sim/fifo.py decides which message a free
   slot may take (the FIFO hooks below are the only places the engine asks it).
+* An optional observer (`qas.sim.api_calls`) is told of every worker's start, message and end, and
+  counts the AWS API calls they make.
 * The tuner runs on the controller's schedule on the durations completed in its lookback window
   (exact percentiles, as CloudWatch computes them from the worker's Values/Counts), with the elapsed
   time of every message still in flight.
