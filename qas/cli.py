@@ -19,9 +19,9 @@ from qas import argtypes
 from qas.argtypes import MAX_SIMULATED_CAPACITY
 from qas.plan import cli as plan_cli
 from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
-from qas.sim import realism
+from qas.sim import api_report, realism
 from qas.sim.bench import GROUPS, SCENARIOS, run_bench
-from qas.sim.policies import EC2_PERIODS, POLICIES, REFERENCE, FleetSettings
+from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.traces import read_csv, write_csv
 from scaling.control_plane import Platform
@@ -92,6 +92,22 @@ def _add_fleet_options(parser: argparse.ArgumentParser, required: argparse._Argu
     parser.add_argument(
         "--period-seconds", type=int, choices=EC2_PERIODS, default=60, help="metric period: 60; 10, 30 on EC2"
     )
+    _add_boot_options(parser)
+
+
+def _add_boot_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-launch-hook",
+        dest="launch_hook",
+        action="store_false",
+        help="EC2 without the template's launch lifecycle hook: InService before the worker consumes",
+    )
+    parser.add_argument(
+        "--in-service-seconds",
+        type=argtypes.real(0, argtypes.MAX_BOOT_S),
+        default=IN_SERVICE_S,
+        help="with --no-launch-hook: launch to InService (the rest of the boot is user data)",
+    )
 
 
 def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
@@ -107,6 +123,8 @@ def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
         "lead_time_weight": args.lead_time_weight,
         "instance_warmup_s": args.instance_warmup_seconds,
         "period_s": args.period_seconds,
+        "launch_hook": args.launch_hook,
+        "in_service_s": args.in_service_seconds,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return FleetSettings(**values)  # type: ignore[arg-type]
@@ -142,9 +160,24 @@ def _bench(args: argparse.Namespace) -> int:
         realisms=args.realism,
         groups=args.groups,
         seed=args.seed,
+        in_service_s=None if args.launch_hook else args.in_service_seconds,
     )
     print(report.markdown_path.read_text())
     return 0 if report.goal_met or not args.strict else 1
+
+
+def _api_calls(args: argparse.Namespace) -> int:
+    rows = api_report.measure(
+        scenarios=args.scenarios or api_report.LARGEST,
+        realisms=args.realism,
+        platforms=[Platform(p) for p in args.platforms],
+        rollout_check_s=args.rollout_check_seconds,
+    )
+    if args.json:
+        print(json.dumps({r.api: {"scenario": r.scenario, **r.peak.as_dict()} for r in rows}))
+    else:
+        print(api_report.markdown(rows))
+    return 1 if api_report.over_quota(rows) else 0
 
 
 def _trace(args: argparse.Namespace) -> int:
@@ -204,7 +237,36 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated scenario groups: {', '.join(GROUPS)} (default: all)",
     )
     bench.add_argument("--seed", type=int, default=1, help="seed of the realism's random draws")
+    _add_boot_options(bench)
     bench.set_defaults(func=_bench)
+
+    calls = sub.add_parser("api-calls", help="AWS API calls per second at the largest scenarios' peak")
+    calls.add_argument(
+        "--scenarios",
+        type=argtypes.names(tuple(SCENARIOS)),
+        default=None,
+        help="comma-separated (default: the largest fleets)",
+    )
+    calls.add_argument(
+        "--realism",
+        type=argtypes.names(realism.PRESETS),
+        default=list(realism.PRESETS),
+        help=f"comma-separated presets: {', '.join(realism.PRESETS)} (default: all)",
+    )
+    calls.add_argument(
+        "--platforms",
+        type=argtypes.names(tuple(p.value for p in Platform)),
+        default=[p.value for p in Platform],
+        help="comma-separated: EC2, ECS",
+    )
+    calls.add_argument(
+        "--rollout-check-seconds",
+        type=argtypes.real(0, argtypes.DAY_S, low_open=True),
+        default=None,
+        help="each worker's periodic rollout check (DescribeAutoScalingInstances / DescribeServices)",
+    )
+    calls.add_argument("--json", action="store_true")
+    calls.set_defaults(func=_api_calls)
 
     trace = sub.add_parser(
         "trace",

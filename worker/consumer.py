@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import random
 import signal
 import threading
 import time
@@ -34,7 +35,7 @@ from worker import handlers
 from worker.backoff import retry_visibility
 from worker.command import job_id_of
 from worker.lease import Job, Leases, State
-from worker.metrics import Publisher, Recorder
+from worker.metrics import Publisher, Recorder, flush_delays
 from worker.protection import ProtectionState
 from worker.queues import PriorityReceiver, QueueUnusable, is_fifo
 from worker.settings import Settings
@@ -485,7 +486,8 @@ class Consumer:
                 self._cond.notify_all()
 
     def _flush_loop(self) -> None:
-        while not self._halt.wait(self._settings.metrics_interval):
+        delays = flush_delays(self._settings.metrics_interval, random.Random())
+        while not self._halt.wait(next(delays)):
             now = time.monotonic()
             with self._cond:
                 started = [job.started_at for job in self._running_jobs() if job.started_at is not None]

@@ -20,8 +20,10 @@ flush is taken
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +107,19 @@ class Snapshot:
                     }
                 )
         return data
+
+
+def flush_delays(interval_s: float, rng: random.Random) -> Iterator[float]:
+    """The flusher's waits: the first a random part of one interval, then whole intervals.
+
+    Workers that start together (a scale-out) would otherwise flush in the same second, every
+    interval: hundreds of PutMetricData calls in one second against a per-account, per-Region quota.
+    CloudWatch's advice against its throttling is jitter
+    (https://repost.aws/knowledge-center/cloudwatch-400-error-throttling); qas.sim.api_calls counts it.
+    """
+    yield rng.uniform(0.0, interval_s)
+    while True:
+        yield interval_s
 
 
 class Recorder:

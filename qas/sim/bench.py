@@ -11,6 +11,7 @@ bound.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -228,7 +229,10 @@ def run_bench(
     realisms: Sequence[str] = ("ideal",),
     groups: Sequence[str] = ("synthetic",),
     seed: int = 1,
+    in_service_s: float | None = None,
 ) -> BenchReport:
+    """``in_service_s``: run the EC2 scenarios without the launch lifecycle hook, InService this long
+    after launch (qas.sim.engine.EngineSettings.in_service_s); None: with the template's hook."""
     unknown_realisms = [r for r in realisms if r not in realism.PRESETS]
     if unknown_realisms or not realisms:
         raise ValueError(
@@ -248,7 +252,7 @@ def run_bench(
     outcomes: list[ScenarioOutcome] = []
     chart_paths: list[Path] = []
     for name in names:
-        scenario = available[name]
+        scenario = without_hook(available[name], in_service_s)
         trace = scenario.trace(scale)
         for real_name in realisms:
             real = realism.preset(real_name, scenario.fleet.period_s, seed)
@@ -268,6 +272,14 @@ def run_bench(
     md_path.write_text(bench_report.markdown(outcomes, scale, realisms, seed))
     json_path.write_text(json.dumps(_payload(outcomes, scale, realisms, seed), indent=2) + "\n")
     return BenchReport(outcomes, md_path, json_path, chart_paths)
+
+
+def without_hook(scenario: Scenario, in_service_s: float | None) -> Scenario:
+    """The scenario on a group without the launch hook (EC2 only: ECS counts a task once it runs)."""
+    if in_service_s is None or scenario.fleet.platform is not Platform.EC2:
+        return scenario
+    fleet = dataclasses.replace(scenario.fleet, launch_hook=False, in_service_s=in_service_s)
+    return dataclasses.replace(scenario, fleet=fleet)
 
 
 def _groups_for(names: Sequence[str]) -> list[str]:

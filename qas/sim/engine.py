@@ -11,12 +11,16 @@ What it takes from the real system:
   Workers extend visibility while they work, so a message returns only when its worker is killed,
   ``visibility_timeout_s`` later.
 * Instances launch when the desired capacity rises, consume after ``boot_s``, and are billed from
-  launch to termination. A busy worker protects itself (when the policy allows it); scale-in takes
-  unprotected instances (`scaling.scale_in_victims.plan_scale_in`), and an instance left over because it
-  was protected goes as soon as it is idle, before it takes more work.
+  launch to termination. The publisher counts them as running once InService: when they consume
+  (the launch hook), or ``in_service_s`` after launch without it. A busy worker protects itself
+  (when the policy allows it); scale-in takes unprotected instances
+  (`scaling.scale_in_victims.plan_scale_in`), and an instance left over because it was protected
+  goes as soon as it is idle, before it takes more work.
 * The metric publisher samples every period: visible, in flight, running, desired.
 * A trace with message groups runs as a FIFO queue: qas/sim/fifo.py decides which message a free
   slot may take (the FIFO hooks below are the only places the engine asks it).
+* An optional observer (`qas.sim.api_calls`) is told of every worker's start, message and end, and
+  counts the AWS API calls they make.
 * The tuner runs on the controller's schedule on the durations completed in its lookback window
   (exact percentiles, as CloudWatch computes them from the worker's Values/Counts), with the elapsed
   time of every message still in flight.
@@ -34,26 +38,32 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import chain, count
 
 import numpy as np
 
+from qas.sim.api_calls import ApiCalls
 from qas.sim.fifo import FifoDispatch
 from qas.sim.policies import Controller, Observation
 from qas.sim.publisher import Publisher
 from qas.sim.realism import HOUR, IDEAL, Realism
+from qas.sim.results import SimResult, TimelinePoint, duration_stats
 from qas.sim.traces import Trace
 from scaling.estimate import NO_RUNNING_JOBS, RunningJobs
 from scaling.scale_in_victims import InstanceView, plan_scale_in
 from scaling.service_time import Interval, estimate_service_time
 from scaling.target import DurationStats
 
+# The result types live in qas.sim.results; importers of qas.sim.engine keep finding them here.
+__all__ = ["EngineSettings", "SimResult", "Simulation", "TimelinePoint", "duration_stats"]
+
 # Event kinds; at equal times, lower kinds run first (work finishes before the publisher samples).
 # _SAMPLE: the lagged count the publisher will report; _EVAL: the alarm acts on a delayed datapoint;
 # _NOTICE/_KILL: a Spot interruption notice and the termination 2 minutes later; _RETRY: a launch
 # the group tries again after a failure.
 _READY, _DONE, _VISIBLE, _SAMPLE, _TICK, _EVAL, _TUNE, _NOTICE, _KILL, _RETRY = range(10)
+_IN_SERVICE = 10  # without a launch hook: the group counts the instance before it consumes
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,12 @@ class EngineSettings:
     drain_s: float = 6 * 3600.0  # how long after the last arrival the run may go on
     record_timeline: bool = True
     initial_running: int = 0  # instances already running at t=0 (the always-on reference)
+    # Which part of the boot the published running count sees. None: an instance counts once it
+    # consumes (the template's launch lifecycle hook holds it in Pending:Wait until the worker can
+    # take work; an ECS task is RUNNING once its container started). A number: without the hook EC2
+    # puts it InService this long after launch, while user data still installs and pulls, and the
+    # publisher, the lanes and the tuner count it from then.
+    in_service_s: float | None = None
     realism: Realism = IDEAL
     # Where the tuner's durations come from: "worker" (MsgProcessingDuration and the running-jobs
     # gauge) or "queue" (a consumer of your own: Little's law on the publisher's in-flight samples and
@@ -73,92 +89,34 @@ class EngineSettings:
     duration_source: str = "worker"
 
 
-@dataclass(frozen=True)
-class TimelinePoint:
-    t_s: float
-    visible: int
-    in_flight: int
-    running: int
-    desired: int
-    target: float | None
-    oldest_age_s: float = 0.0  # as the publisher saw it
-
-
-@dataclass
-class SimResult:
-    messages: int
-    completed: int
-    lost: int
-    slo_attainment: float
-    latency_p50_s: float
-    latency_p95_s: float
-    latency_p99_s: float
-    instance_seconds: float
-    work_seconds: float
-    cost_ratio: float
-    scale_actions: int
-    peak_capacity: int
-    redeliveries: int
-    simulated_s: float
-    spot_interruptions: int = 0
-    launch_failures: int = 0
-    missed_samples: int = 0
-    timeline: list[TimelinePoint] = field(default_factory=list, repr=False)
-
-    def summary(self) -> dict[str, float | int | None]:
-        """The measures, as ``qas simulate --json`` prints them."""
-        return {
-            "messages": self.messages,
-            "completed": self.completed,
-            "lost": self.lost,
-            "slo_attainment": round(self.slo_attainment, 6),
-            "latency_p50_s": round(self.latency_p50_s, 3),
-            "latency_p95_s": round(self.latency_p95_s, 3),
-            "latency_p99_s": round(self.latency_p99_s, 3),
-            "instance_seconds": round(self.instance_seconds, 3),
-            "work_seconds": round(self.work_seconds, 3),
-            # No work at all (an empty trace) has no ratio; JSON has no Infinity.
-            "cost_ratio": round(self.cost_ratio, 4) if math.isfinite(self.cost_ratio) else None,
-            "scale_actions": self.scale_actions,
-            "peak_capacity": self.peak_capacity,
-            "redeliveries": self.redeliveries,
-            "simulated_s": round(self.simulated_s, 3),
-            "spot_interruptions": self.spot_interruptions,
-            "launch_failures": self.launch_failures,
-            "missed_samples": self.missed_samples,
-        }
-
-
 class _Instance:
-    __slots__ = ("alive", "busy", "iid", "launched_s", "messages", "ready", "started")
+    __slots__ = ("alive", "busy", "iid", "in_service", "launched_s", "messages", "ready", "started")
 
     def __init__(self, iid: int, launched_s: float) -> None:
         self.iid = iid
         self.launched_s = launched_s
-        self.ready = False
+        self.ready = False  # consumes
+        self.in_service = False  # counted as running by the group (and so by the publisher)
         self.alive = True
         self.busy = 0
         self.messages: set[int] = set()
         self.started: dict[int, float] = {}  # message -> when its slot started it
 
 
-def duration_stats(durations: list[float], percentile: float) -> DurationStats | None:
-    if not durations:
-        return None
-    values = np.asarray(durations)
-    return DurationStats(
-        samples=len(durations),
-        mean_s=float(values.mean()),
-        tail_s=float(np.percentile(values, percentile)),
-        max_s=float(values.max()),
-    )
-
-
 class Simulation:
-    def __init__(self, trace: Trace, controller: Controller, settings: EngineSettings, slo_s: float) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        controller: Controller,
+        settings: EngineSettings,
+        slo_s: float,
+        api_calls: ApiCalls | None = None,
+    ) -> None:
+        """``api_calls``: told of every worker's start, message and end (qas.sim.api_calls)."""
         if settings.concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         self.trace = trace
+        self._calls = api_calls
         self.controller = controller
         self.cfg = settings
         self.real = settings.realism
@@ -172,7 +130,7 @@ class Simulation:
         self._free: dict[int, _Instance] = {}  # running instances with a free slot
         self._next_id = count(1)
         self._live = 0
-        self._running = 0
+        self._in_service = 0  # what the publisher reports as running
         self._in_flight = 0
         self._desired = 0
         self._retrying = 0  # failed launches the group will try again
@@ -227,7 +185,16 @@ class Simulation:
             return
         inst = _Instance(next(self._next_id), t)
         self._add(inst)
-        self._push(t + self._boot_s(), _READY, inst.iid)
+        boot = self._boot_s()
+        self._push(t + boot, _READY, inst.iid)
+        in_service_s = self.cfg.in_service_s
+        if in_service_s is not None and in_service_s < boot:
+            self._push(t + in_service_s, _IN_SERVICE, inst.iid)
+
+    def _mark_in_service(self, inst: _Instance) -> None:
+        if not inst.in_service:
+            inst.in_service = True
+            self._in_service += 1
 
     def _replenish(self, t: float) -> None:
         while self._live + self._retrying < self._desired:
@@ -238,18 +205,22 @@ class Simulation:
         inst.alive = False
         self._billed += t - inst.launched_s
         for msg in inst.messages:  # killed while busy: the message reappears when visibility expires
+            if self._calls is not None:
+                self._calls.released(inst.iid, t, inst.started[msg])
             self._in_flight -= 1
             self._redeliveries += 1
             self._push(t + self.cfg.visibility_timeout_s, _VISIBLE, 0, msg)
         inst.messages.clear()
         inst.started.clear()
         inst.busy = 0
+        if self._calls is not None and inst.ready:
+            self._calls.gone(inst.iid, t)
 
     def _leave(self, inst: _Instance) -> None:
         """The instance stops counting toward the group's capacity."""
         self._live -= 1
-        if inst.ready:
-            self._running -= 1
+        if inst.in_service:
+            self._in_service -= 1
         self._free.pop(inst.iid, None)
         del self._instances[inst.iid]
 
@@ -261,6 +232,8 @@ class Simulation:
         inst.busy += 1
         inst.messages.add(msg)
         inst.started[msg] = t
+        if self._calls is not None:
+            self._calls.started(inst.iid, t)
         self._in_flight += 1
         if inst.busy >= self.cfg.concurrency:
             self._free.pop(inst.iid, None)
@@ -308,7 +281,10 @@ class Simulation:
             protects = self.controller.protects_busy
             views = [
                 InstanceView(
-                    str(i.iid), protected=protects and i.busy > 0, launched_at_s=i.launched_s, running=i.ready
+                    str(i.iid),
+                    protected=protects and i.busy > 0,
+                    launched_at_s=i.launched_s,
+                    running=i.in_service,
                 )
                 for i in self._instances.values()
             ]
@@ -342,7 +318,9 @@ class Simulation:
         if inst is None or msg not in inst.messages:
             return  # its worker was killed; the message was put back
         inst.messages.discard(msg)
-        del inst.started[msg]
+        started = inst.started.pop(msg)
+        if self._calls is not None:
+            self._calls.finished(inst_id, t, started)
         inst.busy -= 1
         self._in_flight -= 1
         if self._fifo is not None:  # FIFO hook: the group unlocks
@@ -373,7 +351,9 @@ class Simulation:
     def _on_tick(self, t: float) -> None:
         if self.cfg.duration_source == "queue":
             self._queue_samples.append((t, self._in_flight))
-        obs = self._publisher.observe(t, self._queue_view(t), self._running, self._desired)
+        obs = self._publisher.observe(t, self._queue_view(t), self._in_service, self._desired)
+        if self._calls is not None:
+            self._calls.sampled(t)
         if self.real.metric_delay_s > 0:
             self._pending.append(obs)
             self._push(t + self.real.metric_delay_s, _EVAL)
@@ -402,6 +382,8 @@ class Simulation:
         self._evaluate(replace(self._pending.popleft(), now_s=t, desired=self._desired))
 
     def _on_tune(self, t: float) -> None:
+        if self._calls is not None:
+            self._calls.tuned(t)
         if self.cfg.duration_source == "queue":
             self.controller.retune(self._queue_stats_for(t), NO_RUNNING_JOBS)
             return
@@ -452,10 +434,12 @@ class Simulation:
         end_cap = (arrivals[-1] if n else 0.0) + self.cfg.drain_s
         for _ in range(self.cfg.initial_running):
             inst = _Instance(next(self._next_id), 0.0)
-            inst.ready = True
+            inst.ready = inst.in_service = True
             self._add(inst)
+            if self._calls is not None:
+                self._calls.ready(inst.iid, 0.0)
             self._free[inst.iid] = inst
-        self._live = self._running = self._desired = self._peak = self.cfg.initial_running
+        self._live = self._in_service = self._desired = self._peak = self.cfg.initial_running
         self._push(self.cfg.period_s, _TICK)
         self._push(self.controller.tune_every_s, _TUNE)
         if self._publisher.lagged:
@@ -479,7 +463,9 @@ class Simulation:
                 booted = self._instances.get(iid)
                 if booted is not None:  # else it was terminated (or interrupted) while booting
                     booted.ready = True
-                    self._running += 1
+                    if self._calls is not None:
+                        self._calls.ready(booted.iid, t)
+                    self._mark_in_service(booted)
                     self._fill(booted, t)
             elif kind == _VISIBLE:
                 self._enqueue(msg, t, returned=True)
@@ -500,6 +486,10 @@ class Simulation:
                 self._on_notice(iid, t)
             elif kind == _KILL:
                 self._on_kill(iid, t)
+            elif kind == _IN_SERVICE:
+                pending = self._instances.get(iid)
+                if pending is not None:
+                    self._mark_in_service(pending)
             elif kind == _RETRY:
                 self._retrying -= 1
                 self._replenish(t)

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from scaling.backlog import KEEP_WARM_MINUTES, backlog_per_instance, keeps_warm
-from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, PeriodInput, Platform
+from scaling.control_plane import (
+    FAST_LANE_STEPS,
+    ControlPlane,
+    ControlPlaneConfig,
+    PeriodInput,
+    Platform,
+    Source,
+)
 from scaling.estimate import RunningJobs
 from scaling.fifo import cap_backlog_per_instance, plan_whole_budget
 from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
@@ -29,6 +36,10 @@ StatsFor = Callable[[int], DurationStats | None]  # minutes -> completed duratio
 # Target tracking periods EC2 accepts on a custom metric; Application Auto Scaling (ECS) has no Period.
 EC2_PERIODS = (10, 30, 60)
 STEP_ALARM_PERIOD_S = 60  # the template's bootstrap and shutdown alarms, in every mode
+# Without a launch lifecycle hook: launch -> InService (the EC2 part of a boot); the rest of boot_s is
+# the user data's install, pull and start. An estimate: launch-to-running is tens of seconds
+# (docs/simulator.md); `--in-service-seconds` replaces it.
+IN_SERVICE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -68,8 +79,19 @@ class FleetSettings:
     keep_warm: bool | None = None  # KeepWarm: None = auto (scaling.backlog.keeps_warm)
     keep_warm_minutes: int = KEEP_WARM_MINUTES  # KeepWarmMinutes: the shutdown alarm's wait with KeepWarm
     duration_source: str = "worker"  # "queue": a consumer without our worker's metrics (Little's law)
+    # The template's EC2 launch lifecycle hook: InService (the running count) means the worker can take
+    # work. False: a group without it (the old template, one you do not own): InService in_service_s
+    # after launch, so running counts instances that cannot consume yet (EngineSettings.in_service_s).
+    launch_hook: bool = True
+    in_service_s: float = IN_SERVICE_S
 
     def __post_init__(self) -> None:
+        if not self.launch_hook and self.platform is Platform.ECS:
+            raise ValueError(
+                "--no-launch-hook is EC2 only: ECS counts a task as running once its container started"
+            )
+        if not (math.isfinite(self.in_service_s) and self.in_service_s >= 0):
+            raise ValueError(f"--in-service-seconds must be a finite number >= 0, got {self.in_service_s!r}")
         if self.platform is Platform.ECS and self.period_s != 60:
             raise ValueError(
                 f"--period-seconds {self.period_s} is EC2 only: Application Auto Scaling (ECS) target"
@@ -92,7 +114,9 @@ class FleetSettings:
             bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
             shutdown_after_minutes=self.keep_warm_minutes if self.keeps_warm else self.shutdown_minutes,
             fast_lane_steps=FAST_LANE_STEPS if self.fast_lane else (),
-            scale_in_lane_steps=SCALE_IN_LANE_STEPS if self.scale_in_lane else (),
+            # KeepWarm: scale-in only through the lane and the shutdown alarm (scaling.backlog).
+            disable_scale_in=self.keeps_warm,
+            scale_in_lane_steps=SCALE_IN_LANE_STEPS if self.scale_in_lane or self.keeps_warm else (),
             step_alarm_period_s=STEP_ALARM_PERIOD_S,
         )
 
@@ -107,6 +131,11 @@ class FleetSettings:
             max_wait_share=self.max_wait_share,
         )
         return plan_whole_budget(model) if self.fifo else model
+
+    @property
+    def published_in_service_s(self) -> float | None:
+        """When the running count sees a launch (None: once it consumes; see EngineSettings)."""
+        return None if self.launch_hook else self.in_service_s
 
     @property
     def keeps_warm(self) -> bool:
@@ -170,10 +199,6 @@ def our_backlog(visible: int, in_flight: int, running: int) -> float:
     return backlog_per_instance(visible, in_flight, running)
 
 
-def our_backlog_warm(visible: int, in_flight: int, running: int) -> float:
-    return backlog_per_instance(visible, in_flight, running, keep_warm=True)
-
-
 class TargetTracking:
     """A policy on the AWS control-plane model: a metric, an initial target, and a retuning rule."""
 
@@ -188,6 +213,8 @@ class TargetTracking:
         self.plane = ControlPlane(settings.control_plane(target))
         self.retune_rule = retune_rule  # "tuned", "aws" or "static"
         self._metric = metric
+        # (source, scaled out) -> how many periods that policy changed the desired capacity.
+        self.activity: Counter[tuple[Source, bool]] = Counter()
         self._age: QueueAge | None = None
         self._settled_since_s: float | None = None  # the first settled period of the current run
 
@@ -215,7 +242,7 @@ class TargetTracking:
             period = PeriodInput.missing(obs.now_s, obs.running, obs.desired)
         else:
             metric = self._metric(obs.visible, obs.in_flight, obs.running)
-            if self.settings.fifo and metric is not None and self._metric in (our_backlog, our_backlog_warm):
+            if self.settings.fifo and metric is not None and self._metric is our_backlog:
                 metric = cap_backlog_per_instance(
                     metric,
                     visible=obs.visible,
@@ -226,6 +253,9 @@ class TargetTracking:
                 )
             period = PeriodInput(obs.now_s, metric, obs.visible, obs.in_flight, obs.running, obs.desired)
         result = self.plane.evaluate(period)
+        for action in result.actions:
+            if action.applied:
+                self.activity[action.source, action.is_scale_out] += 1
         return Step(result.desired, int(result.changed))
 
     def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
@@ -325,24 +355,23 @@ def make_controller(
 
     ``initial_target``: the `tuned` policy's InitialTarget when the user sets one (`qas plan`).
     """
-    metric = our_backlog_warm if settings.keeps_warm else our_backlog
     if settings.fifo:
         # On a FIFO queue the oldest message waits behind its own group, which capacity cannot drain:
         # no SLO guard and no fast lane (fifo-hot-group: the fast lane took the peak from 2 to 10
         # instances for the same 70.8% attainment). The template drops both for a .fifo queue; the
         # target model plans the whole budget (scaling.fifo.plan_whole_budget). No scale-in lane: on
         # fifo-hot-group under aws it raised the cost from 2.03x to 2.30x (peak 3 -> 8) for the same
-        # 70.65%; fifo-backlog went 4.21x -> 2.97x.
+        # 70.65%; fifo-backlog went 4.21x -> 2.97x. (KeepWarm turns the lane back on, as in the template.)
         settings = dataclasses.replace(settings, slo_guard_share=0.0, fast_lane=False, scale_in_lane=False)
     if name == "tuned" and initial_target is not None:
-        return TargetTracking(settings, initial_target, "tuned", metric)
+        return TargetTracking(settings, initial_target, "tuned", our_backlog)
     if name == "tuned":
         estimate = DurationStats(samples=1, mean_s=expected_mean_s)
         first = decide_target(
             1.0, estimate, settings.target_model(), GuardRails(min_samples=1, max_step_ratio=1e9)
         )
         initial = min(max(first.target, settings.rails.min_target), settings.rails.max_target)
-        return TargetTracking(settings, initial, "tuned", metric)
+        return TargetTracking(settings, initial, "tuned", our_backlog)
     # The other designs: none of this project's additions (no KeepWarm either: their shutdown alarm
     # waits ShutdownAfterMinutes).
     settings = dataclasses.replace(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from qas.sim.api_calls import ApiCalls
 from qas.sim.engine import EngineSettings, SimResult, Simulation
 from qas.sim.policies import REFERENCE, FleetSettings, make_controller
 from qas.sim.realism import IDEAL, Realism
@@ -34,6 +35,7 @@ def simulate(
     initial_target: float | None = None,
     fifo_aware: bool = True,
     realism: Realism = IDEAL,
+    api_calls: ApiCalls | None = None,
 ) -> SimResult:
     """``fifo_aware=False`` runs a grouped trace with the fleet as given (the benchmark's measure of
     what the group cap and the FIFO bootstrap save)."""
@@ -46,9 +48,10 @@ def simulate(
         initial_running=fleet.max_capacity if policy == REFERENCE else 0,
         realism=realism,
         duration_source=fleet.duration_source,
+        in_service_s=fleet.published_in_service_s,
         **({} if drain_s is None else {"drain_s": drain_s}),
     )
     if fifo_aware and trace.group is not None and not fleet.fifo:
         fleet = as_fifo(fleet)
     controller = make_controller(policy, fleet, expected_mean(trace), initial_target)
-    return Simulation(trace, controller, engine, fleet.slo_s).run()
+    return Simulation(trace, controller, engine, fleet.slo_s, api_calls).run()

@@ -65,7 +65,7 @@ def take_sample(
     sources: Sources, metrics: FleetMetrics, high_resolution: bool, target: float | None = None
 ) -> BacklogSample:
     """One sample: read every side, then publish all metrics in one call, zeros included."""
-    sample = dataclasses.replace(sources.sample(), target=target, keep_warm=sources.keep_warm)
+    sample = dataclasses.replace(sources.sample(), target=target)
     with fail_loudly("publish metrics"):
         metrics.put(sample.metrics(), datetime.now(UTC), storage_resolution=1 if high_resolution else 60)
     logger.info(

@@ -41,9 +41,6 @@ class PublisherSettings(FleetSettings):
     # The target-tracking policy: ScaleOutPressure divides by its target, and the FIFO group cap is
     # expressed in it; unset: no pressure metric (and no FIFO).
     policy_name: str = Field(default="", alias="SCALING_POLICY_NAME")
-    # KeepWarm: BacklogPerInstance never reaches 0 while an instance runs, so only the shutdown
-    # alarm takes the fleet to zero (scaling.backlog.keeps_warm says when a cold start is too long).
-    keep_warm: bool = Field(default=False, alias="KEEP_WARM")
     high_resolution: bool = Field(default=False, alias="HIGH_RESOLUTION")
     sample_interval_s: int = Field(default=10, alias="SAMPLE_INTERVAL_SECONDS", ge=1, le=60)
 

@@ -25,7 +25,6 @@ class Sources:
     peers: dict[str, Fleet] = field(default_factory=dict)
     policy: TargetPolicy | None = None  # FIFO only: the group cap is expressed in the target's units
     concurrency: int = 1
-    keep_warm: bool = False
     _target: float | None = None
 
     @classmethod
@@ -43,7 +42,6 @@ class Sources:
             peers={n: peer_fleet(settings.platform.value, n, settings.ecs_cluster) for n in settings.peers},
             policy=policy,
             concurrency=settings.worker_concurrency,
-            keep_warm=settings.keep_warm,
         )
 
     def known_target(self, target: float) -> None:

@@ -25,6 +25,12 @@ published and apply the desired capacity it returns. It models:
   percentage of the highest step the pressure reaches (never more than the pressure asks for, so it
   never overshoots target tracking), counted from running capacity as EC2 step scaling does while
   instances warm up, so a breach that lasts while capacity boots adds nothing twice;
+* the scale-in lane (``scaling.scale_in_lane``): its step starts from the running capacity too, on
+  both platforms; EC2 takes no action when the result is not below desired, ECS sets it, so while
+  protected tasks drain (running > desired) a scale-in step can RAISE the desired count. ECS: "the
+  actual running task count in a service is the value that Service Auto Scaling uses as its starting
+  point, as opposed to the desired count"
+  (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-auto-scaling.html);
 * alarms re-fire their action every period while they stay in ALARM, as real alarms do;
 * several policies at once: any one can scale out (the largest capacity wins); a step policy's
   scale-in is not blocked by target tracking.
@@ -201,14 +207,18 @@ class PeriodInput:
     metric: float | None  # the value the target-tracking policy tracks; None = missing datapoint
     visible: int
     in_flight: int
-    running: int  # EC2 InService instances / ECS running tasks
+    running: int  # EC2 InService instances / ECS running tasks: where step adjustments start
     desired: int
+    # The published ScaleInPressure; None: computed from the metric, as the publisher does.
+    scale_in_pressure: float | None = None
 
     def __post_init__(self) -> None:
         if min(self.visible, self.in_flight, self.running, self.desired) < 0:
             raise ValueError(f"counts cannot be negative: {self}")
         if self.metric is not None and (not math.isfinite(self.metric) or self.metric < 0):
             raise ValueError(f"metric must be a non-negative number or None, got {self.metric!r}")
+        if self.scale_in_pressure is not None and not self.scale_in_pressure >= 0:
+            raise ValueError(f"scale_in_pressure must be >= 0, got {self.scale_in_pressure!r}")
 
     @classmethod
     def missing(cls, now_s: float, running: int, desired: int) -> PeriodInput:
@@ -323,9 +333,12 @@ class ControlPlane:
 
     def _lane_pressure(self, period: PeriodInput) -> float:
         """The published ScaleInPressure; a missing datapoint (or no lane) is never below it."""
-        if period.metric is None or not self.config.scale_in_lane_steps:
+        steps = self.config.scale_in_lane_steps
+        if period.metric is None or not steps:
             return math.inf  # TreatMissingData notBreaching
-        return scale_in_pressure(period.metric, period.running, period.desired, self._target)
+        if period.scale_in_pressure is not None:
+            return period.scale_in_pressure
+        return scale_in_pressure(period.metric, period.running, period.desired, self._target, steps)
 
     def _fast_state(self) -> AlarmState:
         if not self.config.fast_lane_steps:
@@ -371,11 +384,10 @@ class ControlPlane:
                 proposals.append((Source.FAST_LANE, self._clamp(stepped), reason))
         if step_due and self._lane_state() is AlarmState.ALARM:
             pressure = self._lane.points[-1]
-            steps = cfg.scale_in_lane_steps
-            lane = None if pressure is None else scale_in_lane_capacity(pressure, desired, steps)
-            if lane is not None and self._clamp(lane) < desired:
+            lane = self._lane_capacity(pressure, period)
+            if lane is not None:
                 reason = f"scale-in pressure {pressure:.2f} for {cfg.scale_in_lane_datapoints} periods"
-                proposals.append((Source.SCALE_IN_LANE, self._clamp(lane), reason))
+                proposals.append((Source.SCALE_IN_LANE, lane, reason))
         if step_due and self._shutdown.state(_positive) is AlarmState.ALARM:
             proposals.append(
                 (Source.SHUTDOWN, 0, f"queue empty for {cfg.shutdown_datapoints} periods with desired>0")
@@ -420,6 +432,23 @@ class ControlPlane:
         self._shutdown.push(shutdown)
         self._lane.push(lane)
         return True
+
+    def _lane_capacity(self, pressure: float | None, period: PeriodInput) -> int | None:
+        """What the scale-in lane's step sets the desired capacity to, or None for no action.
+
+        The step starts from the running capacity. EC2 takes no action when the result is not below
+        the desired capacity; ECS sets it, so while protected tasks drain (running > desired) a
+        scale-in step can raise the desired count (see the module docstring's sources).
+        """
+        if pressure is None:
+            return None
+        stepped = scale_in_lane_capacity(pressure, period.running, self.config.scale_in_lane_steps)
+        if stepped is None:
+            return None
+        capacity = self._clamp(stepped)
+        if capacity < period.desired or (self.config.platform is Platform.ECS and capacity > period.desired):
+            return capacity
+        return None
 
     def _clamp(self, capacity: int) -> int:
         return min(max(capacity, self.config.min_capacity), self.config.max_capacity)

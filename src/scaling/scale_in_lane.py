@@ -15,13 +15,19 @@ then idles for 15 minutes: without the lane the d2 trace costs 2.24x the work in
 
 Safety, so the lane never removes what target tracking would keep:
 
-* the pressure is this fleet's backlog per DESIRED instance over the target, because step
-  adjustments are relative to the desired capacity (protected instances still draining after a
-  scale-in keep running, and dividing by them would remove capacity twice);
+* a step adjustment starts from the RUNNING capacity, not the desired one: ECS applies it to "the
+  actual running task count ... as opposed to the desired count"
+  (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-auto-scaling.html), EC2 to the
+  current capacity, taking no action when the result is not below desired
+  (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html). While protected
+  instances or tasks drain after a scale-in, running exceeds desired, and on ECS a -10% step of the
+  running count would RAISE the desired count. So the pressure is this fleet's backlog per running
+  instance over the target, and it is reported only when the step it selects, applied to the running
+  count, lands below the desired count;
 * each step removes what its interval's UPPER bound allows (pressure below 0.5 keeps half), and AWS
   rounds a negative adjustment toward zero, so the new capacity covers ``backlog / target``; a
   fraction of an instance rounds to -1, so no pressure is reported unless one instance fewer covers it;
-* it never takes the last instance (the pressure is at least ``1 / desired``): going to zero stays the
+* it never takes the last instance (the pressure is at least ``1 / running``): going to zero stays the
   shutdown alarm's job, after ``ShutdownAfterMinutes`` of an empty queue (KeepWarm holds);
 * no scale-in while capacity boots (running < desired): target tracking's warm-up rule, kept.
 """
@@ -36,8 +42,14 @@ SCALE_IN_LANE_DATAPOINTS = 5  # minutes below it; target tracking needs 15
 SCALE_IN_LANE_STEPS: tuple[tuple[float, int], ...] = ((0.25, 75), (0.5, 50), (0.75, 25), (0.9, 10))
 
 
-def scale_in_pressure(backlog_per_instance: float, running: int, desired: int, target: float) -> float:
-    """This fleet's backlog per desired instance, as a share of the target (1.0: nothing to remove).
+def scale_in_pressure(
+    backlog_per_instance: float,
+    running: int,
+    desired: int,
+    target: float,
+    steps: tuple[tuple[float, int], ...] = SCALE_IN_LANE_STEPS,
+) -> float:
+    """This fleet's backlog per running instance, as a share of the target (1.0: nothing to remove).
 
     ``backlog_per_instance`` is the published metric (it divides by all running capacity on the
     queue, peers included), so ``backlog_per_instance * running`` is this fleet's share.
@@ -49,23 +61,27 @@ def scale_in_pressure(backlog_per_instance: float, running: int, desired: int, t
     if desired <= 1 or running < desired:
         return 1.0
     share = backlog_per_instance * running  # this fleet's backlog
-    if share > (desired - 1) * target:
+    if share > (running - 1) * target:
         # AWS removes at least one instance for any step (a fraction rounds to -1): only report a
         # pressure when one instance fewer still covers what target tracking asks for.
         return 1.0
-    return max(share / (desired * target), 1.0 / desired)
+    pressure = max(share / (running * target), 1.0 / running)
+    after = scale_in_lane_capacity(pressure, running, steps)
+    # A step that would not go below desired does nothing on EC2 and raises desired on ECS.
+    return pressure if after is not None and after < desired else 1.0
 
 
 def scale_in_lane_capacity(
-    pressure: float, desired: int, steps: tuple[tuple[float, int], ...] = SCALE_IN_LANE_STEPS
+    pressure: float, running: int, steps: tuple[tuple[float, int], ...] = SCALE_IN_LANE_STEPS
 ) -> int | None:
-    """The step policy's new desired capacity for this pressure, or None when no step applies."""
+    """The step policy's new capacity for this pressure, counted from the running capacity (the step's
+    starting point on EC2 and ECS), or None when no step applies."""
     # Below an alarm's threshold a step's upper bound is inclusive (EC2 and Application Auto Scaling
     # step scaling docs): at exactly 0.5 the -50% step applies.
     percent = next((removed for upper, removed in sorted(steps) if pressure <= upper), None)
-    if percent is None or desired <= 1 or pressure >= max(upper for upper, _ in steps):
+    if percent is None or running <= 1 or pressure >= max(upper for upper, _ in steps):
         return None
-    removal = desired * percent / 100
+    removal = running * percent / 100
     # AWS rounds a PercentChangeInCapacity result: between 0 and -1 to -1, below -1 toward zero.
     removed = 1 if removal < 1 else math.floor(removal)
-    return max(1, desired - removed)
+    return max(1, running - removed)

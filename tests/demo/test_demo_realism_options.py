@@ -65,9 +65,11 @@ def test_policy_parts_reach_the_template_and_the_model() -> None:
     with pytest.raises(ValueError, match="--keep-warm"):
         DemoConfig(keep_warm_minutes=0)
 
-    # Deployed on the emulator, the model the demo runs takes what the template then creates
+    # Deployed on the emulator, the model the demo runs takes what the template then creates: KeepWarm
+    # turns target tracking's scale-in off and the scale-in lane back on (scaling.backlog)
     with deploy(cfg) as stack:
-        assert (stack.control.fast_lane_steps, stack.control.scale_in_lane_steps) == ((), ())
+        assert (stack.control.fast_lane_steps, stack.control.scale_in_lane_steps) == ((), SCALE_IN_LANE_STEPS)
+        assert stack.control.disable_scale_in
         assert stack.control.shutdown_after_minutes == 7
     with deploy(config_from(parse("--quick"))) as stack:
         assert stack.control.fast_lane_steps == FAST_LANE_STEPS

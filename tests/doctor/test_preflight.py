@@ -19,6 +19,7 @@ from tests.doctor.conftest import ALL_SERVICES, REGION, Account
 TEMPLATE = emulator.REPO_ROOT / "template.yaml"
 STACK = "qas-dev"
 REPOSITORY = "qas-dev-workerrepository"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/abc"
 
 
 def _deploy(account: Account, **parameters: str) -> DeployConfig:
@@ -214,11 +215,7 @@ def test_a_fleet_that_is_off_needs_no_image_yet(account: Account) -> None:
 @pytest.mark.parametrize(
     ("parameters", "words"),
     [
-        ({"UseFargateSpot": "true", "FargateCpuArchitecture": "ARM64"}, ("FargateSpotRunsX86Only", "X86_64")),
-        (
-            {"ExistingQueueKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/abc"},
-            ("QueueKeyNeedsExistingQueue",),
-        ),
+        ({"ExistingQueueKmsKeyArn": KEY_ARN}, ("QueueKeyNeedsExistingQueue",)),
         ({"UseFargateSpot": "maybe"}, ("UseFargateSpot", "true, false")),
         ({"WorkerImageTgs": "v1"}, ("WorkerImageTgs", "not a parameter")),
     ],
@@ -329,12 +326,11 @@ def test_cli_honours_profile_and_exit_codes(
     assert cli.main(argv) == 0
     assert "FAIL" not in capsys.readouterr().out
 
-    samconfig.write_text(
-        samconfig.read_text().replace('ECS"', 'ECS", "UseFargateSpot=true", "FargateCpuArchitecture=ARM64"')
-    )
+    samconfig.write_text(samconfig.read_text().replace('ECS"', f'ECS", "ExistingQueueKmsKeyArn={KEY_ARN}"'))
     assert cli.main(argv) == 1
     out = capsys.readouterr().out
-    assert "[FAIL] parameters: rule FargateSpotRunsX86Only" in out and "fix: Fargate Spot runs X86_64" in out
+    assert "[FAIL] parameters: rule QueueKeyNeedsExistingQueue" in out
+    assert "fix: ExistingQueueKmsKeyArn is the key of an ExistingQueueArn" in out
 
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.delenv("AWS_REGION")

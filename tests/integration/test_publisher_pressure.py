@@ -60,7 +60,7 @@ def test_ec2_publishes_pressure_against_the_target_in_force(monkeypatch, context
     assert describes == [{"AutoScalingGroupName": ASG_NAME, "PolicyNames": [POLICY]}]
 
 
-def test_ec2_publishes_the_scale_in_pressure_per_desired_instance(monkeypatch, context):
+def test_ec2_publishes_the_scale_in_pressure_per_running_instance(monkeypatch, context):
     # Given 1 message in flight on 4 InService instances, all of them asked for, and a target of 2.5
     url = make_queue()
     fill_queue(url, visible=0, in_flight=1)

@@ -130,10 +130,7 @@ def test_the_stack_never_creates_the_ecs_service_linked_role(platform: str) -> N
 @pytest.mark.parametrize(
     ("parameters", "rules"),
     [
-        (
-            {"WorkerPlatform": "ECS", "UseFargateSpot": "true", "FargateCpuArchitecture": "ARM64"},
-            {"FargateSpotRunsX86Only"},
-        ),
+        ({"WorkerPlatform": "ECS", "UseFargateSpot": "true", "FargateCpuArchitecture": "ARM64"}, set()),
         ({"WorkerPlatform": "ECS", "UseFargateSpot": "true", "FargateCpuArchitecture": "X86_64"}, set()),
         ({"WorkerPlatform": "ECS", "UseFargateSpot": "false", "FargateCpuArchitecture": "ARM64"}, set()),
         ({"WorkerPlatform": "EC2", "UseFargateSpot": "true", "FargateCpuArchitecture": "ARM64"}, set()),
@@ -144,9 +141,28 @@ def test_the_stack_never_creates_the_ecs_service_linked_role(platform: str) -> N
 def test_rules_reject_what_aws_can_never_run(parameters: dict[str, str], rules: set[str]) -> None:
     # The translated template is what CloudFormation evaluates: SAM must pass the Rules through.
     template = emulator.translate(parameters={"WorkerPlatform": parameters.get("WorkerPlatform", "EC2")})
-    assert set(template["Rules"]) == {"FargateSpotRunsX86Only", "QueueKeyNeedsExistingQueue"}
+    assert set(template["Rules"]) == {"QueueKeyNeedsExistingQueue"}
     values = config.effective_parameters(template, parameters)
     assert {name for name, _ in config.broken_rules(template, values)} == rules
+
+
+@pytest.mark.parametrize("architecture", ["X86_64", "ARM64"])
+def test_samconfig_default_runs_on_fargate_spot_with_either_architecture(architecture: str) -> None:
+    # Given samconfig's default environment (Fargate Spot), with or without deploy.md's Graviton advice
+    deploy = config.read_samconfig(ROOT / "samconfig.toml", "default")
+    parameters = {**deploy.parameters, "FargateCpuArchitecture": architecture}
+    template, resolver = _resolved(parameters)
+    # Then nothing rejects it, and the service runs FARGATE_SPOT on a platform version that supports
+    # the architecture: ARM64 needs 1.4.0 or later, X86_64 1.3.0 or later (ECS API reference,
+    # CapacityProviderStrategyItem).
+    assert config.broken_rules(template, config.effective_parameters(template, parameters)) == []
+    resources = _active(template, resolver)
+    service = resources["WorkerService"]["Properties"]
+    assert [item["CapacityProvider"] for item in service["CapacityProviderStrategy"]] == ["FARGATE_SPOT"]
+    version = tuple(int(part) for part in service["PlatformVersion"].split("."))
+    assert version >= (1, 4, 0)
+    platform = resources["TaskDefinition"]["Properties"]["RuntimePlatform"]
+    assert platform == {"OperatingSystemFamily": "LINUX", "CpuArchitecture": architecture}
 
 
 # ---------------------------------------------------------------- 5: SSE-KMS existing queue

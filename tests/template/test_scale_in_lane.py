@@ -91,12 +91,17 @@ def test_off_or_a_fifo_queue_removes_the_alarm_and_the_policies(
     assert {"BootstrapAlarm", "ShutdownAlarm"} <= active({"WorkerPlatform": platform, **parameters})
 
 
-def test_condition_mirrors_the_fast_lane(translated: dict[str, Any]) -> None:
+def test_condition_mirrors_the_fast_lane_unless_keep_warm_needs_it(translated: dict[str, Any]) -> None:
     conditions = translated["Conditions"]
     assert conditions["ScaleInLaneOn"] == {
-        "Fn::And": [
-            {"Fn::Equals": [{"Ref": "ScaleInLane"}, "true"]},
-            {"Fn::Not": [{"Condition": "AnyFifoQueue"}]},
+        "Fn::Or": [
+            {"Condition": "KeepWarmOn"},  # target tracking's scale-in is off then (test_keep_warm.py)
+            {
+                "Fn::And": [
+                    {"Fn::Equals": [{"Ref": "ScaleInLane"}, "true"]},
+                    {"Fn::Not": [{"Condition": "AnyFifoQueue"}]},
+                ]
+            },
         ]
     }
     assert {translated["Resources"][logical_id]["Condition"] for logical_id in LANE_RESOURCES} == {

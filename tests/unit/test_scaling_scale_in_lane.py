@@ -17,11 +17,16 @@ from scaling.scale_in_lane import (
 )
 
 
-def test_pressure_is_backlog_per_desired_instance_over_the_target() -> None:
+def test_pressure_is_backlog_per_running_instance_over_the_target() -> None:
     # 6 messages, 10 running and desired, target 3: 0.6 per instance / 3 = 0.2
     assert scale_in_pressure(backlog_per_instance(6, 0, 10), 10, 10, 3.0) == pytest.approx(0.2)
-    # 4 desired but 10 still running (protected, draining): this fleet holds 6, per DESIRED instance
-    assert scale_in_pressure(backlog_per_instance(6, 0, 10), 10, 4, 3.0) == pytest.approx(0.5)
+    # 4 desired but 10 still running (protected, draining): the step starts from the 10 running, so
+    # the pressure is per RUNNING instance: 0.2 -> -75% of 10 = 3 left, below the 4 desired
+    assert scale_in_pressure(backlog_per_instance(6, 0, 10), 10, 4, 3.0) == pytest.approx(0.2)
+    # 8 desired of those 10: the -75% step would leave 3, fine; but 20 messages (pressure 0.67 -> -25%
+    # of 10 = 8 left) would not go below the 8 desired: on ECS it could raise them, so nothing is reported
+    assert scale_in_pressure(backlog_per_instance(6, 0, 10), 10, 8, 3.0) == pytest.approx(0.2)
+    assert scale_in_pressure(backlog_per_instance(20, 0, 10), 10, 8, 3.0) == 1.0
 
 
 def test_pressure_never_lets_the_lane_take_the_last_instance_or_booting_capacity() -> None:

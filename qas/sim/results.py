@@ -1,0 +1,78 @@
+"""What one simulation measured: the summary ``qas simulate`` prints and the timeline charts draw."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scaling.target import DurationStats
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    t_s: float
+    visible: int
+    in_flight: int
+    running: int
+    desired: int
+    target: float | None
+    oldest_age_s: float = 0.0  # as the publisher saw it
+
+
+@dataclass
+class SimResult:
+    messages: int
+    completed: int
+    lost: int
+    slo_attainment: float
+    latency_p50_s: float
+    latency_p95_s: float
+    latency_p99_s: float
+    instance_seconds: float
+    work_seconds: float
+    cost_ratio: float
+    scale_actions: int
+    peak_capacity: int
+    redeliveries: int
+    simulated_s: float
+    spot_interruptions: int = 0
+    launch_failures: int = 0
+    missed_samples: int = 0
+    timeline: list[TimelinePoint] = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict[str, float | int | None]:
+        """The measures, as ``qas simulate --json`` prints them."""
+        return {
+            "messages": self.messages,
+            "completed": self.completed,
+            "lost": self.lost,
+            "slo_attainment": round(self.slo_attainment, 6),
+            "latency_p50_s": round(self.latency_p50_s, 3),
+            "latency_p95_s": round(self.latency_p95_s, 3),
+            "latency_p99_s": round(self.latency_p99_s, 3),
+            "instance_seconds": round(self.instance_seconds, 3),
+            "work_seconds": round(self.work_seconds, 3),
+            # No work at all (an empty trace) has no ratio; JSON has no Infinity.
+            "cost_ratio": round(self.cost_ratio, 4) if math.isfinite(self.cost_ratio) else None,
+            "scale_actions": self.scale_actions,
+            "peak_capacity": self.peak_capacity,
+            "redeliveries": self.redeliveries,
+            "simulated_s": round(self.simulated_s, 3),
+            "spot_interruptions": self.spot_interruptions,
+            "launch_failures": self.launch_failures,
+            "missed_samples": self.missed_samples,
+        }
+
+
+def duration_stats(durations: list[float], percentile: float) -> DurationStats | None:
+    if not durations:
+        return None
+    values = np.asarray(durations)
+    return DurationStats(
+        samples=len(durations),
+        mean_s=float(values.mean()),
+        tail_s=float(np.percentile(values, percentile)),
+        max_s=float(values.max()),
+    )
