@@ -98,4 +98,5 @@ def test_the_api_calls_command_prints_the_table(capsys: pytest.CaptureFixture[st
     assert "| `cloudwatch:PutMetricData` |" in out and "500 TPS" in out
     assert "| `autoscaling:DescribeAutoScalingInstances` |" in out  # the rollout check
     assert cli.main([*argv[:2], "nope"]) == 2
-    assert "unknown scenario: nope" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--scenarios" in err and "unknown nope" in err

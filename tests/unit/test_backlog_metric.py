@@ -12,23 +12,24 @@ from scaling.target import DurationStats
 
 
 @pytest.mark.parametrize(
-    ("visible", "in_flight", "running", "keep_warm", "metric"),
+    ("visible", "in_flight", "running", "metric"),
     [
-        (0, 0, 2, False, 0.0),  # an empty queue reads 0 without KeepWarm (the default)
-        (0, 0, 2, True, 0.005),  # with it, at least 0.01 in all: 0.01 / 2
-        (0, 0, 1, True, 0.01),
-        (0, 0, 0, True, 0.0),  # nothing running: nothing to keep warm
-        (3, 1, 2, True, 2.0),  # real work is above the floor
+        (0, 0, 2, 0.0),  # an empty queue reads 0, also with KeepWarm (it turns scale-in off instead)
+        (3, 1, 2, 2.0),  # (3 + 1) / 2
+        (3, 1, 0, 4.0),  # nothing running: divided by 1, so the datapoint exists and is large
+        (0, 5, 4, 1.25),  # in-flight work counts: 5 / 4
     ],
 )
-def test_the_warm_floor_applies_to_a_running_fleet_only(
-    visible: int, in_flight: int, running: int, keep_warm: bool, metric: float
+def test_the_metric_is_visible_plus_in_flight_per_running_instance(
+    visible: int, in_flight: int, running: int, metric: float
 ) -> None:
-    assert backlog_per_instance(visible, in_flight, running, keep_warm=keep_warm) == metric
+    assert backlog_per_instance(visible, in_flight, running) == metric
 
 
-def test_the_default_is_without_keep_warm() -> None:
-    assert backlog_per_instance(0, 0, 2) == 0.0
+@pytest.mark.parametrize(("visible", "in_flight", "running"), [(-1, 0, 1), (0, -1, 1), (0, 0, -1)])
+def test_negative_counts_are_refused(visible: int, in_flight: int, running: int) -> None:
+    with pytest.raises(ValueError, match="counts cannot be negative"):
+        backlog_per_instance(visible, in_flight, running)
 
 
 def test_keep_warm_auto_when_a_cold_start_takes_more_than_sixty_percent_of_the_slo() -> None:

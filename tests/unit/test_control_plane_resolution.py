@@ -7,7 +7,6 @@ returned) so that several policies can propose in the same period.
 
 from __future__ import annotations
 
-from scaling.backlog import backlog_per_instance
 from scaling.control_plane import (
     AlarmName,
     AlarmState,
@@ -63,13 +62,12 @@ def test_the_lowest_scale_in_wins_target_tracking_below_the_lane() -> None:
 
 
 def test_the_shutdown_alarm_wins_over_keep_warms_last_instance() -> None:
-    # With KeepWarm the metric of an empty queue is 0.01 / running, and target tracking keeps one:
-    # ceil(3 x 0.01 / 3 / 4) = 1. After 15 empty minutes the shutdown alarm asks for 0, which wins.
-    warm = backlog_per_instance(0, 0, 3, keep_warm=True)
+    # KeepWarm turns target tracking's scale-in off (DisableScaleIn), so an empty queue (metric 0)
+    # never makes it remove the warm instances; after 15 empty minutes the shutdown alarm asks for 0.
     results = same(
-        ControlPlane(ControlPlaneConfig(target=4.0)),
+        ControlPlane(ControlPlaneConfig(target=4.0, disable_scale_in=True)),
         15,
-        metric=warm,
+        metric=0.0,
         visible=0,
         in_flight=0,
         running=3,
@@ -77,7 +75,7 @@ def test_the_shutdown_alarm_wins_over_keep_warms_last_instance() -> None:
     )
     assert all(r.actions == () for r in results[:14])
     assert results[14].desired == 0
-    assert summary(results[14]) == [(Source.TARGET_TRACKING, 1, False), (Source.SHUTDOWN, 0, True)]
+    assert summary(results[14]) == [(Source.SHUTDOWN, 0, True)]
 
 
 def test_a_policy_asking_for_the_current_capacity_does_not_block_a_scale_in() -> None:

@@ -41,7 +41,9 @@ def test_a_fully_protected_fleet_blocks_every_excess_instance() -> None:
     ("metric", "running", "desired", "pressure"),
     [
         (4.0, 10, 10, 1.0),  # 40 messages > 9 x 4: one instance fewer could not hold them
-        (3.6, 10, 10, 0.9),  # 36 = 9 x 4: exactly what 9 instances hold
+        (3.6, 10, 10, 1.0),  # 36 = 9 x 4 -> 0.9, the threshold itself selects no step: nothing to report
+        (3.4, 10, 10, 0.85),  # 34 <= 9 x 4 -> 0.85: -10% of 10 = 9, below desired
+        (3.4, 10, 9, 1.0),  # the same step from 10 running lands on 9 = desired: no action, not reported
         (0.0, 10, 10, 0.1),  # empty: the floor 1 / desired
         (0.0, 1, 1, 1.0),  # the last instance is the shutdown alarm's
         (0.0, 3, 4, 1.0),  # capacity still booting

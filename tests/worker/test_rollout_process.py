@@ -23,6 +23,7 @@ from qas.metadata_stubs import EcsAgentStub, ImdsStub
 from scaling.rollout import PREFERENCES
 from tests.worker.aws_proxy import AwsProxy
 from tests.worker.conftest import NO_RETRY, REGION, Aws, WorkerProcess, job, wait_until
+from worker.termination import TERMINATING_EXIT_CODE
 
 pytestmark = pytest.mark.slow
 
@@ -185,6 +186,7 @@ class EmulatedRefresh:
                 wait_until(lambda: len(worker.outcomes("processed")) >= seen + 20, what="20 more jobs")
                 if self._protected(instance_id):
                     return "still protected: the refresh fails after an hour (Wait)"
+        self._proxy.lifecycle.states[instance_id] = "Terminating:Wait"
         imds.lifecycle_state = "Terminated"
         wait_until(
             lambda: any(call["Action"] == "CompleteLifecycleAction" for call in self._proxy.lifecycle_calls),
@@ -225,7 +227,7 @@ def test_an_instance_refresh_replaces_a_busy_instance_under_a_steady_backlog(
 
         # Then it is replaced through the drain: running short jobs finish, the long one is handed back
         assert outcome == "replaced"
-        assert worker.wait(timeout=60) == 0
+        assert worker.wait(timeout=60) == TERMINATING_EXIT_CODE
         assert aws.counts(queue_url)[0] > 0, "the backlog is still there: the instance was busy"
         assert [(line["job_id"], line["visibility_s"]) for line in worker.outcomes("released")] == [
             ("long", 0)
