@@ -130,7 +130,8 @@ def _require_queues_in(region: str, settings: Settings) -> None:
     """Every queue in the worker's own region. botocore sends a call to the client's regional
     endpoint whatever region the QueueUrl names, so a queue elsewhere answers "does not exist";
     and the template's SLO alarm cannot watch another region's AWS/SQS metrics, so the stack
-    rejects such queues instead of serving them halfway (docs/deploy.md)."""
+    rejects such queues instead of serving them halfway (docs/deploy.md;
+    docs/aws-behaviour.md#sqs-client-region)."""
     for variable, urls in (("QUEUE_URL", (settings.queue_url,)), ("WORKER_QUEUE_URLS", settings.queue_urls)):
         for url in urls:
             elsewhere = queue_region(url)

@@ -96,7 +96,8 @@ class Leases:
         job.state = State.DELETING
         self._deletes.append(job)
         if is_fifo(self._queue_of(job)):
-            # The group's next message is handed out only once this delete lands: do not wait a tick.
+            # The group's next message is handed out only once this delete lands: do not wait a tick
+            # (docs/aws-behaviour.md#sqs-fifo-group-batch).
             self._settle_now.set()
 
     def release(self, job: Job, seconds: int) -> None:

@@ -194,7 +194,8 @@ class Publisher:
                     )
                 except (ClientError, NoConnectionError) as error:
                     # CloudWatch answered with an error, or no connection was made: nothing was
-                    # recorded, so sending it again cannot count it twice.
+                    # recorded, so sending it again cannot count it twice
+                    # (docs/aws-behaviour.md#botocore-sent-or-not).
                     refusal = error
                     continue
                 except Exception as error:

@@ -43,7 +43,8 @@ class NoProtection:
 
 
 class Ec2InstanceProtection:
-    """Instance id from IMDSv2, then autoscaling:SetInstanceProtection on the fleet's ASG."""
+    """Instance id from IMDSv2, then autoscaling:SetInstanceProtection on the fleet's ASG (it holds off
+    scale-in only: docs/aws-behaviour.md#asg-scale-in-protection)."""
 
     def __init__(self, autoscaling: AutoScalingClient, group_name: str, imds: Imds) -> None:
         self._autoscaling = autoscaling
@@ -71,7 +72,8 @@ class Ec2InstanceProtection:
 
 
 class EcsTaskProtection:
-    """PUT $ECS_AGENT_URI/task-protection/v1/state; the protection expires, so it is renewed."""
+    """PUT $ECS_AGENT_URI/task-protection/v1/state; the protection expires, so it is renewed
+    (docs/aws-behaviour.md#ecs-task-protection)."""
 
     def __init__(self, agent_uri: str, expires_minutes: int) -> None:
         self._url = f"{agent_uri}/task-protection/v1/state"

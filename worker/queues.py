@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("worker")
 
 T = TypeVar("T")
-BATCH = 10  # SQS batch limit (receive, delete, change visibility)
+BATCH = 10  # SQS batch limit (receive, delete, change visibility): docs/aws-behaviour.md#sqs-batch-10
 
 # Errors no retry can fix: the queue does not exist (a typo in the URL, another region, deleted),
 # this role may not use it, or its KMS key is unusable (the receive errors of the SQS API reference;
-# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/troubleshooting-api-errors.html).
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/troubleshooting-api-errors.html;
+# docs/aws-behaviour.md#sqs-receive-errors).
 # Throttling (RequestThrottled, KmsThrottled), OverLimit, 5xx and network errors are not here: retried.
 # Both spellings of a code count: botocore gives the legacy query code as Code and the modelled name
 # as QueryErrorCode (SQS's JSON protocol is query-compatible).
@@ -99,7 +100,8 @@ def queue_url(entry: str) -> str:
 
 
 def is_fifo(url: str) -> bool:
-    """A FIFO queue's name ends in .fifo (SQS requires the suffix)."""
+    """A FIFO queue's name ends in .fifo (SQS requires the suffix). A MessageGroupId alone means a fair
+    queue, not order: docs/aws-behaviour.md#sqs-message-group-standard."""
     return url.rstrip("/").endswith(".fifo")
 
 

@@ -14,10 +14,10 @@ from urllib.parse import urlparse
 
 from worker.queues import queue_url as queue_url_of
 
-# SQS hard limits.
+# SQS hard limits: docs/aws-behaviour.md#sqs-visibility-12h and #sqs-long-poll-20.
 MAX_VISIBILITY_SECONDS = 43_200  # 12 h, also the cap on a message's total invisibility from receive
 MAX_WAIT_SECONDS = 20
-# ECS task scale-in protection accepts 1..2880 minutes.
+# ECS task scale-in protection accepts 1..2880 minutes: docs/aws-behaviour.md#ecs-task-protection.
 MAX_PROTECTION_MINUTES = 2_880
 
 T = TypeVar("T")

@@ -35,7 +35,8 @@ from worker.lifecycle import TERMINATING_WAIT, LifecycleActions
 
 log = logging.getLogger("worker.termination")
 
-SPOT_PATH = "spot/instance-action"
+SPOT_PATH = "spot/instance-action"  # docs/aws-behaviour.md#ec2-spot-notice
+# The target state only, never the current one: docs/aws-behaviour.md#asg-target-lifecycle-imds
 LIFECYCLE_PATH = "autoscaling/target-lifecycle-state"
 TERMINATED = "Terminated"
 # A fifth of the template's 150 s hook timeout: three heartbeats in a row may fail before it ends

@@ -83,7 +83,8 @@ def _stack_resources(cfn: Any, stack_name: str) -> dict[str, str] | None:
 
 
 def check_queue_regions(context: Preflight) -> Finding:
-    """Every existing queue in the stack's region (common.regions says why another cannot work)."""
+    """Every existing queue in the stack's region (common.regions says why another cannot work). A
+    template rule cannot check it: docs/aws-behaviour.md#cfn-rule-functions."""
     check = "queue region"
     queues = [("ExistingQueueArn", arn) for arn in context.as_list("ExistingQueueArn")]
     queues += [("ExtraQueueArns", arn) for arn in context.as_list("ExtraQueueArns")]

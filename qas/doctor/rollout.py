@@ -41,6 +41,7 @@ def ecs_deployment(ecs: Any, cluster: str, service: str, now: datetime) -> Findi
     if not described:
         return problem("rollout", f"service {service} not found in cluster {cluster}", "redeploy the stack")
     deployments = described[0].get("deployments", [])
+    # PRIMARY is the newest deployment: docs/aws-behaviour.md#ecs-deployment-status
     primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
     if primary is None:
         return note("rollout", "the service reports no deployment")

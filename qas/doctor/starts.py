@@ -68,6 +68,7 @@ def _ecs(ecs: Any, cluster: str, service: str) -> Finding:
 
 
 def _ec2_activities(activities: list[Any]) -> Finding:
+    # An abandoned launch is a failed activity too: docs/aws-behaviour.md#asg-abandoned-launch-activity
     failed = [a for a in activities if a.get("StatusCode") in ("Failed", "Cancelled")]
     return _failures(
         Counter(a.get("StatusMessage", a.get("Description", "?")) for a in failed),

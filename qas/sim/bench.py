@@ -165,7 +165,7 @@ class BenchReport:
 
 
 def judge(results: dict[str, SimResult], reference: SimResult, steady: bool) -> dict[str, object]:
-    """The issue's goal for `tuned` against the baselines that ran (issue 10's margins: a baseline
+    """The goal for `tuned` against the baselines that ran (docs/simulator.md; the margins: a baseline
     dominates when it attains more than DOMINATED_POINTS more AND costs more than DOMINATED_COST less;
     among the policies that attain SLO_GOAL, tuned costs at most CHEAPEST_WITHIN x the cheapest)."""
     tuned = results["tuned"]

@@ -1,4 +1,4 @@
-"""Workload shapes that real traces have and Poisson-lognormal scenarios lack (issue 10).
+"""Workload shapes that real traces have and Poisson-lognormal scenarios lack.
 
 Job classes with durations orders of magnitude apart, a burst of the slow class, Pareto tails, jobs
 of hours, and days with silent nights. Seeded, like every generator in `qas.sim.traces`.

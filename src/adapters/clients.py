@@ -4,7 +4,7 @@ Never created at import, so tests make them inside their moto mock (call `reset_
 between tests) and a cold start pays only for the clients it uses. boto3 itself honours
 AWS_ENDPOINT_URL (an emulator), AWS_REGION and AWS_MAX_ATTEMPTS (standard mode default: 3).
 Every client is in the function's own region: the settings refuse a queue elsewhere (common.regions
-says why), so no client needs another.
+says why; docs/aws-behaviour.md#sqs-client-region), so no client needs another.
 """
 
 from __future__ import annotations

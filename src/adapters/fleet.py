@@ -115,7 +115,8 @@ ECS_DIMENSION: Final[Literal["ecs:service:DesiredCount"]] = "ecs:service:Desired
 
 
 class EcsServiceFleet:
-    """An ECS service: running = runningCount, desired = desiredCount."""
+    """An ECS service: running = runningCount, desired = desiredCount (every scaling activity starts
+    from the running count: docs/aws-behaviour.md#ecs-running-count)."""
 
     def __init__(self, cluster: str, service: str, client: ECSClient | None = None) -> None:
         self.cluster = cluster

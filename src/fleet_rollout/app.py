@@ -3,7 +3,9 @@ version (a new WorkerImageTag), safely for busy workers (scaling.rollout).
 
 Triggered by the EventBridge "CloudFormation Stack Status Change" event of the stack and by the
 group's "EC2 Auto Scaling Instance Refresh Succeeded" (the next refresh, when one was refused as
-already in progress); by hand with `aws lambda invoke`.
+already in progress); by hand with `aws lambda invoke`. Why the stack's event and not the group's:
+docs/aws-behaviour.md#eb-cfn-status-change; why a refresh after the running one:
+docs/aws-behaviour.md#ir-skip-matching.
 AWS calls: autoscaling:DescribeAutoScalingGroups, autoscaling:StartInstanceRefresh.
 """
 

@@ -1,4 +1,4 @@
-"""What only a real account shows (issue 11): each check here fails on the template before the fix.
+"""What only a real account shows: each check here fails on the template before the fix.
 
 First ECS deploy (service-linked role), updates (no DesiredCount, EC2 rollout), impossible parameter
 combinations (Rules), SSE-KMS existing queues, and an ECR lifecycle that keeps the running image.
