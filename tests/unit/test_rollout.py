@@ -19,7 +19,14 @@ from moto import mock_aws
 
 from adapters.rollout import AsgRollout
 from fleet_rollout.app import roll_out
-from scaling.rollout import PREFERENCES, FleetInstance, outdated, rollout_reason
+from scaling.rollout import (
+    PREFERENCES,
+    STACK_STATUS_CHANGE,
+    FleetInstance,
+    outdated,
+    rollout_reason,
+    skipped_because,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 STACK_UPDATED = json.loads((EVENTS / "fleet_rollout_stack_updated.json").read_text())
@@ -77,6 +84,25 @@ def test_which_events_start_a_rollout() -> None:
         rollout_reason({**REFRESH_SUCCEEDED, "detail-type": "EC2 Auto Scaling Instance Refresh Failed"})
         is None
     )
+
+
+def test_the_reason_and_the_skip_are_logged_in_words() -> None:
+    # roll_out returns and logs these: the reason a refresh started, or why none did.
+    assert rollout_reason(STACK_UPDATED) == "the stack update completed"
+    assert rollout_reason(REFRESH_SUCCEEDED) == "the previous instance refresh succeeded"
+    assert rollout_reason({}) == "invoked directly"
+    rolled_back = _with_status(STACK_UPDATED, "UPDATE_ROLLBACK_COMPLETE")
+    assert skipped_because(rolled_back) == "UPDATE_ROLLBACK_COMPLETE of the stack is not a completed update"
+
+
+def test_an_event_without_a_status_starts_nothing_and_raises_nothing() -> None:
+    # An instance refresh event's detail has no status-details (events/fleet_rollout_refresh_succeeded.json);
+    # a stack event without one, or without a detail, is no completed update either.
+    assert rollout_reason({"detail-type": STACK_STATUS_CHANGE, "detail": {"stack-id": "qas"}}) is None
+    assert rollout_reason({"detail-type": STACK_STATUS_CHANGE}) is None
+    failed = {**REFRESH_SUCCEEDED, "detail-type": "EC2 Auto Scaling Instance Refresh Failed"}
+    assert skipped_because(failed) == "EC2 Auto Scaling Instance Refresh Failed starts no rollout"
+    assert skipped_because({"detail-type": "Scheduled Event"}) == "Scheduled Event starts no rollout"
 
 
 def _described_group_after_an_update() -> dict[str, Any]:

@@ -23,6 +23,7 @@ from scaling.backlog import (
 )
 from scaling.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput
 from scaling.estimate import RunningJobs, widen_lookback
+from scaling.fifo import cap_backlog_per_instance, is_group_bound, usable_capacity
 from scaling.fleets import WeightedQueue, combine_queues
 from scaling.scale_in_lane import scale_in_pressure
 from scaling.scale_in_victims import plan_scale_in
@@ -147,6 +148,16 @@ REJECTED: list[tuple[Callable[[], object], str]] = [
         "queue weight must be a finite number > 0, got nan",
     ),
     (lambda: combine_queues([]), "at least one queue is needed"),
+    # scaling.fifo
+    (lambda: is_group_bound(-1, 0, 0), "counts cannot be negative"),
+    (lambda: is_group_bound(0, -1, 0), "counts cannot be negative"),
+    (lambda: is_group_bound(0, 0, -1), "counts cannot be negative"),
+    (lambda: usable_capacity(0, 0), "concurrency must be >= 1"),
+    (lambda: usable_capacity(0, 1, headroom_ratio=-0.01), "headroom_ratio must be >= 0"),
+    (
+        lambda: cap_backlog_per_instance(1.0, visible=1, in_flight=0, running=1, concurrency=1, target=0.0),
+        "target must be > 0",
+    ),
     # scaling.scale_in_lane and scaling.scale_in_victims
     (lambda: scale_in_pressure(1.0, 1, 1, 0.0), r"target must be > 0, got 0\.0"),
     (lambda: scale_in_pressure(1.0, -1, 1, 1.0), "counts and the metric cannot be negative"),

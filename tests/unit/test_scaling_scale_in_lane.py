@@ -37,6 +37,14 @@ def test_pressure_never_lets_the_lane_take_the_last_instance_or_booting_capacity
         scale_in_pressure(1.0, 1, 1, 0.0)
 
 
+def test_pressure_is_judged_against_the_steps_it_is_given() -> None:
+    # 4 running and desired, target 10, metric 6: share 6 x 4 = 24 <= (4 - 1) x 10, pressure
+    # 24 / 40 = 0.6. The default steps remove 25% of 4 = 1 there (3 < 4 desired): 0.6 is reported.
+    assert scale_in_pressure(6.0, 4, 4, 10.0) == pytest.approx(0.6)
+    # With a single step below 0.5 no step applies at 0.6, so nothing is reported.
+    assert scale_in_pressure(6.0, 4, 4, 10.0, steps=((0.5, 50),)) == 1.0
+
+
 @pytest.mark.parametrize("desired", range(2, 41))
 @pytest.mark.parametrize("backlog", [0, 1, 2, 3, 5, 8, 13, 21, 50, 100])
 def test_the_lane_never_removes_what_target_tracking_would_keep(desired: int, backlog: int) -> None:
