@@ -124,7 +124,6 @@ class TerminationWatcher:
         if self.lifecycle_noticed:
             return
         self.lifecycle_noticed = True
-        self._lifecycle.waiting(self._hook_name)
         self._heartbeats = threading.Thread(
             target=self._heartbeat_loop, name="lifecycle-heartbeat", daemon=True
         )

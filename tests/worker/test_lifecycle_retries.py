@@ -288,3 +288,18 @@ def test_a_heartbeat_with_no_action_waiting_stops_at_once(aws: Aws, moto_url: st
         assert not _actions(proxy, instance_id, time).heartbeat_with_retries(TERMINATION, FakeStop(time))
         assert len(proxy.lifecycle.of(HEARTBEAT)) == 1
         assert time.waits == []
+
+
+@pytest.mark.slow
+def test_a_worker_that_stops_stops_trying(aws: Aws, moto_url: str) -> None:
+    # The launch completion of a worker shutting down (LaunchReadiness.stop sets the event)
+    instance_id = aws.ec2_fleet()
+    time = FakeTime()
+    with AwsProxy(moto_url) as proxy:
+        proxy.lifecycle.states[instance_id] = PENDING_WAIT
+        _throttle(proxy, time, float("inf"), DESCRIBE)
+        stop = FakeStop(time)
+        stop.set()
+        assert not _actions(proxy, instance_id, time).complete_with_retries(LAUNCH, PENDING_WAIT, stop)
+        assert proxy.calls[f"autoscaling.{DESCRIBE}"] == 1
+        assert len(time.waits) == 1
