@@ -41,6 +41,8 @@ log = logging.getLogger("worker.lifecycle")
 
 PENDING_WAIT = "Pending:Wait"
 TERMINATING_WAIT = "Terminating:Wait"
+# The calls of one `complete`, in order (qas/sim/api_calls.py counts them for each completion).
+COMPLETION_CALLS = ("DescribeAutoScalingInstances", "CompleteLifecycleAction")
 # The backoff between attempts of a failed lifecycle call (each one already retried by botocore's
 # standard mode): full jitter spreads the retries of instances throttled together. The cap is a
 # fifth of the termination hook's timeout, so a heartbeat retried at the cap still lands several

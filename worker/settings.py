@@ -21,6 +21,7 @@ MAX_WAIT_SECONDS = 20
 MAX_PROTECTION_MINUTES = 2_880
 # A lifecycle hook's heartbeat timeout is 30..7200 s: docs/aws-behaviour.md#asg-launch-hook-ready.
 HOOK_TIMEOUT_RANGE = (30, 7_200)
+MAX_ROLLOUT_CHECK_SECONDS = 3_600
 
 T = TypeVar("T")
 
@@ -179,7 +180,7 @@ class Settings:
             ),
             ecs_metadata_uri=ecs_metadata_uri,
             rollout_check_seconds=reader.number(
-                "WORKER_ROLLOUT_CHECK_SECONDS", cls.rollout_check_seconds, 0, 3600
+                "WORKER_ROLLOUT_CHECK_SECONDS", cls.rollout_check_seconds, 0, MAX_ROLLOUT_CHECK_SECONDS
             ),
         )
         return settings

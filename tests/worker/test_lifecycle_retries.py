@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from tests.worker.aws_proxy import AwsProxy, Fault
 from tests.worker.conftest import REGION, Aws
 from worker.lifecycle import (
+    COMPLETION_CALLS,
     MAX_HOOK_TIMEOUT_SECONDS,
     PENDING_WAIT,
     RETRY_CAP_SECONDS,
@@ -303,3 +304,15 @@ def test_a_worker_that_stops_stops_trying(aws: Aws, moto_url: str) -> None:
         assert not _actions(proxy, instance_id, time).complete_with_retries(LAUNCH, PENDING_WAIT, stop)
         assert proxy.calls[f"autoscaling.{DESCRIBE}"] == 1
         assert len(time.waits) == 1
+
+
+@pytest.mark.slow
+def test_a_completion_makes_the_calls_the_simulator_counts(aws: Aws, moto_url: str) -> None:
+    # qas/sim/api_calls.py counts COMPLETION_CALLS for each completion: they are the worker's calls
+    instance_id = aws.ec2_fleet()
+    time = FakeTime()
+    with AwsProxy(moto_url) as proxy:
+        proxy.lifecycle.states[instance_id] = PENDING_WAIT
+        assert _actions(proxy, instance_id, time).complete_with_retries(LAUNCH, PENDING_WAIT, FakeStop(time))
+        sent = [call for call in proxy.sequence if call.startswith("autoscaling.")]
+    assert sent == [f"autoscaling.{operation}" for operation in COMPLETION_CALLS]
