@@ -20,11 +20,13 @@ from qas.argtypes import MAX_SIMULATED_CAPACITY
 from qas.plan import cli as plan_cli
 from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
 from qas.sim import api_report, realism
+from qas.sim.api_calls import CallModel
 from qas.sim.bench import GROUPS, SCENARIOS, run_bench
 from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.traces import read_csv, write_csv
 from scaling.control_plane import Platform
+from worker.settings import MAX_ROLLOUT_CHECK_SECONDS
 
 
 def _steps(text: str) -> tuple[int, ...]:
@@ -261,9 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calls.add_argument(
         "--rollout-check-seconds",
-        type=argtypes.real(0, argtypes.DAY_S, low_open=True),
-        default=None,
-        help="each worker's periodic rollout check (DescribeAutoScalingInstances / DescribeServices)",
+        type=argtypes.real(0, MAX_ROLLOUT_CHECK_SECONDS),
+        default=CallModel.rollout_check_s,
+        help="ECS workers' WORKER_ROLLOUT_CHECK_SECONDS, the least interval of their DescribeServices"
+        f" check (0: off; default: the worker's, {CallModel.rollout_check_s:g}); EC2 workers make no"
+        " periodic check",
     )
     calls.add_argument("--json", action="store_true")
     calls.set_defaults(func=_api_calls)

@@ -70,7 +70,9 @@ def main() -> int:
         imds = Imds(settings.imds_endpoint)
         ec2 = Ec2InstanceProtection(clients.autoscaling, settings.fleet_name, imds)
         protector = ec2
-        lifecycle = LifecycleActions(clients.autoscaling, settings.fleet_name, ec2.instance_id)
+        lifecycle = LifecycleActions(
+            clients.autoscaling, settings.fleet_name, ec2.instance_id, settings.hook_timeouts
+        )
         watcher = TerminationWatcher(
             imds,
             lifecycle,

@@ -124,6 +124,21 @@ def check_interval(base_seconds: float, running_tasks: int) -> float:
     return max(base_seconds, running_tasks / FLEET_CHECKS_PER_SECOND)
 
 
+# The timing rules below are the worker's and the simulator's (qas/sim/api_calls.py counts the
+# fleet's DescribeServices calls with them).
+def first_check_delay(base_seconds: float, rng: random.Random) -> float:
+    """Seconds from the worker's start to its first check: a random point of the first
+    FIRST_CHECK_SPREAD intervals."""
+    return rng.uniform(0.0, FIRST_CHECK_SPREAD * base_seconds)
+
+
+def next_check_delay(interval: float, failures: int, rng: random.Random) -> float:
+    """Seconds to the next check: the interval, jittered by +-50%, doubled after each failure in a
+    row up to MAX_BACKOFF_FACTOR."""
+    backoff = min(MAX_BACKOFF_FACTOR, 2.0**failures)
+    return interval * backoff * rng.uniform(0.5, 1.5)
+
+
 class Retiree(Protocol):
     def retire(self, reason: str) -> None: ...
 
@@ -226,13 +241,12 @@ class RolloutWatch:
         return verdict
 
     def next_delay(self) -> float:
-        """Seconds to the next check: the interval, jittered by +-50%, doubled after failures."""
-        backoff = min(MAX_BACKOFF_FACTOR, 2.0**self._failures)
-        return self._interval * backoff * self._rng.uniform(0.5, 1.5)
+        """Seconds to the next check (`next_check_delay`)."""
+        return next_check_delay(self._interval, self._failures, self._rng)
 
     def start(self) -> None:
         def loop() -> None:
-            if self._done.wait(self._rng.uniform(0.0, FIRST_CHECK_SPREAD * self._base_seconds)):
+            if self._done.wait(first_check_delay(self._base_seconds, self._rng)):
                 return
             while True:
                 self.check()

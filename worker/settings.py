@@ -19,6 +19,9 @@ MAX_VISIBILITY_SECONDS = 43_200  # 12 h, also the cap on a message's total invis
 MAX_WAIT_SECONDS = 20
 # ECS task scale-in protection accepts 1..2880 minutes: docs/aws-behaviour.md#ecs-task-protection.
 MAX_PROTECTION_MINUTES = 2_880
+# A lifecycle hook's heartbeat timeout is 30..7200 s: docs/aws-behaviour.md#asg-launch-hook-ready.
+HOOK_TIMEOUT_RANGE = (30, 7_200)
+MAX_ROLLOUT_CHECK_SECONDS = 3_600
 
 T = TypeVar("T")
 
@@ -71,6 +74,10 @@ class Settings:
     rollout_check_seconds: float = 60.0
     # EC2: the launch lifecycle hook completed after the first receive (worker/launch.py).
     launch_hook_name: str = ""
+    # EC2: the hooks' heartbeat timeouts, how long a lifecycle call is worth retrying
+    # (worker/lifecycle.py); unset, the longest a hook can have.
+    launch_hook_timeout_seconds: int = HOOK_TIMEOUT_RANGE[1]
+    lifecycle_hook_timeout_seconds: int = HOOK_TIMEOUT_RANGE[1]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -160,12 +167,20 @@ class Settings:
             kill_grace_seconds=reader.number("WORKER_KILL_GRACE_SECONDS", cls.kill_grace_seconds, 0, 60),
             lifecycle_hook_name=reader.text("WORKER_LIFECYCLE_HOOK_NAME", cls.lifecycle_hook_name),
             launch_hook_name=reader.text("WORKER_LAUNCH_HOOK_NAME", cls.launch_hook_name),
+            launch_hook_timeout_seconds=reader.integer(
+                "WORKER_LAUNCH_HOOK_TIMEOUT_SECONDS", cls.launch_hook_timeout_seconds, *HOOK_TIMEOUT_RANGE
+            ),
+            lifecycle_hook_timeout_seconds=reader.integer(
+                "WORKER_LIFECYCLE_HOOK_TIMEOUT_SECONDS",
+                cls.lifecycle_hook_timeout_seconds,
+                *HOOK_TIMEOUT_RANGE,
+            ),
             termination_poll_seconds=reader.number(
                 "WORKER_TERMINATION_POLL_SECONDS", cls.termination_poll_seconds, 0, 60, low_open=True
             ),
             ecs_metadata_uri=ecs_metadata_uri,
             rollout_check_seconds=reader.number(
-                "WORKER_ROLLOUT_CHECK_SECONDS", cls.rollout_check_seconds, 0, 3600
+                "WORKER_ROLLOUT_CHECK_SECONDS", cls.rollout_check_seconds, 0, MAX_ROLLOUT_CHECK_SECONDS
             ),
         )
         return settings
@@ -174,6 +189,15 @@ class Settings:
     def queues(self) -> tuple[str, ...]:
         """The queues this worker consumes, highest priority first."""
         return self.queue_urls or (self.queue_url,)
+
+    @property
+    def hook_timeouts(self) -> dict[str, float]:
+        """The heartbeat timeout of each lifecycle hook this worker acts on, by hook name."""
+        hooks = {
+            self.launch_hook_name: self.launch_hook_timeout_seconds,
+            self.lifecycle_hook_name: self.lifecycle_hook_timeout_seconds,
+        }
+        return {name: float(timeout) for name, timeout in hooks.items() if name}
 
     @property
     def queues_variable(self) -> str:

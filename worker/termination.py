@@ -18,7 +18,10 @@ https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RecordLifecycleActi
 so a live worker's drain never depends on the timeout, however long its API calls take; only the
 hook's overall limit (100 x the timeout, at most 48 h) bounds it. After the drain it completes the
 action with CONTINUE, so the instance goes as soon as the work is safe, and exits with
-TERMINATING_EXIT_CODE, which the systemd unit does not restart.
+TERMINATING_EXIT_CODE, which the systemd unit does not restart. A heartbeat or completion that fails
+follows the lifecycle calls' one retry rule (worker/lifecycle.py): backoff until it goes through or
+the hook's timeout (WORKER_LIFECYCLE_HOOK_TIMEOUT_SECONDS) has surely passed since the notice or the
+last heartbeat recorded.
 """
 
 from __future__ import annotations
@@ -27,8 +30,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-
-from botocore.exceptions import ClientError
 
 from worker.imds import Imds
 from worker.lifecycle import TERMINATING_WAIT, LifecycleActions
@@ -129,17 +130,9 @@ class TerminationWatcher:
         self._heartbeats.start()
 
     def _heartbeat_loop(self) -> None:
-        while True:
-            try:
-                self._lifecycle.heartbeat(self._hook_name)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "ValidationError":
-                    # No action waits (a restarted worker whose predecessor completed it): nothing to hold.
-                    log.info("no lifecycle action to heartbeat", extra={"error": str(error)})
-                    return
-                log.warning("cannot record a lifecycle heartbeat", extra={"error": str(error)})
-            except Exception as error:  # the next one may get through before the timeout
-                log.warning("cannot record a lifecycle heartbeat", extra={"error": str(error)})
+        # Ends when the drain is over, or when no action waits any more (completed by a predecessor
+        # on this instance, or timed out while every retry was throttled): nothing left to hold.
+        while self._lifecycle.heartbeat_with_retries(self._hook_name, self._drained):
             if self._drained.wait(self._heartbeat_seconds):
                 return
 

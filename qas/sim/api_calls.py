@@ -15,14 +15,24 @@ worker/metrics.py) with the template's defaults:
 * PutMetricData: one per flush every ``metrics_interval_s`` that has something to say (messages
   processed or failed, or jobs running), the first flush at ``flush_offset_s`` after the start;
   one last flush at shutdown;
-* CompleteLifecycleAction (EC2): at the start with the launch hook, at termination (the template's
-  termination hook); the per-worker rollout check, if any, every ``rollout_check_s``;
+* the lifecycle hooks (EC2, worker/lifecycle.py, worker/termination.py): each completion is a
+  DescribeAutoScalingInstances then a CompleteLifecycleAction (``COMPLETION_CALLS``), at the start
+  with the launch hook and after the drain with the termination hook. Every departure is a
+  termination through that hook, noticed within ``termination_poll_s``: a heartbeat at the notice
+  and every ``HEARTBEAT_EVERY_SECONDS`` until the drain is over (the engine ends the instance's jobs
+  at once, so the drain is the long poll in flight). A Spot-interrupted worker, which sees the Spot
+  notice first and records no heartbeat, is counted the same way;
+* the rollout check (ECS only: an EC2 worker learns of a refresh through the termination hook):
+  DescribeServices by worker/rollout_watch.py's rules, its first at a random point of the first
+  five intervals, then every ``check_interval(rollout_check_s, running tasks)`` jittered, the
+  running tasks being the workers alive at the check;
 * the Lambdas: the publisher per sample (GetQueueAttributes, the fleet's describe, PutMetricData) and
   once per invocation its policy read; the tuner's reads and writes once per run (``TUNER_CALLS``).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections import defaultdict
@@ -31,6 +41,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scaling.control_plane import Platform
+from worker.lifecycle import COMPLETION_CALLS
+from worker.rollout_watch import check_interval, first_check_delay, next_check_delay
+from worker.settings import Settings
+from worker.termination import HEARTBEAT_EVERY_SECONDS
 
 RECEIVE = "sqs:ReceiveMessage"
 DELETE = "sqs:DeleteMessageBatch"
@@ -40,7 +54,13 @@ PUT_METRIC_DATA = "cloudwatch:PutMetricData"
 GET_METRIC_STATISTICS = "cloudwatch:GetMetricStatistics"
 GET_METRIC_DATA = "cloudwatch:GetMetricData"
 COMPLETE_LIFECYCLE = "autoscaling:CompleteLifecycleAction"
+LIFECYCLE_HEARTBEAT = "autoscaling:RecordLifecycleActionHeartbeat"
+_COMPLETION = tuple(f"autoscaling:{operation}" for operation in COMPLETION_CALLS)
 PUBLISHER_INVOCATION_S = 60.0  # EventBridge schedules fire at most once a minute
+# Every EC2 Auto Scaling call of the account draws from one throttle bucket
+# (https://repost.aws/knowledge-center/autoscaling-api-calls-throttled): its busiest second is the
+# sum of the APIs'.
+SHARED_BUCKET_SERVICES = ("autoscaling",)
 
 
 @dataclass(frozen=True)
@@ -49,7 +69,7 @@ class PlatformApis:
     fleet_describe: str  # the publisher's capacity read
     policy_describe: str
     policy_put: str
-    rollout_check: str  # the per-worker check of the fleet's rollout state
+    rollout_check: str | None  # the per-worker check of the fleet's rollout state (ECS only)
 
 
 APIS = {
@@ -58,7 +78,7 @@ APIS = {
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribePolicies",
         "autoscaling:PutScalingPolicy",
-        "autoscaling:DescribeAutoScalingInstances",
+        None,
     ),
     Platform.ECS: PlatformApis(
         "ecs:UpdateTaskProtection",
@@ -98,7 +118,8 @@ class CallModel:
     flush_offset_s: float | None = None
     launch_hook: bool = True  # EC2: the worker completes the launch lifecycle action
     termination_poll_s: float = 5.0  # WORKER_TERMINATION_POLL_SECONDS: when it notices a termination
-    rollout_check_s: float | None = None  # the worker's periodic rollout check; None: none
+    # WORKER_ROLLOUT_CHECK_SECONDS of every ECS worker (0: off)
+    rollout_check_s: float = Settings.rollout_check_seconds
     samples_per_period: int = 1  # the publisher's samples per metric period (1; 6 would be 10 s)
     queues: int = 1
     seed: int = 1
@@ -124,6 +145,7 @@ class _Worker:
     receive_at_s: float = -1.0  # the current receive's time and size (batched starts)
     receive_size: int = 0
     heartbeats: dict[float, int] = field(default_factory=dict)  # receive time -> extensions sent
+    next_check_s: float = math.inf  # its next rollout check
 
 
 class ApiCalls:
@@ -137,7 +159,11 @@ class ApiCalls:
         self._buckets: set[tuple[str, int, int]] = set()  # (api, worker, settle tick): one call each
         self._rng = random.Random(f"{model.seed}:flush")
         self._rng_poll = random.Random(f"{model.seed}:termination")
+        self._rng_rollout = random.Random(f"{model.seed}:rollout")
         self._invocation = -1
+        # The workers alive, after each start and departure: the running count a check reads.
+        self._running_since: list[float] = [-math.inf]
+        self._running: list[int] = [0]
 
     def _call(self, api: str, t: float, n: int = 1) -> None:
         self.calls[api].extend([t] * n)
@@ -158,9 +184,24 @@ class ApiCalls:
         offset = (
             self._rng.uniform(0.0, m.metrics_interval_s) if m.flush_offset_s is None else m.flush_offset_s
         )
-        self._workers[iid] = _Worker(started_s=t, next_flush_s=t + offset, poll_since_s=t)
+        worker = _Worker(started_s=t, next_flush_s=t + offset, poll_since_s=t)
+        self._workers[iid] = worker
+        self._count_running(t)
         if m.platform is Platform.EC2 and m.launch_hook:
-            self._call(COMPLETE_LIFECYCLE, t)
+            self._complete(t)
+        if self.apis.rollout_check is not None and m.rollout_check_s > 0:
+            worker.next_check_s = t + first_check_delay(m.rollout_check_s, self._rng_rollout)
+
+    def _count_running(self, t: float) -> None:
+        self._running_since.append(t)
+        self._running.append(len(self._workers))
+
+    def _running_at(self, t: float) -> int:
+        return self._running[bisect.bisect_right(self._running_since, t) - 1]
+
+    def _complete(self, t: float) -> None:
+        for api in _COMPLETION:
+            self._call(api, t)
 
     def _advance(self, iid: int, worker: _Worker, t: float) -> None:
         """The periodic calls up to ``t``, the worker's state unchanged since its last event."""
@@ -179,6 +220,12 @@ class ApiCalls:
             if worker.busy and worker.protected and at - worker.protected_at_s >= renew_s:
                 self._protect(worker, True, at)
             worker.next_flush_s += m.metrics_interval_s
+        while worker.next_check_s <= t:
+            at = worker.next_check_s
+            assert self.apis.rollout_check is not None
+            self._call(self.apis.rollout_check, at)
+            interval = check_interval(m.rollout_check_s, self._running_at(at))
+            worker.next_check_s = at + next_check_delay(interval, 0, self._rng_rollout)
 
     def started(self, iid: int, t: float) -> None:
         worker = self._workers[iid]
@@ -227,12 +274,20 @@ class ApiCalls:
             self._call(PUT_METRIC_DATA, t)  # the last flush
         if worker.protected:
             self._protect(worker, False, t)
+        self._count_running(t)
         if m.platform is Platform.EC2:  # the termination hook, once the worker's IMDS poll noticed
-            self._call(COMPLETE_LIFECYCLE, t + self._rng_poll.uniform(0.0, m.termination_poll_s))
-        if m.rollout_check_s:
-            checks = math.floor((t - worker.started_s) / m.rollout_check_s)
-            for k in range(1, checks + 1):
-                self._call(self.apis.rollout_check, worker.started_s + k * m.rollout_check_s)
+            noticed = t + self._rng_poll.uniform(0.0, m.termination_poll_s)
+            drained = noticed
+            if worker.poll_since_s is not None:  # the drain waits for the long poll in flight
+                polls = math.floor((noticed - worker.poll_since_s) / m.wait_time_s) + 1
+                drained = worker.poll_since_s + polls * m.wait_time_s
+            beat = noticed
+            while True:  # one at once, then every interval until the drain is over
+                self._call(LIFECYCLE_HEARTBEAT, beat)
+                beat += HEARTBEAT_EVERY_SECONDS
+                if beat >= drained:
+                    break
+            self._complete(drained)
 
     # -- the Lambdas ---------------------------------------------------------------------------
     def sampled(self, t: float) -> None:
@@ -252,13 +307,21 @@ class ApiCalls:
 
     # -- the result ----------------------------------------------------------------------------
     def peaks(self) -> dict[str, ApiPeak]:
-        """Per API: the busiest second, the busiest minute's mean, and the total."""
-        out = {}
-        for api, times in sorted(self.calls.items()):
-            seconds = np.bincount(np.floor(np.asarray(times)).astype(np.int64))
-            minute = np.convolve(seconds, np.ones(60), mode="valid") / 60 if len(seconds) >= 60 else seconds
-            out[api] = ApiPeak(int(seconds.max()), float(minute.max()), len(times))
+        """Per API: the busiest second, the busiest minute's mean, and the total; and per service
+        that throttles all its calls from one bucket (EC2 Auto Scaling), every call together as
+        ``<service>:*``."""
+        out = {api: _peak(times) for api, times in sorted(self.calls.items())}
+        for service in SHARED_BUCKET_SERVICES:
+            pooled = [t for api, times in self.calls.items() if api.startswith(f"{service}:") for t in times]
+            if pooled:
+                out[f"{service}:*"] = _peak(pooled)
         return out
+
+
+def _peak(times: list[float]) -> ApiPeak:
+    seconds = np.bincount(np.floor(np.asarray(times)).astype(np.int64))
+    minute = np.convolve(seconds, np.ones(60), mode="valid") / 60 if len(seconds) >= 60 else seconds
+    return ApiPeak(int(seconds.max()), float(minute.max()), len(times))
 
 
 @dataclass(frozen=True)

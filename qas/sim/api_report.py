@@ -68,7 +68,7 @@ def measure(
     scenarios: Sequence[str] = LARGEST,
     realisms: Sequence[str] = ("ideal", "aws"),
     platforms: Sequence[Platform] = (Platform.EC2, Platform.ECS),
-    rollout_check_s: float | None = None,
+    rollout_check_s: float = CallModel.rollout_check_s,
     flush_offset_s: float | None = None,
 ) -> list[Row]:
     """`tuned` on each scenario, platform and realism; per API, the run with the busiest second."""

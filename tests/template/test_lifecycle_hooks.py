@@ -62,6 +62,11 @@ def test_a_new_instance_waits_until_its_worker_can_take_work() -> None:
     env = _worker_env(_boot_script())
     assert env["WORKER_LAUNCH_HOOK_NAME"] == launch["LifecycleHookName"]
     assert env["WORKER_PLATFORM"] == "EC2"
+    # And the hook's timeout: it retries a throttled completion until then, not less, not forever
+    for boot_timeout in ("600", "1800"):
+        hook = _hooks({"WorkerBootTimeoutSeconds": boot_timeout})["autoscaling:EC2_INSTANCE_LAUNCHING"]
+        env = _worker_env(_boot_script({"WorkerBootTimeoutSeconds": boot_timeout}))
+        assert env["WORKER_LAUNCH_HOOK_TIMEOUT_SECONDS"] == hook["HeartbeatTimeout"] == boot_timeout
 
 
 def test_the_termination_hook_is_heartbeated_well_inside_its_timeout() -> None:
@@ -69,7 +74,9 @@ def test_the_termination_hook_is_heartbeated_well_inside_its_timeout() -> None:
     assert terminate["DefaultResult"] == "CONTINUE"  # a dead worker must not keep the instance
     timeout = int(terminate["HeartbeatTimeout"])
     assert HEARTBEAT_TIMEOUT_RANGE[0] <= timeout <= HEARTBEAT_TIMEOUT_RANGE[1]
-    assert _worker_env(_boot_script())["WORKER_LIFECYCLE_HOOK_NAME"] == terminate["LifecycleHookName"]
+    env = _worker_env(_boot_script())
+    assert env["WORKER_LIFECYCLE_HOOK_NAME"] == terminate["LifecycleHookName"]
+    assert env["WORKER_LIFECYCLE_HOOK_TIMEOUT_SECONDS"] == str(timeout)
     one_call = autoscaling_call_worst_seconds()
     # Before the first heartbeat: a poll interval, the token and both notice reads, one heartbeat call.
     first = settings.Settings.termination_poll_seconds + 3 * IMDS_TIMEOUT_SECONDS + one_call

@@ -3,8 +3,9 @@
 Point a worker at it with AWS_ENDPOINT_URL=proxy.url. Each request is classified by service (the
 SigV4 credential scope) and operation (X-Amz-Target for JSON, the /operation/ path for CBOR, the
 Action form field for query protocols). A `Fault` matching it can delay it, answer an error
-instead of forwarding it (an outage), or forward it and then drop the answer (the request took
-effect, the caller never learns it). moto does not implement CompleteLifecycleAction and
+instead of forwarding it (an outage; in the service's own protocol, so that botocore reads the
+error's code), or forward it and then drop the answer (the request took effect, the caller never
+learns it). moto does not implement CompleteLifecycleAction and
 RecordLifecycleActionHeartbeat, nor hold instances in a lifecycle wait state: the proxy's
 `lifecycle` model (tests/worker/lifecycle_model.py) answers those calls, and
 DescribeAutoScalingInstances for the instances it holds.
@@ -19,14 +20,17 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from tests.worker.lifecycle_model import LifecycleModel, parse_form
+from tests.worker.lifecycle_model import LifecycleModel, parse_form, query_error
 
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+# Services whose errors are XML (the query protocol): botocore cannot read a JSON error from them.
+_QUERY_PROTOCOL = frozenset({"autoscaling"})
 
 
 @dataclass
@@ -39,13 +43,14 @@ class Fault:
     drop_answer: bool = False  # forward, then close the connection without answering
     every: int = 1  # apply to every n-th matching call...
     offset: int = 0  # ...counted from this one: calls number offset, offset + every, ... (1-based)
-    until: float = float("inf")  # time.monotonic() after which the fault is over
+    until: float = float("inf")  # clock() after which the fault is over
+    clock: Callable[[], float] = time.monotonic  # a test's fake clock, to end a fault in its own time
     seen: int = 0
 
     def applies(self, service: str, operation: str) -> bool:
         if service != self.service or (self.operations and operation not in self.operations):
             return False
-        if time.monotonic() > self.until:
+        if self.clock() > self.until:
             return False
         self.seen += 1
         return self.seen % self.every == self.offset % self.every
@@ -132,6 +137,13 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fault.delay_s)
         if refusal := next((fault for fault in faults if fault.status or fault.error_code), None):
             status = refusal.status or 400
+            if service in _QUERY_PROTOCOL:
+                self._answer(
+                    status,
+                    [("Content-Type", "text/xml")],
+                    query_error(refusal.error_code or "InternalFailure", "injected by the test proxy"),
+                )
+                return
             body = _error_body(status, refusal.error_code)
             self._answer(status, [("Content-Type", "application/x-amz-json-1.0")], body)
             return

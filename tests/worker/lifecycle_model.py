@@ -53,7 +53,9 @@ class LifecycleModel:
             instance = form.get("InstanceId", "")
             state = self.states.get(instance)
             if state is not None and not state.endswith(":Wait"):
-                return 400, _error(f"No active Lifecycle Action found with instance ID {instance}")
+                return 400, query_error(
+                    "ValidationError", f"No active Lifecycle Action found with instance ID {instance}"
+                )
             if operation == COMPLETE and state is not None:
                 self.states[instance] = _AFTER[(state, form.get("LifecycleActionResult", "CONTINUE"))]
             return 200, _ok(operation)
@@ -92,8 +94,9 @@ def _ok(operation: str) -> bytes:
     ).encode()
 
 
-def _error(message: str) -> bytes:
+def query_error(code: str, message: str) -> bytes:
+    """An Auto Scaling error as the query protocol sends it (the body of an HTTP 400 or 500)."""
     return (
-        f'<ErrorResponse xmlns="{_NAMESPACE}"><Error><Type>Sender</Type><Code>ValidationError</Code>'
+        f'<ErrorResponse xmlns="{_NAMESPACE}"><Error><Type>Sender</Type><Code>{escape(code)}</Code>'
         f"<Message>{escape(message)}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
     ).encode()
