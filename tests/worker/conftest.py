@@ -22,7 +22,7 @@ from botocore.config import Config
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 # Moto answers faults with HTTP 500: never let botocore retry them in a test.
-NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})  # one request, no retry
 
 
 @pytest.fixture(scope="session")
