@@ -61,34 +61,27 @@ class Alarm:
     def push(self, point: float | None) -> None:
         self.points.append(point)
 
-    def evaluated(self) -> list[float | None]:
-        """The ``periods`` datapoints CloudWatch evaluates, oldest first: the newest existing ones of
-        the range, and, when too few exist, the newest missing slots (periods before the first
-        datapoint count as missing: there was no metric yet)."""
-        size = self.points.maxlen or 0
-        slots = [None] * (size - len(self.points)) + list(self.points)
-        existing = [i for i, point in enumerate(slots) if point is not None]
-        if len(existing) >= self.periods:
-            chosen = existing[-self.periods :]
-        else:
-            missing = [i for i, point in enumerate(slots) if point is None]
-            chosen = sorted(existing + missing[len(missing) - (self.periods - len(existing)) :])
-        return [slots[i] for i in chosen]
+    def _newest(self) -> list[tuple[int, float]]:
+        """The datapoints CloudWatch evaluates that exist: the newest ``periods`` of the range, each
+        with its age in periods (1: the period just ended; periods before the first datapoint are
+        missing ones)."""
+        size = len(self.points)
+        existing = [(size - i, point) for i, point in enumerate(self.points) if point is not None]
+        return existing[-self.periods :]
 
     def state(self, breaching: Callable[[float], bool]) -> AlarmState:
-        evaluated = self.evaluated()
-        existing = [point for point in evaluated if point is not None]
-        breaches = sum(1 for point in existing if breaching(point))
-        if breaches >= self.to_alarm:
+        newest = self._newest()
+        breaches = [age for age, point in newest if breaching(point)]
+        if len(breaches) >= self.to_alarm:
             return AlarmState.ALARM
         if self.treat_missing is TreatMissing.NOT_BREACHING:
             return AlarmState.OK  # the fill-ins are good datapoints
-        if not existing:
+        if not newest:
             return AlarmState.INSUFFICIENT_DATA
-        if breaches < len(existing):
+        if len(breaches) < len(newest):
             return AlarmState.OK  # a good datapoint, and too few breaching ones
-        oldest = next(i for i, point in enumerate(evaluated) if point is not None)
-        return AlarmState.ALARM if len(evaluated) - oldest >= self.to_alarm else AlarmState.INSUFFICIENT_DATA
+        # Every datapoint breaches, too few of them: ALARM once the oldest is old enough.
+        return AlarmState.ALARM if max(breaches) >= self.to_alarm else AlarmState.INSUFFICIENT_DATA
 
     def latest(self) -> float | None:
         """The newest existing datapoint of the range: what a policy the alarm invokes acts on."""

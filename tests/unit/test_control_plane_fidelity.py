@@ -25,6 +25,7 @@ from scaling.control_plane import (
     ControlPlaneConfig,
     PeriodInput,
     Platform,
+    Source,
 )
 from scaling.scale_in_lane import SCALE_IN_LANE_STEPS, scale_in_pressure
 
@@ -156,6 +157,37 @@ def test_a_missed_minute_reevaluates_the_fast_lanes_previous_datapoint() -> None
     assert again.desired == 8
 
 
+def test_target_tracking_scale_in_sizes_from_at_least_one_running_instance() -> None:
+    # 15 datapoints of 2.5 against the target 4 (below 3.6) with 1 running and 3 desired:
+    # ceil(max(1, 1) x 2.5 / 4) = 1
+    cp = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=20))
+    results = [cp.evaluate(PeriodInput(60.0 * m, 2.5, 0, 2, 1, 3)) for m in range(1, 16)]
+    assert results[-1].desired == 1
+
+
+def test_a_minute_with_some_samples_missing_is_the_statistic_of_the_others() -> None:
+    # High resolution: the bootstrap alarm's 60 s datapoint is the Maximum of the samples that exist
+    cp = ControlPlane(ControlPlaneConfig(target=10.0, period_s=10, step_alarm_period_s=60))
+    cp.evaluate(PeriodInput(10.0, 0.0, 3, 0, 0, 0))
+    results = [cp.evaluate(PeriodInput.missing(10.0 * t, running=0, desired=0)) for t in range(2, 7)]
+    assert [r.desired for r in results] == [0, 0, 0, 0, 1]
+
+
+def test_a_stale_bootstrap_datapoint_re_fires_its_exact_capacity() -> None:
+    # The bootstrap alarm (1 of 1, notBreaching) keeps evaluating its last datapoint (desired 0,
+    # 3 visible) while the publisher is silent: its ExactCapacity 1 applies even below desired, and
+    # then asks for what is desired (1) without acting; its scale-in's cooldown does not hide that
+    cp = ControlPlane(ControlPlaneConfig(target=4.0, platform=Platform.ECS, step_cooldown_s=60.0))
+    assert cp.evaluate(PeriodInput(60.0, 3.0, 3, 0, 0, 0)).desired == 1
+    down = cp.evaluate(PeriodInput.missing(120.0, running=1, desired=5))
+    assert (down.desired, [(a.source, a.capacity, a.applied) for a in down.actions]) == (
+        1,
+        [(Source.BOOTSTRAP, 1, True)],
+    )
+    again = cp.evaluate(PeriodInput.missing(180.0, running=1, desired=1))
+    assert [(a.source, a.capacity, a.applied) for a in again.actions] == [(Source.BOOTSTRAP, 1, False)]
+
+
 # ------------------------------------------------------------------ published pressures
 
 
@@ -237,6 +269,24 @@ def test_a_step_policys_cooldown_blocks_only_its_own_scale_ins() -> None:
     # Minute 5: the lane (3) wins over the shutdown alarm (0); minute 6: the lane is in its cooldown,
     # the shutdown alarm is not: 0
     assert empty_queue_run(Platform.ECS, 6, step_cooldown_s=60.0) == [10, 10, 10, 10, 3, 0]
+
+
+def test_an_ecs_lane_step_landing_on_desired_asks_nothing() -> None:
+    # 20 running, 18 desired (2 draining), pressure 0.8: -10% of 20 running = 18, what is desired
+    cp = ControlPlane(
+        ControlPlaneConfig(
+            target=4.0,
+            platform=Platform.ECS,
+            max_capacity=40,
+            disable_scale_in=True,
+            scale_in_lane_steps=SCALE_IN_LANE_STEPS,
+        )
+    )
+    results = [
+        cp.evaluate(PeriodInput(60.0 * m, 1.5, 0, 30, 20, 18, scale_in_pressure=0.8)) for m in range(1, 6)
+    ]
+    assert results[-1].alarms[AlarmName.SCALE_IN_LANE] is AlarmState.ALARM
+    assert results[-1].actions == ()
 
 
 def test_a_scale_out_during_a_scale_in_cooldown_acts_at_once() -> None:
