@@ -36,7 +36,8 @@ class Datapoints:
     in_flight: int | None
     running: int | None
     desired: int | None
-    # What the publisher published for the two lanes; the model recomputes both from the metric.
+    # What the publisher published for the two lanes, with the target it read (None: not published,
+    # when it could not read the target); the lanes' alarms evaluate exactly these.
     scale_out_pressure: float | None = None
     scale_in_pressure: float | None = None
 
@@ -106,7 +107,7 @@ def evaluate(
     """One alarm evaluation at the end of demo minute ``minute`` (model time: demo seconds)."""
     now_s = (minute + 1) * 60.0
     if not points.complete:
-        # Missing data: INSUFFICIENT_DATA for target tracking, notBreaching for bootstrap and shutdown.
+        # Nothing published: every alarm has a missing datapoint (scaling.alarm evaluates the rest).
         return model.evaluate(PeriodInput.missing(now_s, running_now, desired_now))
     assert points.visible is not None and points.in_flight is not None
     assert points.running is not None and points.desired is not None
@@ -118,6 +119,8 @@ def evaluate(
             in_flight=points.in_flight,
             running=points.running,
             desired=points.desired,
+            scale_out_pressure=points.scale_out_pressure,
+            scale_in_pressure=points.scale_in_pressure,
         )
     )
 

@@ -118,6 +118,16 @@ def scale_in_lane_steps(scaling: ScalingResources) -> tuple[tuple[float, int], .
     )
 
 
+def step_cooldown_s(scaling: ScalingResources) -> float | None:
+    """The step policies' Cooldown (ECS; EC2 step policies have none): one value for all of them,
+    as the model takes it. None when no step policy sets one."""
+    named = {p.logical_id: p.cooldown_s for p in scaling.step_policies.values() if p.cooldown_s is not None}
+    cooldowns = set(named.values())
+    if len(cooldowns) > 1:
+        raise ValueError(f"the step policies' Cooldown differ, the model takes one: {named}")
+    return float(cooldowns.pop()) if cooldowns else None
+
+
 def control_plane_config(cfg: DemoConfig, scaling: ScalingResources) -> ControlPlaneConfig:
     """The shared model's settings, from the scaling resources the emulator materialized."""
     tracking = scaling.tracking_policy
@@ -135,6 +145,7 @@ def control_plane_config(cfg: DemoConfig, scaling: ScalingResources) -> ControlP
         instance_warmup_s=float(scaling.instance_warmup_s or 0),
         scale_out_cooldown_s=float(tracking.scale_out_cooldown_s or defaults.scale_out_cooldown_s),
         scale_in_cooldown_s=float(tracking.scale_in_cooldown_s or defaults.scale_in_cooldown_s),
+        step_cooldown_s=step_cooldown_s(scaling) or defaults.step_cooldown_s,
         bootstrap_capacity=bootstrap.steps[0].scaling_adjustment,
         bootstrap_steps=bootstrap_steps(bootstrap.steps, initial_target(cfg)),
         shutdown_after_minutes=max(1, shutdown_alarm.datapoints_to_alarm * period_s // 60),

@@ -351,7 +351,9 @@ class Simulation:
     def _on_tick(self, t: float) -> None:
         if self.cfg.duration_source == "queue":
             self._queue_samples.append((t, self._in_flight))
-        obs = self._publisher.observe(t, self._queue_view(t), self._in_service, self._desired)
+        obs = self._publisher.observe(
+            t, self._queue_view(t), self._in_service, self._desired, self.controller.target
+        )
         if self._calls is not None:
             self._calls.sampled(t)
         if self.real.metric_delay_s > 0:
@@ -378,8 +380,9 @@ class Simulation:
         self._apply_desired(step.desired, obs.now_s)
 
     def _on_eval(self, t: float) -> None:
-        # The group's desired capacity is the one in force now, not the published one.
-        self._evaluate(replace(self._pending.popleft(), now_s=t, desired=self._desired))
+        # The group's desired capacity is the one in force now; the published datapoints keep theirs.
+        seen = self._pending.popleft()
+        self._evaluate(replace(seen, now_s=t, desired=self._desired, published_desired=seen.desired))
 
     def _on_tune(self, t: float) -> None:
         if self._calls is not None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scaling.backlog import KEEP_WARM_MINUTES, backlog_per_instance, keeps_warm
+from scaling.backlog import KEEP_WARM_MINUTES, backlog_per_instance, keeps_warm, published_pressures
 from scaling.control_plane import (
     FAST_LANE_STEPS,
     ControlPlane,
@@ -56,6 +56,7 @@ class FleetSettings:
     instance_warmup_s: float | None = None  # None: the boot time (DefaultInstanceWarmup ~ boot)
     scale_out_cooldown_s: float = 60.0  # ECS, as template.yaml sets it
     scale_in_cooldown_s: float = 300.0  # ECS
+    step_cooldown_s: float = 60.0  # ECS step policies' Cooldown, as template.yaml sets it
     bootstrap_capacity: int = 1
     # The bootstrap alarm on IF(desired == 0, visible / InitialTarget, 0) with ExactCapacity steps:
     # this many instances once the visible messages fill that many instances at the initial target.
@@ -110,6 +111,7 @@ class FleetSettings:
             instance_warmup_s=warmup,
             scale_out_cooldown_s=self.scale_out_cooldown_s,
             scale_in_cooldown_s=self.scale_in_cooldown_s,
+            step_cooldown_s=self.step_cooldown_s,
             bootstrap_capacity=self.bootstrap_capacity,
             bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
             shutdown_after_minutes=self.keep_warm_minutes if self.keeps_warm else self.shutdown_minutes,
@@ -166,6 +168,11 @@ class Observation:
     desired: int
     oldest_age_s: float  # age of the oldest visible message as the publisher saw it (0 if none)
     missed: bool = False  # the publisher did not run: the datapoints are missing
+    # The target the publisher read when it ran (its pressures and the FIFO cap use it); None: the
+    # controller's target when it evaluates (no publisher modelled).
+    target: float | None = None
+    # The desired capacity the publisher saw, when the alarm evaluates later against a newer one.
+    published_desired: int | None = None
 
 
 @dataclass(frozen=True)
@@ -239,24 +246,42 @@ class TargetTracking:
         )
         if obs.missed:
             self._age = None  # no datapoint: the tuner sees no age either
-            period = PeriodInput.missing(obs.now_s, obs.running, obs.desired)
-        else:
-            metric = self._metric(obs.visible, obs.in_flight, obs.running)
-            if self.settings.fifo and metric is not None and self._metric is our_backlog:
-                metric = cap_backlog_per_instance(
-                    metric,
-                    visible=obs.visible,
-                    in_flight=obs.in_flight,
-                    running=obs.running,
-                    concurrency=self.settings.concurrency,
-                    target=self.plane.target,
-                )
-            period = PeriodInput(obs.now_s, metric, obs.visible, obs.in_flight, obs.running, obs.desired)
-        result = self.plane.evaluate(period)
+        result = self.plane.evaluate(self._published(obs))
         for action in result.actions:
             if action.applied:
                 self.activity[action.source, action.is_scale_out] += 1
         return Step(result.desired, int(result.changed))
+
+    def _published(self, obs: Observation) -> PeriodInput:
+        """What the metric publisher published for this observation, with the target it read: the
+        alarms evaluate these datapoints even when the tuner has changed the target since."""
+        if obs.missed:
+            return PeriodInput.missing(obs.now_s, obs.running, obs.desired)
+        target = self.plane.target if obs.target is None else obs.target
+        metric = self._metric(obs.visible, obs.in_flight, obs.running)
+        if metric is None:  # metric math dropped the datapoint (a division by zero): no pressures either
+            return PeriodInput(obs.now_s, None, obs.visible, obs.in_flight, obs.running, obs.desired)
+        if self.settings.fifo and self._metric is our_backlog:
+            metric = cap_backlog_per_instance(
+                metric,
+                visible=obs.visible,
+                in_flight=obs.in_flight,
+                running=obs.running,
+                concurrency=self.settings.concurrency,
+                target=target,
+            )
+        seen_desired = obs.desired if obs.published_desired is None else obs.published_desired
+        out, lane = published_pressures(metric, obs.running, seen_desired, target)
+        return PeriodInput(
+            obs.now_s,
+            metric,
+            obs.visible,
+            obs.in_flight,
+            obs.running,
+            obs.desired,
+            scale_out_pressure=out,
+            scale_in_pressure=lane,
+        )
 
     def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
         if self.retune_rule == "tuned":

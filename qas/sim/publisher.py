@@ -44,11 +44,16 @@ class Publisher:
     def record(self, view: QueueView) -> None:
         self._lagged.append(view)
 
-    def observe(self, t: float, current: QueueView, running: int, desired: int) -> Observation:
+    def observe(
+        self, t: float, current: QueueView, running: int, desired: int, target: float | None
+    ) -> Observation:
+        """This period's sample; ``target`` is the one in force now, which the publisher reads."""
         visible, in_flight, oldest = self._lagged.popleft() if self.lagged else current
         missed = self._invocation_failed(t)
         self.missed += missed
-        return Observation(t, self._noisy(visible), self._noisy(in_flight), running, desired, oldest, missed)
+        return Observation(
+            t, self._noisy(visible), self._noisy(in_flight), running, desired, oldest, missed, target
+        )
 
     def _noisy(self, value: int) -> int:
         noise = self.real.count_noise

@@ -82,6 +82,18 @@ def scale_out_pressure(backlog_per_instance: float, target: float) -> float:
     return backlog_per_instance / target
 
 
+def published_pressures(
+    backlog_per_instance: float, running: int, desired: int, target: float
+) -> tuple[float, float]:
+    """(ScaleOutPressure, ScaleInPressure) as the publisher publishes them, with the target it read:
+    the fast lane's and the scale-in lane's alarms evaluate exactly these datapoints, whatever target
+    the tuner sets before they do."""
+    return (
+        scale_out_pressure(backlog_per_instance, target),
+        scale_in_pressure(backlog_per_instance, running, desired, target),
+    )
+
+
 @dataclass(frozen=True)
 class BacklogSample:
     """One sample of the metric publisher: the scaling metric and its inputs.
@@ -124,8 +136,7 @@ class BacklogSample:
         if self.ceiling is not None:
             values["GroupBoundBacklogCeiling"] = self.ceiling
         if self.target is not None:
-            values["ScaleOutPressure"] = scale_out_pressure(self.backlog_per_instance, self.target)
-            values["ScaleInPressure"] = scale_in_pressure(
+            values["ScaleOutPressure"], values["ScaleInPressure"] = published_pressures(
                 self.backlog_per_instance, self.capacity.running, self.capacity.desired, self.target
             )
         return values

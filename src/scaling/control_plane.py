@@ -14,26 +14,27 @@ published and apply the desired capacity it returns. It models:
   cooldowns (no scale-in within ``scale_in_cooldown_s`` of a scale-in or ``scale_out_cooldown_s`` of a
   scale-out; scale-out interrupts a scale-in cooldown); ECS at 0 scales out by 1 after a single
   datapoint above target;
-* a missing datapoint (``metric=None``): the target-tracking alarms see INSUFFICIENT_DATA, no action;
+* missing datapoints as CloudWatch evaluates them (`scaling.alarm`): each alarm evaluates the newest
+  existing datapoints of its evaluation range and fills in missing ones with its TreatMissingData
+  (``TREAT_MISSING``) only when too few exist; a policy it invokes acts on the newest one;
 * the bootstrap alarm: ``visible > 0 and desired == 0``, 1 of 1 -> ExactCapacity ``bootstrap_capacity``,
   or, with ``bootstrap_steps`` (a step policy on ``IF(desired == 0, visible, 0)``), the capacity of the
   highest step whose lower bound ``visible`` reaches, so a large burst starts more than one instance;
 * the shutdown alarm: ``visible + in_flight == 0 and desired > 0`` for ``ShutdownAfterMinutes`` worth of
   periods -> ExactCapacity 0;
-* the fast lane: a step policy on ``metric / target`` (the publisher's ``ScaleOutPressure``) whose
-  alarm needs ONE datapoint above its lowest step, not target tracking's three; it adds the
-  percentage of the highest step the pressure reaches (never more than the pressure asks for, so it
-  never overshoots target tracking), counted from running capacity as EC2 step scaling does while
-  instances warm up, so a breach that lasts while capacity boots adds nothing twice;
-* the scale-in lane (``scaling.scale_in_lane``): its step starts from the running capacity too, on
-  both platforms; EC2 takes no action when the result is not below desired, ECS sets it, so while
-  protected tasks drain (running > desired) a scale-in step can RAISE the desired count. ECS: "the
-  actual running task count in a service is the value that Service Auto Scaling uses as its starting
-  point, as opposed to the desired count"
-  (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-auto-scaling.html);
+* the fast lane: a step policy on the published ``ScaleOutPressure`` whose alarm needs ONE datapoint
+  above its lowest step; it adds the share of the highest step whose (inclusive) lower bound the
+  pressure reaches, counted from running capacity as EC2 step scaling does while instances warm up,
+  so a breach that lasts while capacity boots adds nothing twice;
+* the scale-in lane (``scaling.scale_in_lane``, which has the sources) on the published
+  ``ScaleInPressure``: its step starts from the running capacity on both platforms; EC2 takes no
+  action when the result is not below desired, ECS sets it (a step can RAISE desired while protected
+  tasks drain);
+* ECS step policies' ``Cooldown`` (``step_cooldown_s``): a step policy's scale-in waits out the
+  cooldown after its own last scale-in; EC2 step policies have none;
 * alarms re-fire their action every period while they stay in ALARM, as real alarms do;
-* several policies at once: any one can scale out (the largest capacity wins); a step policy's
-  scale-in is not blocked by target tracking.
+* several policies at once: of those that change the capacity, the one giving the largest capacity
+  applies, scale-out or scale-in; a step policy's scale-in is not blocked by target tracking.
 
 Which instances go on scale-in is the fleet's job; `scaling.scale_in_victims.plan_scale_in` gives the
 AWS default (unprotected first) for the simulator and the demo.
@@ -42,31 +43,31 @@ Stable API (the demo and the simulator use exactly this)::
 
     cp = ControlPlane(ControlPlaneConfig(platform=Platform.EC2, max_capacity=10, target=8.0))
     result = cp.evaluate(PeriodInput(now_s=60.0, metric=12.0, visible=10, in_flight=2,
-                                     running=1, desired=1))
+                                     running=1, desired=1, scale_out_pressure=1.5,
+                                     scale_in_pressure=1.0))
     result.desired        # int: the desired capacity to apply (== input desired when nothing fired)
     result.actions        # tuple[ScalingAction, ...]: every policy that fired this period
     result.alarms         # dict[AlarmName, AlarmState]: state of each alarm after this period
     cp.set_target(5.0)    # the tuner's put_scaling_policy; alarm history is kept, as AWS does
     cp.target             # the target in force
 
-Call ``evaluate`` once per metric period (``config.period_s``), in time order, with the datapoint the
-metric publisher published for the period that just ended.
+Call ``evaluate`` once per metric period (``config.period_s``), in time order, with the datapoints the
+metric publisher published for the period that just ended (``PeriodInput.missing`` when it did not).
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
-from scaling.scale_in_lane import SCALE_IN_LANE_DATAPOINTS, scale_in_lane_capacity, scale_in_pressure
-
-
-class Platform(StrEnum):
-    EC2 = "EC2"
-    ECS = "ECS"
+from scaling.alarm import Alarm, TreatMissing
+from scaling.alarm import AlarmState as AlarmState  # noqa: PLC0414 (re-exported: part of this API)
+from scaling.control_config import FAST_LANE_STEPS as FAST_LANE_STEPS  # noqa: PLC0414 (re-exported)
+from scaling.control_config import ControlPlaneConfig as ControlPlaneConfig  # noqa: PLC0414 (re-exported)
+from scaling.control_config import Platform as Platform  # noqa: PLC0414 (re-exported)
+from scaling.scale_in_lane import scale_in_lane_capacity
 
 
 class Source(StrEnum):
@@ -88,115 +89,20 @@ class AlarmName(StrEnum):
     SCALE_IN_LANE = "scale-in-lane"
 
 
-class AlarmState(StrEnum):
-    OK = "OK"
-    ALARM = "ALARM"
-    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
-
-
-# The fast lane's steps: (lowest pressure = metric / target, added share of running capacity). Each
-# step adds what its LOWER bound asks for (pressure 2 = twice the capacity = +100%), so it never
-# overshoots what target tracking would ask and target tracking finishes the job. Measured (ideal
-# AWS): starting at 1.5 costs 1.24x the work on steady-tight and holds 98.77% on the d2 trace; at 1.2,
-# 1.20x and 99.18%; at 1.1 the duration-shift scenario drops to 98.65% (docs/design.md).
-# template.yaml writes the same numbers as StepAdjustments (tests/template checks they agree).
-FAST_LANE_STEPS: tuple[tuple[float, float], ...] = (
-    (1.2, 0.2),
-    (1.5, 0.5),
-    (2.0, 1.0),
-    (3.0, 2.0),
-    (5.0, 4.0),
-)
-
-
-@dataclass(frozen=True)
-class ControlPlaneConfig:
-    """The scaling resources' settings; defaults are AWS's documented/observed behaviour."""
-
-    target: float
-    platform: Platform = Platform.EC2
-    min_capacity: int = 0
-    max_capacity: int = 10
-    period_s: int = 60
-    high_datapoints: int = 3
-    low_datapoints: int = 15
-    scale_in_ratio: float = 0.9  # the low alarm's threshold, as a share of the target
-    disable_scale_in: bool = False
-    instance_warmup_s: float = 0.0  # EC2 DefaultInstanceWarmup (the template sets it; 0 is allowed)
-    scale_out_cooldown_s: float = 300.0  # ECS (Application Auto Scaling)
-    scale_in_cooldown_s: float = 300.0  # ECS
-    bootstrap_capacity: int = 1  # ExactCapacity of the bootstrap step policy
-    # Extra steps: (lowest visible count, ExactCapacity), for a burst into an empty fleet.
-    bootstrap_steps: tuple[tuple[int, int], ...] = ()
-    shutdown_after_minutes: int = 15  # template parameter ShutdownAfterMinutes
-    # The bootstrap and shutdown alarms' Period (the template: 60 s, also in high-resolution mode,
-    # where target tracking runs on 10 s periods). None: period_s. A multiple of period_s; they are
-    # evaluated on the Maximum of their period's datapoints, once per period of theirs.
-    step_alarm_period_s: int | None = None
-    ecs_scale_out_from_zero: bool = True  # ECS target tracking leaves 0 by 1 after one datapoint
-    # The fast-lane step policy ((lowest pressure, added share), ...); empty = no fast lane.
-    fast_lane_steps: tuple[tuple[float, float], ...] = ()
-    # The scale-in lane ((pressure below, % removed), ...; scaling.scale_in_lane); empty = none. Its
-    # alarm has the step alarms' period and needs this many datapoints.
-    scale_in_lane_steps: tuple[tuple[float, int], ...] = ()
-    scale_in_lane_datapoints: int = SCALE_IN_LANE_DATAPOINTS
-
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.target) or self.target <= 0:
-            raise ValueError("target must be a positive number")
-        if self.min_capacity < 0 or self.max_capacity < self.min_capacity:
-            raise ValueError("need 0 <= min_capacity <= max_capacity")
-        if self.period_s <= 0:
-            raise ValueError("period_s must be > 0")
-        if self.high_datapoints < 1 or self.low_datapoints < 1:
-            raise ValueError("datapoints must be >= 1")
-        if not 0 < self.scale_in_ratio <= 1:
-            raise ValueError("scale_in_ratio must be within (0, 1]")
-        if min(self.instance_warmup_s, self.scale_out_cooldown_s, self.scale_in_cooldown_s) < 0:
-            raise ValueError("warm-up and cooldowns must be >= 0")
-        if self.bootstrap_capacity < 1:
-            raise ValueError("bootstrap_capacity must be >= 1")
-        if any(bound < 1 or capacity < 1 for bound, capacity in self.bootstrap_steps):
-            raise ValueError("bootstrap_steps need visible bounds and capacities >= 1")
-        if self.shutdown_after_minutes < 1:
-            raise ValueError("shutdown_after_minutes must be >= 1")
-        if any(pressure <= 1 or share <= 0 for pressure, share in self.fast_lane_steps):
-            raise ValueError("fast_lane_steps need pressures > 1 and shares > 0")
-        if any(not 0 < upper <= 1 or not 0 < removed < 100 for upper, removed in self.scale_in_lane_steps):
-            raise ValueError("scale_in_lane_steps need pressures in (0, 1] and percentages in (0, 100)")
-        if self.scale_in_lane_datapoints < 1:
-            raise ValueError("scale_in_lane_datapoints must be >= 1")
-        if self.step_alarm_period_s is not None and (
-            self.step_alarm_period_s < self.period_s or self.step_alarm_period_s % self.period_s
-        ):
-            raise ValueError("step_alarm_period_s must be a multiple of period_s")
-
-    def fast_lane_for(self, pressure: float, running: int) -> int | None:
-        """The fast lane's new capacity for this pressure (metric / target), or None below its steps."""
-        share = None
-        for lowest, step_share in sorted(self.fast_lane_steps):
-            if pressure > lowest:
-                share = step_share
-        if share is None:
-            return None
-        # EC2 rounds a percentage down and MinAdjustmentMagnitude 1 makes it at least one instance.
-        return running + max(1, math.floor(running * share))
-
-    def bootstrap_for(self, visible: int) -> int:
-        """The bootstrap policy's ExactCapacity for this many visible messages (before min/max)."""
-        capacity = self.bootstrap_capacity
-        for bound, step_capacity in sorted(self.bootstrap_steps):
-            if visible >= bound:
-                capacity = step_capacity
-        return capacity
-
-    @property
-    def step_period_s(self) -> int:
-        return self.period_s if self.step_alarm_period_s is None else self.step_alarm_period_s
-
-    @property
-    def shutdown_datapoints(self) -> int:
-        return max(1, math.ceil(self.shutdown_after_minutes * 60 / self.step_period_s))
+# Each alarm's TreatMissingData. The template's own alarms: as template.yaml sets them (tests/template
+# checks they agree). Target tracking's alarms are created by AWS, which documents no TreatMissingData
+# for them: the model takes PutMetricAlarm's default, missing
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
+TREAT_MISSING: dict[AlarmName, TreatMissing] = {
+    AlarmName.HIGH: TreatMissing.MISSING,
+    AlarmName.LOW: TreatMissing.MISSING,
+    AlarmName.BOOTSTRAP: TreatMissing.NOT_BREACHING,
+    AlarmName.SHUTDOWN: TreatMissing.NOT_BREACHING,
+    AlarmName.FAST_LANE: TreatMissing.MISSING,
+    AlarmName.SCALE_IN_LANE: TreatMissing.NOT_BREACHING,
+}
+# The step policies (the rest is target tracking).
+STEP_SOURCES = frozenset({Source.BOOTSTRAP, Source.SHUTDOWN, Source.FAST_LANE, Source.SCALE_IN_LANE})
 
 
 @dataclass(frozen=True)
@@ -209,23 +115,28 @@ class PeriodInput:
     in_flight: int
     running: int  # EC2 InService instances / ECS running tasks: where step adjustments start
     desired: int
-    # The published ScaleInPressure; None: computed from the metric, as the publisher does.
+    # The published ScaleOutPressure and ScaleInPressure (computed with the target the publisher
+    # read); None: not published (the publisher could not read the target), a missing datapoint.
+    scale_out_pressure: float | None = None
     scale_in_pressure: float | None = None
+    missed: bool = False  # the publisher published nothing: every alarm's datapoint is missing
 
     def __post_init__(self) -> None:
         if min(self.visible, self.in_flight, self.running, self.desired) < 0:
             raise ValueError(f"counts cannot be negative: {self}")
-        if self.metric is not None and (not math.isfinite(self.metric) or self.metric < 0):
-            raise ValueError(f"metric must be a non-negative number or None, got {self.metric!r}")
-        if self.scale_in_pressure is not None and not self.scale_in_pressure >= 0:
-            raise ValueError(f"scale_in_pressure must be >= 0, got {self.scale_in_pressure!r}")
+        for name in ("metric", "scale_out_pressure", "scale_in_pressure"):
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise ValueError(f"{name} must be a non-negative number or None, got {value!r}")
+        published = (self.metric, self.scale_out_pressure, self.scale_in_pressure)
+        if self.missed and published != (None, None, None):
+            raise ValueError("a missed period has no datapoints")
 
     @classmethod
     def missing(cls, now_s: float, running: int, desired: int) -> PeriodInput:
-        """The publisher did not publish: target tracking sees a missing datapoint (metric=None);
-        the bootstrap and shutdown alarms treat missing data as notBreaching (the template's
-        TreatMissingData), which visible=0 and in_flight=1 express whatever the capacity."""
-        return cls(now_s=now_s, metric=None, visible=0, in_flight=1, running=running, desired=desired)
+        """The publisher did not publish: no datapoint for any alarm. Running and desired capacity are
+        the Auto Scaling service's own, where a policy's step starts and what it compares with."""
+        return cls(now_s, None, visible=0, in_flight=0, running=running, desired=desired, missed=True)
 
 
 @dataclass(frozen=True)
@@ -255,27 +166,15 @@ class PeriodResult:
         return any(action.applied for action in self.actions)
 
 
-@dataclass
-class _Window:
-    """The last N datapoints of one alarm (None = missing), judged by a threshold test at evaluation."""
-
-    size: int
-    points: deque[float | None] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.points = deque(maxlen=self.size)
-
-    def push(self, point: float | None) -> None:
-        self.points.append(point)
-
-    def state(self, breaching: Callable[[float], bool]) -> AlarmState:
-        if len(self.points) < self.size or any(p is None for p in self.points):
-            return AlarmState.INSUFFICIENT_DATA
-        return AlarmState.ALARM if all(breaching(p) for p in self.points if p is not None) else AlarmState.OK
+# No datapoint yet in a step period: (bootstrap, shutdown, scale-in pressure).
+_STEP_START: tuple[float | None, float | None, float | None] = (None, None, None)
 
 
-# Neutral (bootstrap, shutdown, scale-in pressure) before a step period's first sample.
-_STEP_START = (0.0, 1.0, -math.inf)
+def _combine(pick: Callable[[float, float], float], seen: float | None, point: float | None) -> float | None:
+    """A period's statistic over its samples, skipping missing ones."""
+    if seen is None or point is None:
+        return point if seen is None else seen
+    return pick(seen, point)
 
 
 def _positive(value: float) -> bool:
@@ -283,17 +182,21 @@ def _positive(value: float) -> bool:
 
 
 class ControlPlane:
-    """The target-tracking, bootstrap and shutdown policies of one fleet."""
+    """The target-tracking and step policies of one fleet, with the alarms that invoke them."""
 
     def __init__(self, config: ControlPlaneConfig) -> None:
         self.config = config
         self._target = config.target
-        self._high = _Window(config.high_datapoints)
-        self._low = _Window(config.low_datapoints)
-        self._bootstrap = _Window(1)
-        self._shutdown = _Window(config.shutdown_datapoints)
-        self._fast = _Window(1)
-        self._lane = _Window(config.scale_in_lane_datapoints)
+
+        def alarm(name: AlarmName, periods: int) -> Alarm:
+            return Alarm(periods, TREAT_MISSING[name])
+
+        self._high = alarm(AlarmName.HIGH, config.high_datapoints)
+        self._low = alarm(AlarmName.LOW, config.low_datapoints)
+        self._bootstrap = alarm(AlarmName.BOOTSTRAP, 1)
+        self._shutdown = alarm(AlarmName.SHUTDOWN, config.shutdown_datapoints)
+        self._fast = alarm(AlarmName.FAST_LANE, 1)
+        self._lane = alarm(AlarmName.SCALE_IN_LANE, config.scale_in_lane_datapoints)
         # Sub-periods per step-alarm period, and the current one's (bootstrap, shutdown, scale-in
         # pressure) so far.
         self._per_step = config.step_period_s // config.period_s
@@ -301,6 +204,7 @@ class ControlPlane:
         self._step_acc = _STEP_START
         self._last_scale_out_s: float | None = None
         self._last_scale_in_s: float | None = None
+        self._step_scale_in_s: dict[Source, float] = {}  # each step policy's last scale-in
         self._last_time_s: float | None = None
 
     @property
@@ -328,17 +232,7 @@ class ControlPlane:
         if not self.config.scale_in_lane_steps:
             return AlarmState.OK
         threshold = max(upper for upper, _ in self.config.scale_in_lane_steps)
-        # TreatMissingData notBreaching: a missing datapoint counts as not below the threshold.
         return self._lane.state(lambda p: p < threshold)
-
-    def _lane_pressure(self, period: PeriodInput) -> float:
-        """The published ScaleInPressure; a missing datapoint (or no lane) is never below it."""
-        steps = self.config.scale_in_lane_steps
-        if period.metric is None or not steps:
-            return math.inf  # TreatMissingData notBreaching
-        if period.scale_in_pressure is not None:
-            return period.scale_in_pressure
-        return scale_in_pressure(period.metric, period.running, period.desired, self._target, steps)
 
     def _fast_state(self) -> AlarmState:
         if not self.config.fast_lane_steps:
@@ -360,30 +254,31 @@ class ControlPlane:
         if self._last_time_s is not None and period.now_s < self._last_time_s:
             raise ValueError("periods must be evaluated in time order")
         self._last_time_s = period.now_s
-        now, desired, metric = period.now_s, period.desired, period.metric
+        now, desired = period.now_s, period.desired
 
         # The target-tracking alarms keep raw values: a new target re-creates them with a new
-        # threshold over the same metric history. Bootstrap and shutdown are metric-math 0/1 series.
-        self._high.push(metric)
-        self._low.push(metric)
+        # threshold over the same metric history. The pressures are the published ones.
+        self._high.push(period.metric)
+        self._low.push(period.metric)
         step_due = self._push_step_alarms(period)
-        self._fast.push(None if metric is None else metric / self._target)
+        self._fast.push(period.scale_out_pressure)
 
         proposals: list[tuple[Source, int, str]] = []
         tracked = self._target_tracking(period)
         if tracked is not None:
             proposals.append(tracked)
-        if step_due and self._bootstrap.state(_positive) is AlarmState.ALARM:
-            capacity = self._clamp(cfg.bootstrap_for(period.visible))
-            proposals.append((Source.BOOTSTRAP, capacity, f"visible={period.visible} with desired=0"))
-        fast = self._fast.points[-1] if self._fast.points else None
+        visible = self._bootstrap.latest()
+        if step_due and visible is not None and self._bootstrap.state(_positive) is AlarmState.ALARM:
+            capacity = self._clamp(cfg.bootstrap_for(round(visible)))
+            proposals.append((Source.BOOTSTRAP, capacity, f"visible={round(visible)} with desired=0"))
+        fast = self._fast.latest()
         if fast is not None and desired > 0 and self._fast_state() is AlarmState.ALARM:
             stepped = cfg.fast_lane_for(fast, period.running)
             if stepped is not None and self._clamp(stepped) > desired:
                 reason = f"pressure {fast:.2f} with {period.running} running"
                 proposals.append((Source.FAST_LANE, self._clamp(stepped), reason))
-        if step_due and self._lane_state() is AlarmState.ALARM:
-            pressure = self._lane.points[-1]
+        pressure = self._lane.latest()
+        if step_due and pressure is not None and self._lane_state() is AlarmState.ALARM:
             lane = self._lane_capacity(pressure, period)
             if lane is not None:
                 reason = f"scale-in pressure {pressure:.2f} for {cfg.scale_in_lane_datapoints} periods"
@@ -392,12 +287,15 @@ class ControlPlane:
             proposals.append(
                 (Source.SHUTDOWN, 0, f"queue empty for {cfg.shutdown_datapoints} periods with desired>0")
             )
+        proposals = [p for p in proposals if not self._step_cooling_down(p[0], p[1], period)]
 
         new_desired, winner = self._resolve(desired, proposals)
         if new_desired > desired:
             self._last_scale_out_s = now
         elif new_desired < desired:
             self._last_scale_in_s = now
+            if winner in STEP_SOURCES:
+                self._step_scale_in_s[winner] = now
         actions = tuple(
             ScalingAction(
                 time_s=now,
@@ -411,18 +309,38 @@ class ControlPlane:
         )
         return PeriodResult(new_desired, actions, self.alarm_states())
 
+    def _step_cooling_down(self, source: Source, capacity: int, period: PeriodInput) -> bool:
+        """An ECS step policy's scale-in within its Cooldown of its own last scale-in: Application Auto
+        Scaling blocks it ("the cooldown period is used to block subsequent scale in requests until it
+        has expired"; a scale-out is not blocked:
+        https://docs.aws.amazon.com/autoscaling/application/APIReference/API_StepScalingPolicyConfiguration.html).
+        The cooldown starts when the scaling activity completes, a moment after the action, so a
+        request exactly one cooldown after it is still inside. EC2 step policies have no cooldown."""
+        last = self._step_scale_in_s.get(source)
+        return (
+            self.config.platform is Platform.ECS
+            and capacity < period.desired
+            and last is not None
+            and period.now_s - last <= self.config.step_cooldown_s
+        )
+
     def _push_step_alarms(self, period: PeriodInput) -> bool:
         """Feed the bootstrap, shutdown and scale-in-lane alarms; True when they evaluate this period
         (every period, unless their Period is longer than target tracking's)."""
-        bootstrap = float(period.visible > 0 and period.desired == 0)
-        shutdown = float(period.visible + period.in_flight == 0 and period.desired > 0)
-        lane = self._lane_pressure(period)
+        bootstrap: float | None = None
+        shutdown: float | None = None
+        if not period.missed:
+            bootstrap = float(period.visible) if period.desired == 0 else 0.0
+            shutdown = float(period.visible + period.in_flight == 0 and period.desired > 0)
+        lane = period.scale_in_pressure
         if self._per_step > 1:
             # Maximum statistics: work waited at some sample (bootstrap); the queue was empty at
             # every sample (shutdown: the Maximum of visible + in flight is 0); the highest pressure.
+            # A step period without any sample is a missing datapoint.
             seen_bootstrap, seen_shutdown, seen_lane = self._step_acc
-            bootstrap, shutdown = max(bootstrap, seen_bootstrap), min(shutdown, seen_shutdown)
-            lane = max(lane, seen_lane)
+            bootstrap = _combine(max, seen_bootstrap, bootstrap)
+            shutdown = _combine(min, seen_shutdown, shutdown)
+            lane = _combine(max, seen_lane, lane)
             self._step_seen += 1
             if self._step_seen < self._per_step:
                 self._step_acc = (bootstrap, shutdown, lane)
@@ -433,15 +351,13 @@ class ControlPlane:
         self._lane.push(lane)
         return True
 
-    def _lane_capacity(self, pressure: float | None, period: PeriodInput) -> int | None:
+    def _lane_capacity(self, pressure: float, period: PeriodInput) -> int | None:
         """What the scale-in lane's step sets the desired capacity to, or None for no action.
 
         The step starts from the running capacity. EC2 takes no action when the result is not below
         the desired capacity; ECS sets it, so while protected tasks drain (running > desired) a
         scale-in step can raise the desired count (see the module docstring's sources).
         """
-        if pressure is None:
-            return None
         stepped = scale_in_lane_capacity(pressure, period.running, self.config.scale_in_lane_steps)
         if stepped is None:
             return None
@@ -454,21 +370,24 @@ class ControlPlane:
         return min(max(capacity, self.config.min_capacity), self.config.max_capacity)
 
     def _target_tracking(self, period: PeriodInput) -> tuple[Source, int, str] | None:
-        cfg, metric, desired, now = self.config, period.metric, period.desired, period.now_s
-        if metric is None:
-            return None
+        """Target tracking's request: its alarms evaluate their ranges, and the capacity follows the
+        newest datapoint the alarm in ALARM holds."""
+        cfg, desired, now = self.config, period.desired, period.now_s
         src = Source.TARGET_TRACKING
         if cfg.platform is Platform.ECS and desired == 0 and cfg.ecs_scale_out_from_zero:
-            if metric > self._target:
+            metric = self._high.latest()
+            if metric is not None and metric > self._target:
                 return (src, self._clamp(1), f"ECS from 0: metric {metric:g} > target {self._target:g}")
             return None
-        wanted = math.ceil(max(1, period.running) * metric / self._target)
-        if self._high_state() is AlarmState.ALARM:
+        high = self._high.latest()
+        if high is not None and self._high_state() is AlarmState.ALARM:
             # Warming instances / capacity added in the cooldown count toward desired: only the rest.
+            wanted = math.ceil(max(1, period.running) * high / self._target)
             if self._clamp(wanted) > desired:
-                return (src, self._clamp(wanted), f"high alarm: metric {metric:g} > target {self._target:g}")
+                return (src, self._clamp(wanted), f"high alarm: metric {high:g} > target {self._target:g}")
             return None
-        if self._low_state() is not AlarmState.ALARM:
+        low = self._low.latest()
+        if low is None or self._low_state() is not AlarmState.ALARM:
             return None
         if cfg.platform is Platform.EC2:
             if self._last_scale_out_s is not None and now < self._last_scale_out_s + cfg.instance_warmup_s:
@@ -478,22 +397,20 @@ class ControlPlane:
                 return None
             if self._last_scale_out_s is not None and now < self._last_scale_out_s + cfg.scale_out_cooldown_s:
                 return None
+        wanted = math.ceil(max(1, period.running) * low / self._target)
         if self._clamp(wanted) < desired:
-            low = cfg.scale_in_ratio * self._target
-            return (src, self._clamp(wanted), f"low alarm: metric {metric:g} < {low:g}")
+            threshold = cfg.scale_in_ratio * self._target
+            return (src, self._clamp(wanted), f"low alarm: metric {low:g} < {threshold:g}")
         return None
 
     @staticmethod
     def _resolve(desired: int, proposals: list[tuple[Source, int, str]]) -> tuple[int, Source | None]:
-        """Any policy may scale out (the largest wins); otherwise the lowest scale-in applies."""
-        if not proposals:
+        """Of the policies that change the capacity, the largest capacity applies, out or in (EC2:
+        https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scale-based-on-demand.html, "Multiple
+        dynamic scaling policies"; ECS: API_PutScalingPolicy). A scale-in that lost is asked again a
+        period later by its alarm, if still in ALARM."""
+        changes = [p for p in proposals if p[1] != desired]
+        if not changes:
             return desired, None
-        out = [p for p in proposals if p[1] > desired]
-        if out:
-            best = max(out, key=lambda p: p[1])
-            return best[1], best[0]
-        inward = [p for p in proposals if p[1] < desired]
-        if inward:
-            best = min(inward, key=lambda p: p[1])
-            return best[1], best[0]
-        return desired, None
+        best = max(changes, key=lambda p: p[1])
+        return best[1], best[0]

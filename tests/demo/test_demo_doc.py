@@ -79,7 +79,13 @@ def _published(row: MinuteRow) -> Datapoints:
     if row.published_running is None:
         return Datapoints(None, None, None, None, None)
     return Datapoints(
-        row.backlog_per_instance, row.visible, row.in_flight, row.published_running, row.published_desired
+        row.backlog_per_instance,
+        row.visible,
+        row.in_flight,
+        row.published_running,
+        row.published_desired,
+        row.scale_out_pressure,
+        row.scale_in_pressure,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-import scaling.control_plane
+import scaling.backlog
 from qas.sim import bench
 from qas.sim.engine import EngineSettings, Simulation
 from qas.sim.policies import TargetTracking, make_controller
@@ -44,7 +44,7 @@ def test_the_published_pressure_never_makes_the_lane_raise_ecs_capacity(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert lane_raises() == 0
-    # The scenario does drain protected tasks under the lane: with the pressure per desired task,
-    # ECS's step from the running count raises the desired count.
-    monkeypatch.setattr(scaling.control_plane, "scale_in_pressure", per_desired_pressure)
+    # The scenario does drain protected tasks under the lane: with the publisher's pressure per
+    # desired task, ECS's step from the running count raises the desired count.
+    monkeypatch.setattr(scaling.backlog, "scale_in_pressure", per_desired_pressure)
     assert lane_raises() > 0

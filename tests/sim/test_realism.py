@@ -74,21 +74,29 @@ def test_a_delayed_datapoint_delays_the_scale_out_by_that_much(delay_s: float) -
     assert late.timeline[2].desired == ideal.timeline[2].desired == 20
 
 
+def _waiting(t: float, missed: bool = False) -> Observation:
+    return Observation(t, visible=200, in_flight=0, running=1, desired=1, oldest_age_s=t, missed=missed)
+
+
 def test_a_missing_datapoint_stops_target_tracking() -> None:
-    # Given the high alarm two datapoints into breaching, a missing third one: no action (INSUFFICIENT_DATA)
+    # Given one datapoint above the target, then none (the engine's desired stays 1). While that
+    # datapoint is too recent to alarm on (1 period old of the 3 needed) the high alarm has
+    # INSUFFICIENT_DATA: no action. Once it is 3 periods old with nothing newer, CloudWatch alarms on
+    # it (the docs' "X - - - -" row), until it leaves the 5-period evaluation range: INSUFFICIENT_DATA
+    # again, no action
     policy = TargetTracking(FLEET, 10.0, "static", our_backlog)
+    missed = [_waiting(t, missed=t > 60) for t in (60, 120, 180, 240, 300, 360, 420)]
+    assert [policy.step(obs).desired for obs in missed] == [1, 1, 20, 20, 20, 1, 1]
 
-    def obs(t: float, missed: bool = False) -> Observation:
-        return Observation(t, visible=200, in_flight=0, running=1, desired=1, oldest_age_s=t, missed=missed)
 
-    desired = [
-        policy.step(obs(60)).desired,
-        policy.step(obs(120)).desired,
-        policy.step(obs(180, True)).desired,
-    ]
-    assert desired == [1, 1, 1]
-    # Then it takes three present datapoints again: none at 240 and 300, the scale-out at 360
-    assert [policy.step(obs(t)).desired for t in (240, 300, 360)] == [1, 1, 20]
+def test_after_a_missing_datapoint_target_tracking_acts_on_the_older_ones() -> None:
+    # Two datapoints above the target, the third missing: CloudWatch evaluates the two it has with one
+    # fill-in; the oldest breaches and is 3 periods old, nothing newer is good: ALARM
+    # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html)
+    policy = TargetTracking(FLEET, 10.0, "static", our_backlog)
+    desired = [policy.step(_waiting(60)).desired, policy.step(_waiting(120)).desired]
+    desired.append(policy.step(_waiting(180, missed=True)).desired)
+    assert desired == [1, 1, 20]  # ceil(1 x 200 / 10)
 
 
 def test_missed_samples_delay_the_scale_out_and_are_counted() -> None:

@@ -1,9 +1,10 @@
 """The fast lane of the control-plane model, configured with the template's steps.
 
-The fast lane is a step policy on ScaleOutPressure = metric / target whose alarm needs one datapoint
-above the lowest step (1.2); it adds the share of running capacity of the highest step the pressure
-passes: above 1.2 +20%, above 1.5 +50%, above 2 +100%, above 3 +200%, above 5 +400% (at least one
-instance). The model has no fast lane unless it is configured, as here.
+The fast lane is a step policy on the published ScaleOutPressure = metric / the target the publisher
+read, whose alarm needs one datapoint above the lowest step (1.2); it adds the share of running
+capacity of the highest step the pressure reaches (a lower bound is inclusive above the threshold):
+from 1.2 +20%, from 1.5 +50%, from 2 +100%, from 3 +200%, from 5 +400% (at least one instance). The
+model has no fast lane unless it is configured, as here.
 """
 
 from __future__ import annotations
@@ -31,10 +32,17 @@ def fast_plane(max_capacity: int = 50) -> ControlPlane:
 
 
 def period(
-    metric: float | None, running: int, desired: int, *, now_s: float = 60.0, visible: int = 0
+    metric: float, running: int, desired: int, *, now_s: float = 60.0, visible: int = 0, target: float = 4.0
 ) -> PeriodInput:
+    """A period as the publisher publishes it: the pressure is the metric over the target it read."""
     return PeriodInput(
-        now_s=now_s, metric=metric, visible=visible, in_flight=0, running=running, desired=desired
+        now_s=now_s,
+        metric=metric,
+        visible=visible,
+        in_flight=0,
+        running=running,
+        desired=desired,
+        scale_out_pressure=metric / target,
     )
 
 
@@ -42,10 +50,11 @@ def period(
     ("pressure", "running", "capacity"),
     [
         (1.1, 10, None),  # below the lowest step
-        (1.2, 10, None),  # on it is not above it
+        (1.2, 10, 12),  # on the lowest bound: the first step (whether the alarm fires is its own test)
         (1.21, 10, 12),  # +20% of 10
         (1.21, 4, 5),  # 20% of 4 = 0.8 rounds down to 0: at least one instance
-        (1.5, 10, 12),  # still the +20% step
+        (1.49, 10, 12),  # still the +20% step
+        (1.5, 10, 15),  # on a bound: that step, +50%
         (1.6, 10, 15),  # +50%
         (2.5, 3, 6),  # +100%
         (3.5, 3, 9),  # +200%
@@ -131,8 +140,8 @@ def test_it_refires_every_period_while_the_pressure_lasts() -> None:
 def test_the_pressure_follows_the_target_in_force() -> None:
     cp = fast_plane()
     cp.set_target(8.0)
-    # 10 / 8 = 1.25: +20% of 10 = 12
-    result = cp.evaluate(period(10.0, running=10, desired=10))
+    # The publisher reads 8: 10 / 8 = 1.25: +20% of 10 = 12
+    result = cp.evaluate(period(10.0, running=10, desired=10, target=8.0))
     assert (result.desired, result.actions[0].reason) == (12, "pressure 1.25 with 10 running")
 
 

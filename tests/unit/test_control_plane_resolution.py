@@ -7,6 +7,8 @@ returned) so that several policies can propose in the same period.
 
 from __future__ import annotations
 
+import pytest
+
 from scaling.control_plane import (
     AlarmName,
     AlarmState,
@@ -18,7 +20,7 @@ from scaling.control_plane import (
     ScalingAction,
     Source,
 )
-from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
+from scaling.scale_in_lane import SCALE_IN_LANE_STEPS, scale_in_pressure
 
 
 def same(cp: ControlPlane, minutes: int, **inputs: object) -> list[PeriodResult]:
@@ -50,15 +52,25 @@ def test_target_tracking_wins_when_its_scale_out_is_the_larger() -> None:
     assert summary(third) == [(Source.TARGET_TRACKING, 2, True), (Source.BOOTSTRAP, 1, False)]
 
 
-def test_the_lowest_scale_in_wins_target_tracking_below_the_lane() -> None:
+def test_the_largest_scale_in_wins_the_lane_over_target_tracking() -> None:
     # 10 instances, 4 messages, target 4; target tracking's low alarm set to 5 datapoints like the lane.
     # Target tracking: ceil(10 x 0.4 / 4) = 1. Lane: pressure 4 / (10 x 4) = 0.1, -75% of 10 -> 3.
+    # AWS applies the policy that leaves the largest capacity: 3 (target tracking asks again next minute)
     config = ControlPlaneConfig(
         target=4.0, max_capacity=20, low_datapoints=5, scale_in_lane_steps=SCALE_IN_LANE_STEPS
     )
-    fifth = same(ControlPlane(config), 5, metric=0.4, visible=0, in_flight=4, running=10, desired=10)[-1]
-    assert fifth.desired == 1
-    assert summary(fifth) == [(Source.TARGET_TRACKING, 1, True), (Source.SCALE_IN_LANE, 3, False)]
+    fifth = same(
+        ControlPlane(config),
+        5,
+        metric=0.4,
+        visible=0,
+        in_flight=4,
+        running=10,
+        desired=10,
+        scale_in_pressure=0.1,
+    )[-1]
+    assert fifth.desired == 3
+    assert summary(fifth) == [(Source.TARGET_TRACKING, 1, False), (Source.SCALE_IN_LANE, 3, True)]
 
 
 def test_the_shutdown_alarm_wins_over_keep_warms_last_instance() -> None:
@@ -196,8 +208,12 @@ def test_two_datapoints_for_the_same_time_are_accepted() -> None:
     assert cp.evaluate(PeriodInput(60.0, 0.0, visible=0, in_flight=0, running=0, desired=0)).desired == 0
 
 
-def test_a_missing_period_reads_as_work_in_flight_and_nothing_visible() -> None:
-    assert PeriodInput.missing(60.0, running=2, desired=3) == PeriodInput(60.0, None, 0, 1, 2, 3)
+def test_a_missing_period_has_no_datapoint_but_the_capacity_aws_knows() -> None:
+    assert PeriodInput.missing(60.0, running=2, desired=3) == PeriodInput(60.0, None, 0, 0, 2, 3, missed=True)
+    with pytest.raises(ValueError, match=r"^a missed period has no datapoints$"):
+        PeriodInput(60.0, 1.0, 0, 0, 2, 3, missed=True)
+    with pytest.raises(ValueError, match="scale_out_pressure must be a non-negative number"):
+        PeriodInput(60.0, 1.0, 0, 0, 2, 3, scale_out_pressure=-1.0)
 
 
 # ------------------------------------------------------------------ bootstrap and shutdown
@@ -261,7 +277,10 @@ def test_the_lane_removes_by_its_latest_datapoint() -> None:
     # the latest picks the -75% step: 10 - 7 = 3
     cp = lane_plane(scale_in_lane_steps=SCALE_IN_LANE_STEPS)
     for minute, backlog in enumerate([24, 24, 24, 24, 4], start=1):
-        result = cp.evaluate(PeriodInput(60.0 * minute, backlog / 10, 0, backlog, 10, 10))
+        published = scale_in_pressure(backlog / 10, 10, 10, 4.0)
+        result = cp.evaluate(
+            PeriodInput(60.0 * minute, backlog / 10, 0, backlog, 10, 10, scale_in_pressure=published)
+        )
     assert result.desired == 3
     assert result.actions[0].reason == "scale-in pressure 0.10 for 5 periods"
 
@@ -269,7 +288,8 @@ def test_the_lane_removes_by_its_latest_datapoint() -> None:
 def test_the_lane_uses_the_configured_steps() -> None:
     # One step: below 0.5 remove 50%. Pressure 0.1: 10 - 5 = 5
     cp = lane_plane(scale_in_lane_steps=((0.5, 50),))
-    assert same(cp, 5, metric=0.4, visible=0, in_flight=4, running=10, desired=10)[-1].desired == 5
+    results = same(cp, 5, metric=0.4, visible=0, in_flight=4, running=10, desired=10, scale_in_pressure=0.1)
+    assert results[-1].desired == 5
 
 
 def test_the_lane_at_exactly_its_threshold_does_not_breach() -> None:
@@ -282,6 +302,7 @@ def test_the_lane_at_exactly_its_threshold_does_not_breach() -> None:
         in_flight=36,
         running=10,
         desired=10,
+        scale_in_pressure=0.9,
     )
     assert results[-1].alarms[AlarmName.SCALE_IN_LANE] is AlarmState.OK
     assert results[-1].actions == ()
@@ -290,6 +311,6 @@ def test_the_lane_at_exactly_its_threshold_does_not_breach() -> None:
 def test_the_lane_never_goes_below_min_capacity() -> None:
     # Pressure 0.25 on 4 would remove 75%, but min_capacity is 4: nothing to do
     cp = lane_plane(scale_in_lane_steps=SCALE_IN_LANE_STEPS, min_capacity=4)
-    results = same(cp, 5, metric=0.0, visible=0, in_flight=0, running=4, desired=4)
+    results = same(cp, 5, metric=0.0, visible=0, in_flight=0, running=4, desired=4, scale_in_pressure=0.25)
     assert results[-1].alarms[AlarmName.SCALE_IN_LANE] is AlarmState.ALARM
     assert results[-1].actions == ()

@@ -48,8 +48,10 @@ def lane_run(
     result = None
     for minute in range(1, SCALE_IN_LANE_DATAPOINTS + 1):
         metric = backlog_per_instance(0, in_flight, running)
-        published = {} if pressure is None else {"scale_in_pressure": pressure}
-        result = cp.evaluate(PeriodInput(60.0 * minute, metric, 0, in_flight, running, desired, **published))
+        published = scale_in_pressure(metric, running, desired, TARGET) if pressure is None else pressure
+        result = cp.evaluate(
+            PeriodInput(60.0 * minute, metric, 0, in_flight, running, desired, scale_in_pressure=published)
+        )
     assert result is not None
     return result
 
@@ -103,7 +105,7 @@ def test_the_fast_lane_adds_a_share_of_the_running_count_on_ecs_too() -> None:
         )
     )
     metric = 1.6 * TARGET
-    result = cp.evaluate(PeriodInput(60.0, metric, int(metric * 20), 0, 20, 10))
+    result = cp.evaluate(PeriodInput(60.0, metric, int(metric * 20), 0, 20, 10, scale_out_pressure=1.6))
     # Then the new desired count is 20 + 10 = 30: the step starts from running, not from desired
     assert result.desired == 30
     assert [a.source for a in result.actions if a.applied] == [Source.FAST_LANE]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scaling.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Source
+from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
 
 
 def plane(**kw: object) -> ControlPlane:
@@ -30,6 +31,18 @@ def test_shutdown_needs_every_sample_of_its_minutes_empty() -> None:
     second = [cp.evaluate(PeriodInput(60.0 + 10.0 * (i + 1), 0.0, 0, 0, 1, 1)).desired for i in range(6)]
     assert first == [1] * 6
     assert second == [1, 1, 1, 1, 1, 0]
+
+
+def test_the_scale_in_lane_takes_the_maximum_pressure_of_its_minute() -> None:
+    cp = plane(step_alarm_period_s=60, disable_scale_in=True, scale_in_lane_steps=SCALE_IN_LANE_STEPS)
+    # Five minutes whose first sample reports 0.95 (nothing to remove) and the rest 0.1: each minute's
+    # Maximum is 0.95, not below 0.9: the lane never acts
+    desired = []
+    for tick in range(30):
+        pressure = 0.95 if tick % 6 == 0 else 0.1
+        period = PeriodInput(10.0 * (tick + 1), 0.5, 0, 4, 8, 8, scale_in_pressure=pressure)
+        desired.append(cp.evaluate(period).desired)
+    assert desired == [8] * 30
 
 
 def test_without_a_step_period_they_follow_target_trackings_period() -> None:

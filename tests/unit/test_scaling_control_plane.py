@@ -96,13 +96,17 @@ def test_max_capacity_caps_scale_out() -> None:
 
 
 def test_missing_datapoint_means_insufficient_data_and_no_action() -> None:
+    # One breaching datapoint, then a missing one: the high alarm's evaluation range holds one
+    # datapoint, too recent to alarm on (TreatMissingData missing): INSUFFICIENT_DATA, no action.
+    # (What follows a missing datapoint: tests/unit/test_control_plane_fidelity.py.)
     cp = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=20))
     results = [
-        cp.evaluate(PeriodInput(60.0 * m, metric, visible=16, in_flight=0, running=2, desired=2))
-        for m, metric in enumerate([8.0, None, 8.0, 8.0], start=1)
+        cp.evaluate(PeriodInput(60.0, 8.0, visible=16, in_flight=0, running=2, desired=2)),
+        cp.evaluate(PeriodInput.missing(120.0, running=2, desired=2)),
     ]
     assert results[1].alarms[AlarmName.HIGH] is AlarmState.INSUFFICIENT_DATA
-    assert [r.desired for r in results] == [2, 2, 2, 2]
+    assert [r.desired for r in results] == [2, 2]
+    assert results[1].actions == ()
 
 
 def test_scale_in_needs_fifteen_datapoints_below_ninety_percent_of_target() -> None:

@@ -101,8 +101,11 @@ def run(
     for minute in range(start, start + minutes):
         now_running = desired if running is None else running
         metric = backlog_per_instance(0, backlog, now_running)
+        published = scale_in_pressure(metric, now_running, desired, 4.0)
         desired = cp.evaluate(
-            PeriodInput(60.0 * (minute + 1), metric, 0, backlog, now_running, desired)
+            PeriodInput(
+                60.0 * (minute + 1), metric, 0, backlog, now_running, desired, scale_in_pressure=published
+            )
         ).desired
         out.append(desired)
     return out
@@ -129,9 +132,12 @@ def test_a_missing_datapoint_never_scales_in() -> None:
     cp = lane_plane()
     run(cp, SCALE_IN_LANE_DATAPOINTS - 1, backlog=4, running=None, desired=10)
     result = cp.evaluate(PeriodInput.missing(60.0 * SCALE_IN_LANE_DATAPOINTS, running=10, desired=10))
+    # Four datapoints in the range and a fill-in that counts as not breaching (notBreaching): no action
     assert result.desired == 10
-    after = run(cp, SCALE_IN_LANE_DATAPOINTS - 1, 4, None, 10, start=SCALE_IN_LANE_DATAPOINTS)
-    assert after[-1] == 10  # the missing one counts as not breaching: five new ones are needed
+    assert result.alarms[AlarmName.SCALE_IN_LANE] is AlarmState.OK
+    # The next datapoint makes five in the range: CloudWatch evaluates those, skipping the missing one
+    after = run(cp, 1, 4, None, 10, start=SCALE_IN_LANE_DATAPOINTS)
+    assert after == [3]  # pressure 0.1: -75% of 10
 
 
 def test_booting_capacity_is_not_scaled_in() -> None:
@@ -144,8 +150,10 @@ def test_lane_action_is_named_and_high_resolution_uses_minute_periods() -> None:
     cp = lane_plane(period_s=10, step_alarm_period_s=60, disable_scale_in=True)
     desired, actions = 10, []
     for tick in range(6 * SCALE_IN_LANE_DATAPOINTS):  # 10 s periods: five minutes
+        metric = backlog_per_instance(0, 4, 10)
+        published = scale_in_pressure(metric, 10, desired, 4.0)
         result = cp.evaluate(
-            PeriodInput(10.0 * (tick + 1), backlog_per_instance(0, 4, 10), 0, 4, 10, desired)
+            PeriodInput(10.0 * (tick + 1), metric, 0, 4, 10, desired, scale_in_pressure=published)
         )
         actions += [a for a in result.actions if a.applied]
         desired = result.desired
