@@ -2,7 +2,7 @@
 
 For each headroom setting (share of the busy slots kept spare, and the minimum spare slots), runs
 `tuned` on every FIFO scenario and prints SLO attainment, peak capacity and instance-hours as a
-markdown table. The numbers behind HEADROOM_RATIO in src/scaling/fifo.py.
+markdown table. The numbers behind HEADROOM_RATIO in src/queue_autoscaler/scaling/fifo.py.
 
     .venv/bin/python benchmarks/fifo_headroom.py
 """
@@ -13,7 +13,7 @@ from unittest import mock
 
 from qas.sim.runner import simulate
 from qas.sim.scenarios_fifo import FIFO_SCENARIOS
-from scaling import fifo
+from queue_autoscaler.scaling import fifo
 
 SETTINGS = ((0.0, 0), (0.0, 1), (0.25, 1), (0.5, 1), (1.0, 1))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from qas import argtypes
 from qas.argtypes import MAX_SIMULATED_CAPACITY
+from qas.model.control_plane import Platform
 from qas.plan import cli as plan_cli
 from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
 from qas.sim import api_report, realism
@@ -25,7 +26,6 @@ from qas.sim.bench import GROUPS, SCENARIOS, run_bench
 from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.traces import read_csv, write_csv
-from scaling.control_plane import Platform
 from worker.settings import MAX_ROLLOUT_CHECK_SECONDS
 
 

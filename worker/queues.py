@@ -116,7 +116,8 @@ def receive_size(url: str, free_slots: int) -> int:
     flight, so it comes back first; the messages behind it were never received, so their receive
     counts do not grow with its retries (they would follow it to the DLQ); and in-flight messages
     equal busy groups, which is what the publisher's FIFO cap and the simulator count
-    (src/scaling/fifo.py, qas/sim/fifo.py). The price is one receive per message on FIFO queues.
+    (src/queue_autoscaler/scaling/fifo.py, qas/sim/fifo.py). The price is one receive per message on
+    FIFO queues.
     """
     if free_slots < 1:
         raise ValueError("a receive needs a free slot")

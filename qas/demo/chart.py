@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qas.demo.report import ActionRecord, MinuteRow
-from scaling.control_plane import Source
+from qas.model.control_plane import Source
 
 # Figure geometry (inches, points, shares of the figure width); the label placement below uses it
 # to know how many characters fit in a demo minute, and tests/demo checks the drawn result.

@@ -19,7 +19,7 @@ from qas.demo.runner import DemoRun
 from qas.demo.stack import deploy, stack_parameters
 from qas.demo.ui import Console
 from qas.emulator import load_template
-from scaling.control_plane import Platform
+from qas.model.control_plane import Platform
 
 QUICK: dict[str, Any] = {
     "profile": "quick",

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from scaling.control_plane import Platform
+from qas.model.control_plane import Platform
 
 
 @dataclass(frozen=True)

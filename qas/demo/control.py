@@ -1,5 +1,5 @@
 """The demo's control plane: the publisher's datapoints from the emulated CloudWatch, fed to the
-shared model (`scaling.control_plane`), whose desired capacity the fleet then applies.
+shared model (`qas.model.control_plane`), whose desired capacity the fleet then applies.
 
 moto stores the alarms and policies but never evaluates them; this is the part of AWS it lacks.
 """
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from mypy_boto3_cloudwatch import CloudWatchClient
 
-from scaling.control_plane import ControlPlane, PeriodInput, PeriodResult
+from qas.model.control_plane import ControlPlane, PeriodInput, PeriodResult
 
 # The statistic each alarm asks of each metric in template.yaml (target tracking: Average;
 # bootstrap/shutdown metric math and both lanes: Maximum). One datapoint per period, so they agree.
@@ -107,7 +107,7 @@ def evaluate(
     """One alarm evaluation at the end of demo minute ``minute`` (model time: demo seconds)."""
     now_s = (minute + 1) * 60.0
     if not points.complete:
-        # Nothing published: every alarm has a missing datapoint (scaling.alarm evaluates the rest).
+        # Nothing published: every alarm has a missing datapoint (qas.model.alarm evaluates the rest).
         return model.evaluate(PeriodInput.missing(now_s, running_now, desired_now))
     assert points.visible is not None and points.in_flight is not None
     assert points.running is not None and points.desired is not None

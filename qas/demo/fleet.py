@@ -25,8 +25,8 @@ from qas.demo.envs import child_env
 from qas.demo.moto_state import Ec2Lifecycle, EcsRunningCount
 from qas.demo.procs import ProcessRegistry
 from qas.demo.stubs import EcsAgent, MetadataStub, start_ec2_metadata, start_ecs_agent
-from scaling.control_plane import Platform
-from scaling.scale_in_victims import InstanceView, plan_scale_in
+from qas.model.control_plane import Platform
+from qas.model.scale_in_victims import InstanceView, plan_scale_in
 
 # After SIGTERM a worker has its shutdown grace; past this much more it is killed.
 KILL_MARGIN_S = 5.0

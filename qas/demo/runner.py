@@ -14,8 +14,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from adapters.errors import AdapterError
-from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 from qas import emulator
 from qas.demo.chart import write_timeline
 from qas.demo.config import DemoConfig, Phase
@@ -42,7 +40,9 @@ from qas.demo.report import (
 )
 from qas.demo.stack import DeployedStack, initial_target
 from qas.demo.ui import Console, brief_answer, header_lines, pace_of, why
-from scaling.control_plane import AlarmName, AlarmState, ControlPlane, Platform
+from qas.model.control_plane import AlarmName, AlarmState, ControlPlane, Platform
+from queue_autoscaler.adapters.errors import AdapterError
+from queue_autoscaler.adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 
 # Polling the fleet between minutes: often enough that a worker starts when its boot ends.
 POLL_S = 0.1

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from qas import emulator
 from qas.demo.config import DemoConfig
 from qas.emulator import AlarmDefinition, ScalingResources, StepAdjustment, StepPolicyDefinition
-from scaling.control_plane import ControlPlaneConfig
-from scaling.target import DurationStats, TargetModel, ideal_target
+from qas.model.control_plane import ControlPlaneConfig
+from queue_autoscaler.scaling.target import DurationStats, TargetModel, ideal_target
 
 # Target tracking's high alarm needs 3 one-minute datapoints: part of the capacity lead time.
 ALARM_MINUTES = 3

@@ -16,7 +16,7 @@ from qas.demo.config import DemoConfig
 from qas.demo.fleet import FleetEvents
 from qas.demo.report import MinuteRow
 from qas.demo.stack import DeployedStack
-from scaling.control_plane import ControlPlaneConfig, ScalingAction, Source
+from qas.model.control_plane import ControlPlaneConfig, ScalingAction, Source
 
 
 class Console:

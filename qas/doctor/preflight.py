@@ -15,11 +15,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from common.regions import queue_region
 from qas import emulator
 from qas.doctor import config, network
 from qas.doctor.findings import Finding, note, ok, problem
 from qas.doctor.parameters import check_parameters
+from queue_autoscaler.common.regions import queue_region
 
 SERVICE_LINKED_ROLE = "AWSServiceRoleForECS"
 SERVICE_LINKED_ROLE_PATH = "/aws-service-role/ecs.amazonaws.com/"

@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.errors import ResourceNotFoundError
-from adapters.rollout import AsgRollout
 from qas.doctor.findings import Finding, note, ok, problem
-from scaling.rollout import outdated
+from queue_autoscaler.adapters.errors import ResourceNotFoundError
+from queue_autoscaler.adapters.rollout import AsgRollout
+from queue_autoscaler.scaling.rollout import outdated
 
 # A rollout running this long is reported as stuck rather than as in progress.
 STUCK_AFTER = timedelta(minutes=30)

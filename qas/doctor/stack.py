@@ -11,10 +11,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 from qas.doctor.findings import Finding, note, ok, problem
 from qas.doctor.rollout import check_rollout
 from qas.doctor.starts import DEFAULT_BOOT_TIMEOUT_S, check_failed_starts
+from queue_autoscaler.adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 
 PUBLISHER_STALE_S = 180  # three missed one-minute runs
 TUNER_DECISIONS = ("target updated", "target kept", "dry run: would update target")

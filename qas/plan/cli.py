@@ -10,6 +10,7 @@ from typing import Any
 
 from qas import argtypes
 from qas.argtypes import MAX_BOOT_S, MAX_SLO_S
+from qas.model.control_plane import Platform
 from qas.plan import history, workloads
 from qas.plan.prices import HOURS_PER_MONTH, MAX_PRICE_PER_HOUR, PRICES_AS_OF, monthly_costs, prices_for
 from qas.plan.recommend import (
@@ -24,7 +25,6 @@ from qas.plan.recommend import (
 from qas.plan.workloads import MAX_SIGMA
 from qas.sim.realism import PRESETS
 from qas.sim.traces import MAX_PROCESSING_S, MAX_SPAN_DAYS, Trace
-from scaling.control_plane import Platform
 
 DEFAULT_SIGMA = 0.5  # the benchmark's steady scenarios: lognormal processing times, sigma 0.5
 DEFAULT_DAYS = 7
@@ -134,7 +134,7 @@ def _from_stack(args: argparse.Namespace) -> tuple[Trace, dict[str, Any], str]:
     import boto3  # noqa: PLC0415 - only --stack talks to AWS
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
-    from adapters.clients import CLIENT_CONFIG  # noqa: PLC0415
+    from queue_autoscaler.adapters.clients import CLIENT_CONFIG  # noqa: PLC0415
 
     days = DEFAULT_DAYS if args.days is None else args.days
     try:

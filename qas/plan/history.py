@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from qas.model.control_plane import Platform
 from qas.sim.traces import MAX_SPAN_DAYS, Trace
-from scaling.control_plane import Platform
-from scaling.target import DurationStats
+from queue_autoscaler.scaling.target import DurationStats
 
 READ_ONLY_OPERATIONS = frozenset({"DescribeStacks", "GetMetricData", "GetMetricStatistics"})
 MAX_DAYS = MAX_SPAN_DAYS  # the hourly datapoints' retention, also the longest trace

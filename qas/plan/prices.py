@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scaling.control_plane import Platform
+from qas.model.control_plane import Platform
 
 PRICES_AS_OF = "2026-12, us-east-1, Linux x86_64"
 HOURS_PER_MONTH = 730.0  # AWS's own convention in its pricing calculator

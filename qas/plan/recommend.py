@@ -21,15 +21,15 @@ import math
 from dataclasses import dataclass, field, replace
 
 from qas.argtypes import MAX_BOOT_S, MAX_SLO_S
+from qas.model.control_plane import Platform
 from qas.sim.bench import SLO_GOAL
 from qas.sim.engine import SimResult, duration_stats
 from qas.sim.policies import REFERENCE, FleetSettings
 from qas.sim.realism import PRESETS, preset
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
-from scaling.backlog import KEEP_WARM_MINUTES
-from scaling.control_plane import Platform
-from scaling.target import DurationStats, ideal_target
+from queue_autoscaler.scaling.backlog import KEEP_WARM_MINUTES
+from queue_autoscaler.scaling.target import DurationStats, ideal_target
 
 TAIL_PERCENTILE = 99.0  # the tuner's TAIL_PERCENTILE (p99)
 # template.yaml's own bounds on the parameters the planner prints (tests/plan checks they agree).

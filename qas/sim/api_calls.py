@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scaling.control_plane import Platform
+from qas.model.control_plane import Platform
 from worker.lifecycle import COMPLETION_CALLS
 from worker.rollout_watch import check_interval, first_check_delay, next_check_delay
 from worker.settings import Settings
@@ -91,9 +91,10 @@ APIS = {
 
 
 def tuner_calls(apis: PlatformApis) -> dict[str, int]:
-    """One tuner run at most (src/target_tuner/app.py): the policy read and write, two statistics per
-    lookback window over up to five windows (10 -> 120 minutes), the age, three latest values and two
-    running-job sums, one GetMetricData for the settled minutes, the decision's two metric puts."""
+    """One tuner run at most (src/queue_autoscaler/target_tuner/app.py): the policy read and write, two
+    statistics per lookback window over up to five windows (10 -> 120 minutes), the age, three latest
+    values and two running-job sums, one GetMetricData for the settled minutes, the decision's two
+    metric puts."""
     return {
         apis.policy_describe: 1,
         GET_METRIC_STATISTICS: 2 * 5 + 1 + 3 + 2,

@@ -8,10 +8,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qas.model.control_plane import Platform
 from qas.sim import bench, realism
 from qas.sim.api_calls import ApiCalls, ApiPeak, CallModel
 from qas.sim.runner import simulate
-from scaling.control_plane import Platform
 
 # The fleets that reach hundreds to a thousand instances (d5), the highest message rate (d1), and
 # the long-job grids; each on both platforms.

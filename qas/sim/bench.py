@@ -18,13 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from qas.model.control_plane import Platform
 from qas.sim import bench_report, real_traces, realism, traces, workloads
 from qas.sim.engine import SimResult
 from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.scenarios_fifo import FIFO_SCENARIOS
 from qas.sim.traces import Trace
-from scaling.control_plane import Platform
 
 SLO_GOAL = 0.99
 REACHABLE = 0.995  # the reference's attainment from which the SLO goal applies

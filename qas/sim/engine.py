@@ -14,7 +14,7 @@ What it takes from the real system:
   launch to termination. The publisher counts them as running once InService: when they consume
   (the launch hook), or ``in_service_s`` after launch without it. A busy worker protects itself
   (when the policy allows it); scale-in takes unprotected instances
-  (`scaling.scale_in_victims.plan_scale_in`), and an instance left over because it was protected
+  (`qas.model.scale_in_victims.plan_scale_in`), and an instance left over because it was protected
   goes as soon as it is idle, before it takes more work.
 * The metric publisher samples every period: visible, in flight, running, desired.
 * A trace with message groups runs as a FIFO queue: qas/sim/fifo.py decides which message a free
@@ -43,6 +43,7 @@ from itertools import chain, count
 
 import numpy as np
 
+from qas.model.scale_in_victims import InstanceView, plan_scale_in
 from qas.sim.api_calls import ApiCalls
 from qas.sim.fifo import FifoDispatch
 from qas.sim.policies import Controller, Observation
@@ -50,10 +51,9 @@ from qas.sim.publisher import Publisher
 from qas.sim.realism import HOUR, IDEAL, Realism
 from qas.sim.results import SimResult, TimelinePoint, duration_stats
 from qas.sim.traces import Trace
-from scaling.estimate import NO_RUNNING_JOBS, RunningJobs
-from scaling.scale_in_victims import InstanceView, plan_scale_in
-from scaling.service_time import Interval, estimate_service_time
-from scaling.target import DurationStats
+from queue_autoscaler.scaling.estimate import NO_RUNNING_JOBS, RunningJobs
+from queue_autoscaler.scaling.service_time import Interval, estimate_service_time
+from queue_autoscaler.scaling.target import DurationStats
 
 # The result types live in qas.sim.results; importers of qas.sim.engine keep finding them here.
 __all__ = ["EngineSettings", "SimResult", "Simulation", "TimelinePoint", "duration_stats"]

@@ -1,6 +1,6 @@
 """The scaling policies the simulator compares, as controllers the engine calls once per period.
 
-Every policy except ``keda-5`` runs on the same AWS control-plane model (`scaling.control_plane`)
+Every policy except ``keda-5`` runs on the same AWS control-plane model (`qas.model.control_plane`)
 with this project's bootstrap and shutdown alarms; they differ in the metric target tracking
 follows and in how its target is set. Without the bootstrap alarm, the metric-math baselines
 (visible / InService) could never leave zero: the division drops the datapoint.
@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scaling.backlog import KEEP_WARM_MINUTES, backlog_per_instance, keeps_warm, published_pressures
-from scaling.control_plane import (
+from qas.model.control_plane import (
     FAST_LANE_STEPS,
     ControlPlane,
     ControlPlaneConfig,
@@ -24,12 +23,24 @@ from scaling.control_plane import (
     Platform,
     Source,
 )
-from scaling.estimate import RunningJobs
-from scaling.fifo import cap_backlog_per_instance, plan_whole_budget
-from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
-from scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge, is_settled
-from scaling.target import DurationStats, GuardRails, TargetModel, aws_guidance_target, decide_target
-from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tune_target
+from queue_autoscaler.scaling.backlog import (
+    KEEP_WARM_MINUTES,
+    backlog_per_instance,
+    keeps_warm,
+    published_pressures,
+)
+from queue_autoscaler.scaling.estimate import RunningJobs
+from queue_autoscaler.scaling.fifo import cap_backlog_per_instance, plan_whole_budget
+from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_STEPS
+from queue_autoscaler.scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge, is_settled
+from queue_autoscaler.scaling.target import (
+    DurationStats,
+    GuardRails,
+    TargetModel,
+    aws_guidance_target,
+    decide_target,
+)
+from queue_autoscaler.scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tune_target
 
 StatsFor = Callable[[int], DurationStats | None]  # minutes -> completed durations of that window
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scaling.target import DurationStats
+from queue_autoscaler.scaling.target import DurationStats
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 
 from qas.demo.chart import LANES, ActionMark, ChartData, chart_data, draw, minutes_per_char, place_marks
 from qas.demo.report import ActionRecord, MinuteRow
-from scaling.control_plane import Source
+from qas.model.control_plane import Source
 
 matplotlib.use("Agg")
 

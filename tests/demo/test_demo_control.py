@@ -10,7 +10,7 @@ from qas.demo.config import DemoConfig
 from qas.demo.control import Datapoints, evaluate
 from qas.demo.stack import deploy, step_cooldown_s
 from qas.emulator import ScalingResources, StepPolicyDefinition
-from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, Platform
+from qas.model.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, Platform
 
 
 def test_the_model_gets_the_pressures_the_publisher_published() -> None:

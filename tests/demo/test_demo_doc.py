@@ -23,7 +23,7 @@ from qas.demo.control import Datapoints, evaluate
 from qas.demo.docsample import CHART_FILE, DOC_FILE, RUN_FILE, elide, render, rows_and_actions, sample_block
 from qas.demo.report import MinuteRow
 from qas.demo.stack import deploy, initial_target
-from scaling.control_plane import ControlPlane, ControlPlaneConfig, Platform
+from qas.model.control_plane import ControlPlane, ControlPlaneConfig, Platform
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

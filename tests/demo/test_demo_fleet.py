@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from qas.demo.fleet import Ec2Capacity, EcsCapacity, Member, MemberState
-from scaling.backlog import FleetCapacity
+from queue_autoscaler.scaling.backlog import FleetCapacity
 
 GROUP = "demo-workers"
 
@@ -48,7 +48,7 @@ def autoscaling():
 
 def capacity(client) -> FleetCapacity:
     """What the metric publisher reads (adapters.fleet.AsgFleet): InService instances only."""
-    from adapters.fleet import AsgFleet
+    from queue_autoscaler.adapters.fleet import AsgFleet
 
     return AsgFleet(GROUP, client=client).capacity()
 

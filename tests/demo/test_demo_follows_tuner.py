@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 from qas import emulator
 from qas.demo.chart import chart_data
 from qas.demo.config import PROFILES, DemoConfig
@@ -22,7 +21,8 @@ from qas.demo.procs import ProcessRegistry
 from qas.demo.runner import DemoRun
 from qas.demo.stack import deploy
 from qas.demo.ui import Console
-from scaling.control_plane import Platform
+from qas.model.control_plane import Platform
+from queue_autoscaler.adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
 
 # Twice the quick profile's declared mean (1 s): the tuner's formula then asks for a lower target.
 MEASURED_S = 2.0

@@ -13,7 +13,7 @@ from qas.demo.lambdas import Rule, due, rate_minutes
 from qas.demo.report import Completions, percentile
 from qas.demo.stack import bootstrap_steps, capacity_lead_s, initial_target, stack_parameters
 from qas.emulator import StepAdjustment
-from scaling.control_plane import ControlPlaneConfig, Platform
+from qas.model.control_plane import ControlPlaneConfig, Platform
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -11,8 +11,8 @@ from qas.demo.cli import QUICK, add_arguments, config_from
 from qas.demo.config import DemoConfig
 from qas.demo.control import Datapoints, evaluate
 from qas.demo.stack import deploy, stack_parameters
-from scaling.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, Source
-from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
+from qas.model.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, Source
+from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_STEPS
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -8,8 +8,8 @@ import re
 from qas.demo.fleet import FleetEvents
 from qas.demo.report import MinuteRow
 from qas.demo.ui import Console, Pace, pace_of, summary_lines, why
-from scaling.control_plane import ControlPlaneConfig, ScalingAction, Source
-from scaling.scale_in_lane import SCALE_IN_LANE_DATAPOINTS, SCALE_IN_LANE_STEPS
+from qas.model.control_plane import ControlPlaneConfig, ScalingAction, Source
+from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_DATAPOINTS, SCALE_IN_LANE_STEPS
 
 CONFIG = ControlPlaneConfig(target=25.0, max_capacity=6, scale_in_lane_steps=SCALE_IN_LANE_STEPS)
 

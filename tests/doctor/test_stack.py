@@ -15,16 +15,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from common.observability import logger
-from common.settings import load_settings
 from qas import emulator
 from qas.doctor import stack as doctor
 from qas.doctor.findings import Finding, Severity, exit_code
-from scaling.estimate import NO_RUNNING_JOBS
-from scaling.target import DurationStats
-from scaling.tuning import tune_target
-from target_tuner import app as tuner_app
-from target_tuner.settings import TunerSettings
+from queue_autoscaler.common.observability import logger
+from queue_autoscaler.common.settings import load_settings
+from queue_autoscaler.scaling.estimate import NO_RUNNING_JOBS
+from queue_autoscaler.scaling.target import DurationStats
+from queue_autoscaler.scaling.tuning import tune_target
+from queue_autoscaler.target_tuner import app as tuner_app
+from queue_autoscaler.target_tuner.settings import TunerSettings
 from tests.template.conftest import deployed, moto_server, server  # noqa: F401 (the session's moto server, emptied per test)
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(f"ignore:{emulator.SKIPPED_WARNING}")]

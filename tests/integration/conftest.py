@@ -13,12 +13,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adapters import clients
-from common.lambda_context import LocalLambdaContext
-from common.observability import logger
-from metric_publisher import app as publisher_app
-from producer import app as producer_app
-from target_tuner import app as tuner_app
+from queue_autoscaler.adapters import clients
+from queue_autoscaler.common.lambda_context import LocalLambdaContext
+from queue_autoscaler.common.observability import logger
+from queue_autoscaler.metric_publisher import app as publisher_app
+from queue_autoscaler.producer import app as producer_app
+from queue_autoscaler.target_tuner import app as tuner_app
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"

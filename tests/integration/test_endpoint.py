@@ -16,8 +16,8 @@ from moto.server import ThreadedMotoServer
 
 SCRIPT = """
 import json
-from common.lambda_context import LocalLambdaContext
-from metric_publisher.app import lambda_handler
+from queue_autoscaler.common.lambda_context import LocalLambdaContext
+from queue_autoscaler.metric_publisher.app import lambda_handler
 print(json.dumps(lambda_handler({}, LocalLambdaContext(function_name="metric-publisher"))))
 """
 

@@ -9,11 +9,11 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from adapters import clients
-from adapters.errors import ResourceNotFoundError
-from common.lambda_context import LocalLambdaContext
-from common.settings import ConfigError
-from metric_publisher import app
+from queue_autoscaler.adapters import clients
+from queue_autoscaler.adapters.errors import ResourceNotFoundError
+from queue_autoscaler.common.lambda_context import LocalLambdaContext
+from queue_autoscaler.common.settings import ConfigError
+from queue_autoscaler.metric_publisher import app
 from tests.integration.conftest import (
     ASG_NAME,
     CLUSTER,

@@ -11,11 +11,11 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from adapters.errors import PartialFailureError
-from adapters.queue import SqsQueue
-from common.settings import ConfigError
-from producer import app
-from producer.settings import InvalidEventError, ProducerEvent, ProducerSettings
+from queue_autoscaler.adapters.errors import PartialFailureError
+from queue_autoscaler.adapters.queue import SqsQueue
+from queue_autoscaler.common.settings import ConfigError
+from queue_autoscaler.producer import app
+from queue_autoscaler.producer.settings import InvalidEventError, ProducerEvent, ProducerSettings
 from tests.integration.conftest import REGION, error_records, load_event, make_queue
 
 # The Metrics decorator warns when an invocation fails before any metric was added.

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from adapters import clients
-from metric_publisher import app
+from queue_autoscaler.adapters import clients
+from queue_autoscaler.metric_publisher import app
 from tests.integration.conftest import (
     ASG_NAME,
     POLICY,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from common.settings import ConfigError, load_settings
-from metric_publisher import app
-from metric_publisher.settings import PublisherSettings, queue_url_from_arn
+from queue_autoscaler.common.settings import ConfigError, load_settings
+from queue_autoscaler.metric_publisher import app
+from queue_autoscaler.metric_publisher.settings import PublisherSettings, queue_url_from_arn
 from tests.integration.conftest import (
     ASG_NAME,
     CLUSTER,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.metrics import FleetMetrics
+from queue_autoscaler.adapters.metrics import FleetMetrics
 from tests.integration.conftest import ASG_NAME, NAMESPACE
 from tests.integration.test_tuner_guards import seed_capacity, seed_history
 

@@ -10,12 +10,12 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from adapters import clients
-from adapters.errors import ResourceNotFoundError
-from adapters.fleet import AsgTargetPolicy
-from adapters.metrics import FleetMetrics
-from common.settings import ConfigError
-from target_tuner import app
+from queue_autoscaler.adapters import clients
+from queue_autoscaler.adapters.errors import ResourceNotFoundError
+from queue_autoscaler.adapters.fleet import AsgTargetPolicy
+from queue_autoscaler.adapters.metrics import FleetMetrics
+from queue_autoscaler.common.settings import ConfigError
+from queue_autoscaler.target_tuner import app
 from tests.integration.conftest import (
     ASG_NAME,
     CLUSTER,

@@ -8,11 +8,11 @@ from typing import Any
 import boto3
 import pytest
 
-from adapters import clients
-from adapters.metrics import FleetMetrics
-from common.settings import ConfigError
-from scaling.target import Action, TargetDecision
-from target_tuner import app
+from queue_autoscaler.adapters import clients
+from queue_autoscaler.adapters.metrics import FleetMetrics
+from queue_autoscaler.common.settings import ConfigError
+from queue_autoscaler.scaling.target import Action, TargetDecision
+from queue_autoscaler.target_tuner import app
 from tests.clock import NOW
 from tests.integration.conftest import ASG_NAME, NAMESPACE, REGION, make_asg, make_asg_policy
 from tests.integration.test_target_tuner import asg_policy, set_env

@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 import pytest
 
-from adapters.metrics import FleetMetrics
-from scaling.service_time import estimate_service_time
-from target_tuner import app
+from queue_autoscaler.adapters.metrics import FleetMetrics
+from queue_autoscaler.scaling.service_time import estimate_service_time
+from queue_autoscaler.target_tuner import app
 from tests.clock import NOW
 from tests.integration.conftest import ASG_NAME, NAMESPACE, REGION, load_event, make_asg, make_asg_policy
 from tests.integration.test_target_tuner import asg_policy, seed_durations, set_env

@@ -19,7 +19,7 @@ from mutmut.mutation.diff_apply import get_diff_for_mutant
 from mutmut.stats import status_by_exit_code
 
 EQUIVALENT = Path(__file__).with_name("equivalent.txt")
-SOURCE = Path("src/scaling")
+SOURCE = Path("src/queue_autoscaler/scaling")
 SEPARATOR = " :: "
 
 
@@ -114,5 +114,5 @@ def main(argv: list[str] | None = None) -> int:
     for stale in sorted(set(equivalents) - matched, key=lambda e: e.function):
         print(f"warning: {EQUIVALENT.name}: no surviving mutant of {stale.function} reads {stale.line!r}")
     final = score(total)
-    print(f"\nmutation score over src/scaling: {final:.1f}% of {sum(total.values()) - total['equivalent']}")
+    print(f"\nmutation score over the pure core: {final:.1f}% of {sum(total.values()) - total['equivalent']}")
     return 1 if final < args.fail_under else 0

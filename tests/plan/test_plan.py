@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from qas import cli
+from qas.model.control_plane import Platform
 from qas.plan import workloads
 from qas.plan.cli import samconfig_block
 from qas.plan.prices import HOURS_PER_MONTH
@@ -19,9 +20,8 @@ from qas.sim.policies import FleetSettings
 from qas.sim.realism import preset
 from qas.sim.runner import simulate
 from qas.sim.traces import write_csv
-from scaling.backlog import KEEP_WARM_MINUTES
-from scaling.control_plane import Platform
-from scaling.target import Action, TargetModel, decide_target
+from queue_autoscaler.scaling.backlog import KEEP_WARM_MINUTES
+from queue_autoscaler.scaling.target import Action, TargetModel, decide_target
 
 # Half-length traces keep the test fast; the change of processing time (duration-shift) then weighs
 # twice as much as in the benchmark, and still passes.

@@ -15,11 +15,11 @@ import pytest
 from moto import mock_aws
 
 from qas import cli, emulator
+from qas.model.control_plane import Platform
 from qas.plan import history, recommend, workloads
 from qas.plan.prices import MAX_PRICE_PER_HOUR, prices_for
 from qas.plan.recommend import PlanRequest
 from qas.sim import traces
-from scaling.control_plane import Platform
 
 WORKLOAD = ["--rate-per-minute", "30", "--duration-seconds", "20", "--hours", "1"]
 FLEET = ["--slo-seconds", "300", "--boot-seconds", "60", "--concurrency", "2"]

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qas import cli
+from qas.model.control_plane import Platform
 from qas.plan.cli import as_dict
 from qas.plan.recommend import (
     MAX_CAPACITY_CEILING,
@@ -25,7 +26,6 @@ from qas.plan.recommend import (
     plan,
 )
 from qas.sim.traces import MAX_PROCESSING_S, Trace
-from scaling.control_plane import Platform
 
 
 def _numeric_actions() -> list[tuple[str, str, argparse.Action]]:

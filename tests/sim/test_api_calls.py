@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qas import cli
+from qas.model.control_plane import Platform
 from qas.sim.api_calls import (
     COMPLETE_LIFECYCLE,
     DELETE,
@@ -18,7 +19,6 @@ from qas.sim.api_calls import (
 from qas.sim.engine import EngineSettings, Simulation
 from qas.sim.policies import AlwaysOn, FleetSettings
 from qas.sim.traces import Trace
-from scaling.control_plane import Platform
 
 PROTECT_EC2 = "autoscaling:SetInstanceProtection"
 PROTECT_ECS = "ecs:UpdateTaskProtection"

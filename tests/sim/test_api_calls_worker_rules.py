@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from qas import cli
+from qas.model.control_plane import Platform
 from qas.sim.api_calls import COMPLETE_LIFECYCLE, ApiCalls, CallModel
-from scaling.control_plane import Platform
 from worker.rollout_watch import FIRST_CHECK_SPREAD, fleet_checks_per_second
 from worker.termination import HEARTBEAT_EVERY_SECONDS
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from qas import cli
+from qas.model.control_plane import Platform
 from qas.sim.engine import EngineSettings, SimResult, Simulation
 from qas.sim.policies import FleetSettings, TargetTracking, our_backlog
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace, write_csv
-from scaling.control_plane import Platform
 
 BOOT_S, IN_SERVICE_S = 300.0, 30.0
 # Target tracking alone, at a fixed target of 10 (the lanes would blur the timing).

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-import scaling.backlog
+from qas.model.control_plane import Platform, Source
 from qas.sim import bench
 from qas.sim.engine import EngineSettings, Simulation
 from qas.sim.policies import TargetTracking, make_controller
 from qas.sim.runner import expected_mean
-from scaling.control_plane import Platform, Source
+from queue_autoscaler.scaling import backlog
 
 
 def per_desired_pressure(
@@ -46,5 +46,5 @@ def test_the_published_pressure_never_makes_the_lane_raise_ecs_capacity(
     assert lane_raises() == 0
     # The scenario does drain protected tasks under the lane: with the publisher's pressure per
     # desired task, ECS's step from the running count raises the desired count.
-    monkeypatch.setattr(scaling.backlog, "scale_in_pressure", per_desired_pressure)
+    monkeypatch.setattr(backlog, "scale_in_pressure", per_desired_pressure)
     assert lane_raises() > 0

@@ -8,7 +8,7 @@ from qas.sim.engine import EngineSettings, Simulation
 from qas.sim.policies import FleetSettings, Observation, StatsFor, Step, TargetTracking, our_backlog
 from qas.sim.realism import Realism
 from qas.sim.traces import Trace
-from scaling.estimate import RunningJobs
+from queue_autoscaler.scaling.estimate import RunningJobs
 
 SETTINGS = FleetSettings(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, scale_in_lane=False)
 

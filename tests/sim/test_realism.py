@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from qas.model.control_plane import Platform
 from qas.sim import traces
 from qas.sim.engine import EngineSettings, SimResult, Simulation
 from qas.sim.policies import FleetSettings, Observation, StatsFor, Step, TargetTracking, our_backlog
 from qas.sim.realism import IDEAL, Realism, preset
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
-from scaling.control_plane import Platform
-from scaling.estimate import RunningJobs
+from queue_autoscaler.scaling.estimate import RunningJobs
 
 # Target tracking alone (the fast lane reacts on one datapoint and would blur these timings).
 FLEET = FleetSettings(

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from common.settings import ConfigError, load_settings
 from qas import emulator
-from target_tuner.app import MAX_SETTLED_WINDOW_MINUTES
-from target_tuner.settings import TunerSettings
+from queue_autoscaler.common.settings import ConfigError, load_settings
+from queue_autoscaler.target_tuner.app import MAX_SETTLED_WINDOW_MINUTES
+from queue_autoscaler.target_tuner.settings import TunerSettings
 from tests.template.conftest import resolved
 from worker.settings import MAX_VISIBILITY_SECONDS
 

@@ -60,9 +60,9 @@ def test_sam_build_bundles_every_handler(tmp_path: Path) -> None:
 
     for function, package in FUNCTIONS.items():
         bundle = build_dir / function
-        assert (bundle / package / "app.py").is_file()
+        assert (bundle / "queue_autoscaler" / package / "app.py").is_file()
         # The shared modules and the dependencies from src/requirements.txt are in every bundle.
-        assert (bundle / "scaling" / "backlog.py").is_file()
+        assert (bundle / "queue_autoscaler" / "scaling" / "backlog.py").is_file()
         assert (bundle / "aws_lambda_powertools").is_dir()
         assert (bundle / "pydantic").is_dir()
         # arm64 functions need aarch64 wheels of the compiled dependencies.

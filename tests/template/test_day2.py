@@ -279,7 +279,10 @@ def test_rollout_rules_fire_on_a_finished_update_and_a_finished_refresh_never_on
     assert {target["Arn"] for rule in rules for target in rule["Properties"]["Targets"]} == {
         "<FleetRolloutFunction.Arn>"
     }
-    assert resources["FleetRolloutFunction"]["Properties"]["Handler"] == "fleet_rollout.app.lambda_handler"
+    assert (
+        resources["FleetRolloutFunction"]["Properties"]["Handler"]
+        == "queue_autoscaler.fleet_rollout.app.lambda_handler"
+    )
     stack_id = resolver.pseudo("AWS::StackId")
     # moto has no TestEventPattern; its event bus matches patterns on PutEvents, so deliver to a queue.
     events = boto3.client("events", region_name=emulator.REGION)

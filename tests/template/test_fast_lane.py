@@ -1,5 +1,5 @@
 """The fast lane and the tuner's new settings in the SAM-translated template: the step policy equals
-scaling.control_plane.FAST_LANE_STEPS on both platforms, FastLane=false removes it."""
+qas.model.control_plane.FAST_LANE_STEPS on both platforms, FastLane=false removes it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from qas import emulator
-from scaling.control_plane import FAST_LANE_STEPS
-from scaling.slo_guard import DEFAULT_SHARE
-from scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES
+from qas.model.control_plane import FAST_LANE_STEPS
+from queue_autoscaler.scaling.slo_guard import DEFAULT_SHARE
+from queue_autoscaler.scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES
 from tests.template.conftest import active
 
 FAST_LANE_RESOURCES = {"FastLaneAlarm", "Ec2FastLanePolicy", "EcsFastLanePolicy"}

@@ -15,12 +15,12 @@ from typing import Any
 import botocore.client
 import pytest
 
-from adapters import clients
-from common.lambda_context import LocalLambdaContext
-from metric_publisher import app as publisher_app
-from producer import app as producer_app
 from qas import emulator
-from target_tuner import app as tuner_app
+from queue_autoscaler.adapters import clients
+from queue_autoscaler.common.lambda_context import LocalLambdaContext
+from queue_autoscaler.metric_publisher import app as publisher_app
+from queue_autoscaler.producer import app as producer_app
+from queue_autoscaler.target_tuner import app as tuner_app
 from tests.template.conftest import aws, deployed
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(f"ignore:{emulator.SKIPPED_WARNING}")]

@@ -7,7 +7,7 @@ import pytest
 
 from qas import emulator
 from qas.sim.policies import FleetSettings
-from scaling.backlog import KEEP_WARM_MINUTES
+from queue_autoscaler.scaling.backlog import KEEP_WARM_MINUTES
 from tests.template.conftest import active, resolved
 
 

@@ -1,13 +1,13 @@
 """The template's alarms and step policies hold what the control-plane model assumes of them: each
-alarm's TreatMissingData (scaling.control_plane.TREAT_MISSING) and the ECS step policies' Cooldown
+alarm's TreatMissingData (qas.model.control_plane.TREAT_MISSING) and the ECS step policies' Cooldown
 (the simulator's FleetSettings.step_cooldown_s; the demo reads the deployed policies)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from qas.model.control_plane import TREAT_MISSING, AlarmName
 from qas.sim.policies import FleetSettings
-from scaling.control_plane import TREAT_MISSING, AlarmName
 
 ALARMS = {
     "BootstrapAlarm": AlarmName.BOOTSTRAP,

@@ -13,7 +13,11 @@ import pytest
 
 from qas import emulator
 from qas.demo.stack import scale_in_lane_steps
-from scaling.scale_in_lane import SCALE_IN_LANE_DATAPOINTS, SCALE_IN_LANE_STEPS, SCALE_IN_LANE_THRESHOLD
+from queue_autoscaler.scaling.scale_in_lane import (
+    SCALE_IN_LANE_DATAPOINTS,
+    SCALE_IN_LANE_STEPS,
+    SCALE_IN_LANE_THRESHOLD,
+)
 from tests.template.conftest import active
 
 LANE_RESOURCES = {"ScaleInLaneAlarm", "Ec2ScaleInLanePolicy", "EcsScaleInLanePolicy"}

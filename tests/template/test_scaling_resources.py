@@ -11,7 +11,7 @@ import pytest
 
 from qas import emulator
 from qas.demo.stack import fast_lane_steps
-from scaling.control_plane import FAST_LANE_STEPS
+from qas.model.control_plane import FAST_LANE_STEPS
 from tests.template.conftest import aws
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(f"ignore:{emulator.SKIPPED_WARNING}")]

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from metric_publisher import app as publisher_app
 from qas import emulator
-from scaling.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Platform
+from qas.model.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Platform
+from queue_autoscaler.metric_publisher import app as publisher_app
 from tests.template.conftest import aws, deployed
 from tests.template.test_iam import Recorder, _calls, _check_role, _run_as_function, recorder
 
@@ -30,7 +30,7 @@ def _set_capacity(stack: emulator.DeployedStack, desired: int) -> None:
 
 
 def _tracking(stack: emulator.DeployedStack) -> ControlPlane:
-    """Target tracking as AWS runs it on this stack's deployed policy (scaling.control_plane)."""
+    """Target tracking as AWS runs it on this stack's deployed policy (qas.model.control_plane)."""
     assert stack.scaling is not None
     return ControlPlane(
         ControlPlaneConfig(

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from adapters.errors import ResourceNotFoundError
-from adapters.fleet import AsgFleet, AsgTargetPolicy, EcsServiceFleet, EcsTargetPolicy
-from adapters.metrics import FleetMetrics, combine
+from queue_autoscaler.adapters.errors import ResourceNotFoundError
+from queue_autoscaler.adapters.fleet import AsgFleet, AsgTargetPolicy, EcsServiceFleet, EcsTargetPolicy
+from queue_autoscaler.adapters.metrics import FleetMetrics, combine
 
 REGION = "us-east-1"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.alarm import EVALUATION_RANGE_EXTRA, Alarm, AlarmState, TreatMissing
+from qas.model.alarm import EVALUATION_RANGE_EXTRA, Alarm, AlarmState, TreatMissing
 
 OK, ALARM, NO_DATA = AlarmState.OK, AlarmState.ALARM, AlarmState.INSUFFICIENT_DATA
 BREACH = 1.0

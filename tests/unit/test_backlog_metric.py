@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from scaling.backlog import backlog_per_instance, keeps_warm
-from scaling.service_time import Interval, estimate_service_time
-from scaling.target import DurationStats
+from queue_autoscaler.scaling.backlog import backlog_per_instance, keeps_warm
+from queue_autoscaler.scaling.service_time import Interval, estimate_service_time
+from queue_autoscaler.scaling.target import DurationStats
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.control_plane import (
+from qas.model.control_plane import (
     FAST_LANE_STEPS,
     AlarmName,
     AlarmState,

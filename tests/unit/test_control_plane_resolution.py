@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.control_plane import (
+from qas.model.control_plane import (
     AlarmName,
     AlarmState,
     ControlPlane,
@@ -20,7 +20,7 @@ from scaling.control_plane import (
     ScalingAction,
     Source,
 )
-from scaling.scale_in_lane import SCALE_IN_LANE_STEPS, scale_in_pressure
+from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_STEPS, scale_in_pressure
 
 
 def same(cp: ControlPlane, minutes: int, **inputs: object) -> list[PeriodResult]:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.backlog import backlog_per_instance
-from scaling.control_plane import (
+from qas.model.control_plane import (
     ControlPlane,
     ControlPlaneConfig,
     PeriodInput,
@@ -22,7 +21,12 @@ from scaling.control_plane import (
     Platform,
     Source,
 )
-from scaling.scale_in_lane import SCALE_IN_LANE_DATAPOINTS, SCALE_IN_LANE_STEPS, scale_in_pressure
+from queue_autoscaler.scaling.backlog import backlog_per_instance
+from queue_autoscaler.scaling.scale_in_lane import (
+    SCALE_IN_LANE_DATAPOINTS,
+    SCALE_IN_LANE_STEPS,
+    scale_in_pressure,
+)
 
 TARGET = 4.0
 

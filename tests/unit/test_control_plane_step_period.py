@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Source
-from scaling.scale_in_lane import SCALE_IN_LANE_STEPS
+from qas.model.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Source
+from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_STEPS
 
 
 def plane(**kw: object) -> ControlPlane:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scaling.estimate import NO_RUNNING_JOBS, RunningJobs, count_running_jobs, widen_lookback
-from scaling.target import DurationStats
+from queue_autoscaler.scaling.estimate import NO_RUNNING_JOBS, RunningJobs, count_running_jobs, widen_lookback
+from queue_autoscaler.scaling.target import DurationStats
 
 
 class Completions:

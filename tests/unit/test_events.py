@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from producer.settings import parse_event
+from queue_autoscaler.producer.settings import parse_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

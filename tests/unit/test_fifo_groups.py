@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.fifo import cap_backlog_per_instance, is_group_bound, plan_whole_budget, usable_capacity
-from scaling.target import TargetModel
+from queue_autoscaler.scaling.fifo import (
+    cap_backlog_per_instance,
+    is_group_bound,
+    plan_whole_budget,
+    usable_capacity,
+)
+from queue_autoscaler.scaling.target import TargetModel
 
 
 @pytest.mark.parametrize(

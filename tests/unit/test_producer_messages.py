@@ -8,9 +8,9 @@ import statistics
 
 import pytest
 
-from producer.app import make_entries
-from producer.messages import Fixed, LogNormal, Uniform, build_bodies
-from producer.settings import InvalidEventError, parse_event
+from queue_autoscaler.producer.app import make_entries
+from queue_autoscaler.producer.messages import Fixed, LogNormal, Uniform, build_bodies
+from queue_autoscaler.producer.settings import InvalidEventError, parse_event
 
 
 def seconds(bodies: list[str]) -> list[float]:

@@ -9,11 +9,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adapters.queue import SqsQueue
-from common.regions import queue_region
-from common.settings import ConfigError, load_settings
-from metric_publisher.settings import PublisherSettings
-from producer.settings import ProducerSettings
+from queue_autoscaler.adapters.queue import SqsQueue
+from queue_autoscaler.common.regions import queue_region
+from queue_autoscaler.common.settings import ConfigError, load_settings
+from queue_autoscaler.metric_publisher.settings import PublisherSettings
+from queue_autoscaler.producer.settings import ProducerSettings
 from worker.clients import queue_region as worker_queue_region
 
 EC2 = {"FLEET_PLATFORM": "EC2", "FLEET_NAME": "workers", "AWS_REGION": "us-east-1"}

@@ -17,9 +17,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from adapters.rollout import AsgRollout
-from fleet_rollout.app import roll_out
-from scaling.rollout import (
+from queue_autoscaler.adapters.rollout import AsgRollout
+from queue_autoscaler.fleet_rollout.app import roll_out
+from queue_autoscaler.scaling.rollout import (
     PREFERENCES,
     STACK_STATUS_CHANGE,
     FleetInstance,

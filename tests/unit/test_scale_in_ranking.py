@@ -1,12 +1,12 @@
-"""Scale-in on plain values: which instances go (scaling.scale_in_victims) and how many the lane
+"""Scale-in on plain values: which instances go (qas.model.scale_in_victims) and how many the lane
 removes at the edges of its steps (scaling.scale_in_lane)."""
 
 from __future__ import annotations
 
 import pytest
 
-from scaling.scale_in_lane import scale_in_lane_capacity, scale_in_pressure
-from scaling.scale_in_victims import InstanceView, ScaleInPlan, plan_scale_in
+from qas.model.scale_in_victims import InstanceView, ScaleInPlan, plan_scale_in
+from queue_autoscaler.scaling.scale_in_lane import scale_in_lane_capacity, scale_in_pressure
 
 FLEET = [
     InstanceView("b-old", protected=False, launched_at_s=10.0),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.backlog import (
+from queue_autoscaler.scaling.backlog import (
     BacklogSample,
     FleetCapacity,
     QueueCounts,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.backlog import backlog_per_instance
-from scaling.control_plane import (
+from qas.model.control_plane import (
     AlarmName,
     AlarmState,
     ControlPlane,
@@ -15,6 +14,7 @@ from scaling.control_plane import (
     Platform,
     Source,
 )
+from queue_autoscaler.scaling.backlog import backlog_per_instance
 
 
 def feed(cp: ControlPlane, start_minute: int, minutes: int, **kwargs: object) -> list[PeriodResult]:

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from scaling.backlog import BacklogSample, FleetCapacity, QueueCounts
-from scaling.fifo import cap_backlog_per_instance, is_group_bound, usable_capacity
-from scaling.fleets import WeightedQueue, combine_queues
+from queue_autoscaler.scaling.backlog import BacklogSample, FleetCapacity, QueueCounts
+from queue_autoscaler.scaling.fifo import cap_backlog_per_instance, is_group_bound, usable_capacity
+from queue_autoscaler.scaling.fleets import WeightedQueue, combine_queues
 from worker.queues import receive_size
 
 

@@ -14,21 +14,21 @@ from typing import Any
 
 import pytest
 
-from scaling.backlog import (
+from qas.model.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput
+from qas.model.scale_in_victims import plan_scale_in
+from queue_autoscaler.scaling.backlog import (
     BacklogSample,
     FleetCapacity,
     QueueCounts,
     backlog_per_instance,
     scale_out_pressure,
 )
-from scaling.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput
-from scaling.estimate import RunningJobs, widen_lookback
-from scaling.fifo import cap_backlog_per_instance, is_group_bound, usable_capacity
-from scaling.fleets import WeightedQueue, combine_queues
-from scaling.scale_in_lane import scale_in_pressure
-from scaling.scale_in_victims import plan_scale_in
-from scaling.slo_guard import QueueAge, guard_target
-from scaling.target import (
+from queue_autoscaler.scaling.estimate import RunningJobs, widen_lookback
+from queue_autoscaler.scaling.fifo import cap_backlog_per_instance, is_group_bound, usable_capacity
+from queue_autoscaler.scaling.fleets import WeightedQueue, combine_queues
+from queue_autoscaler.scaling.scale_in_lane import scale_in_pressure
+from queue_autoscaler.scaling.slo_guard import QueueAge, guard_target
+from queue_autoscaler.scaling.target import (
     Action,
     DurationStats,
     GuardRails,
@@ -38,7 +38,7 @@ from scaling.target import (
     decide_target,
     ideal_target,
 )
-from scaling.tuning import TunerPolicy
+from queue_autoscaler.scaling.tuning import TunerPolicy
 
 MODEL = TargetModel(latency_slo_s=100)
 KEEP = TargetDecision(Action.KEEP, 10.0, 10.0, "formula")
@@ -158,13 +158,13 @@ REJECTED: list[tuple[Callable[[], object], str]] = [
         lambda: cap_backlog_per_instance(1.0, visible=1, in_flight=0, running=1, concurrency=1, target=0.0),
         "target must be > 0",
     ),
-    # scaling.scale_in_lane and scaling.scale_in_victims
+    # scaling.scale_in_lane and qas.model.scale_in_victims
     (lambda: scale_in_pressure(1.0, 1, 1, 0.0), r"target must be > 0, got 0\.0"),
     (lambda: scale_in_pressure(1.0, -1, 1, 1.0), "counts and the metric cannot be negative"),
     (lambda: scale_in_pressure(1.0, 1, -1, 1.0), "counts and the metric cannot be negative"),
     (lambda: scale_in_pressure(-0.5, 1, 1, 1.0), "counts and the metric cannot be negative"),
     (lambda: plan_scale_in([], -1), "new_desired must be >= 0"),
-    # scaling.control_plane
+    # qas.model.control_plane
     (lambda: _config(target=0.0), "target must be a positive number"),
     (lambda: _config(target=math.inf), "target must be a positive number"),
     (lambda: _config(min_capacity=-1), "need 0 <= min_capacity <= max_capacity"),

@@ -6,9 +6,16 @@ import math
 
 import pytest
 
-from scaling.backlog import BacklogSample, FleetCapacity, QueueCounts, backlog_per_instance
-from scaling.control_plane import AlarmName, AlarmState, ControlPlane, ControlPlaneConfig, PeriodInput, Source
-from scaling.scale_in_lane import (
+from qas.model.control_plane import (
+    AlarmName,
+    AlarmState,
+    ControlPlane,
+    ControlPlaneConfig,
+    PeriodInput,
+    Source,
+)
+from queue_autoscaler.scaling.backlog import BacklogSample, FleetCapacity, QueueCounts, backlog_per_instance
+from queue_autoscaler.scaling.scale_in_lane import (
     SCALE_IN_LANE_DATAPOINTS,
     SCALE_IN_LANE_STEPS,
     SCALE_IN_LANE_THRESHOLD,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scaling.scale_in_victims import InstanceView, plan_scale_in
+from qas.model.scale_in_victims import InstanceView, plan_scale_in
 
 
 def test_plan_scale_in_never_picks_protected_instances() -> None:

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from scaling.service_time import Interval, estimate_service_time
-from scaling.target import DurationStats
+from queue_autoscaler.scaling.service_time import Interval, estimate_service_time
+from queue_autoscaler.scaling.target import DurationStats
 
 
 def test_mean_is_message_seconds_in_flight_per_completion():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.slo_guard import QueueAge, guard_target, waiting_budget
-from scaling.target import Action, DurationStats, GuardRails, TargetDecision, TargetModel
+from queue_autoscaler.scaling.slo_guard import QueueAge, guard_target, waiting_budget
+from queue_autoscaler.scaling.target import Action, DurationStats, GuardRails, TargetDecision, TargetModel
 
 MODEL = TargetModel(latency_slo_s=600, concurrency=1)
 STATS = DurationStats(samples=100, mean_s=20, tail_s=40)  # budget 560 s, the guard's limit 280 s

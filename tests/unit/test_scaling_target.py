@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from scaling.slo_guard import DEFAULT_SHARE as GUARD_SHARE
-from scaling.slo_guard import waiting_budget
-from scaling.target import (
+from queue_autoscaler.scaling.slo_guard import DEFAULT_SHARE as GUARD_SHARE
+from queue_autoscaler.scaling.slo_guard import waiting_budget
+from queue_autoscaler.scaling.target import (
     Action,
     DurationStats,
     GuardRails,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from common.settings import ConfigError, FleetSettings, Platform, load_settings
-from metric_publisher.settings import PublisherSettings
-from producer.messages import LogNormal
-from producer.settings import ProducerSettings
-from target_tuner.settings import TunerSettings
+from queue_autoscaler.common.settings import ConfigError, FleetSettings, Platform, load_settings
+from queue_autoscaler.metric_publisher.settings import PublisherSettings
+from queue_autoscaler.producer.messages import LogNormal
+from queue_autoscaler.producer.settings import ProducerSettings
+from queue_autoscaler.target_tuner.settings import TunerSettings
 
 EC2 = {"FLEET_PLATFORM": "EC2", "FLEET_NAME": "workers"}
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.slo_guard import QueueAge, guard_target, is_settled, waiting_budget
-from scaling.target import Action, DurationStats, GuardRails, TargetDecision, TargetModel
+from queue_autoscaler.scaling.slo_guard import QueueAge, guard_target, is_settled, waiting_budget
+from queue_autoscaler.scaling.target import Action, DurationStats, GuardRails, TargetDecision, TargetModel
 
 MODEL = TargetModel(latency_slo_s=600)
 STATS = DurationStats(samples=50, mean_s=100.0, tail_s=100.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.target import (
+from queue_autoscaler.scaling.target import (
     Action,
     DurationStats,
     GuardRails,

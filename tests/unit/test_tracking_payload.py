@@ -15,8 +15,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from adapters import tracking_payload
-from adapters.fleet import AsgTargetPolicy, EcsTargetPolicy
+from queue_autoscaler.adapters import tracking_payload
+from queue_autoscaler.adapters.fleet import AsgTargetPolicy, EcsTargetPolicy
 
 REGION = "us-east-1"
 GROUP = "qas-workers"

@@ -8,10 +8,10 @@ formula's target (224 + 20) / 20 = 12.2.
 
 from __future__ import annotations
 
-from scaling.estimate import NO_RUNNING_JOBS, RunningJobs
-from scaling.slo_guard import QueueAge
-from scaling.target import Action, DurationStats, GuardRails, TargetDecision, TargetModel
-from scaling.tuning import TunerPolicy, TunerRun, tune_target
+from queue_autoscaler.scaling.estimate import NO_RUNNING_JOBS, RunningJobs
+from queue_autoscaler.scaling.slo_guard import QueueAge
+from queue_autoscaler.scaling.target import Action, DurationStats, GuardRails, TargetDecision, TargetModel
+from queue_autoscaler.scaling.tuning import TunerPolicy, TunerRun, tune_target
 
 MODEL = TargetModel(latency_slo_s=600)
 RAILS = GuardRails(min_samples=30)

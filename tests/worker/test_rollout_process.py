@@ -20,7 +20,7 @@ from moto.core.utils import utcnow
 from moto.ecs.models import ecs_backends
 
 from qas.metadata_stubs import EcsAgentStub, ImdsStub
-from scaling.rollout import PREFERENCES
+from queue_autoscaler.scaling.rollout import PREFERENCES
 from tests.worker.aws_proxy import AwsProxy
 from tests.worker.conftest import NO_RETRY, REGION, Aws, WorkerProcess, job, wait_until
 from worker.termination import TERMINATING_EXIT_CODE

@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from qas.model.control_plane import Platform
 from qas.sim import traces
 from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
-from scaling.control_plane import Platform
 
 GOLDEN = Path(__file__).with_name("ideal_baselines.json")
 REGENERATE = ".venv/bin/python -m tests.sim.golden --write"

@@ -1,0 +1,14 @@
+"""The fleet's target-tracking policy, from the settings: one factory for the tuner and the publisher,
+so both read the target in force through the same adapter (adapters.fleet)."""
+
+from __future__ import annotations
+
+from queue_autoscaler.adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
+from queue_autoscaler.common.settings import FleetSettings, Platform
+
+
+def make_target_policy(settings: FleetSettings, policy_name: str) -> TargetPolicy:
+    """Make one per invocation: the adapter reads the policy once and reuses that read."""
+    if settings.platform is Platform.EC2:
+        return AsgTargetPolicy(settings.fleet_name, policy_name)
+    return EcsTargetPolicy(settings.ecs_cluster, settings.fleet_name, policy_name)
