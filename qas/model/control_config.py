@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 
+from queue_autoscaler.common.platform import Platform
 from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_DATAPOINTS
-
-
-class Platform(StrEnum):
-    EC2 = "EC2"
-    ECS = "ECS"
-
 
 # The fast lane's steps: (lowest pressure = metric / target, added share of running capacity). Each
 # step adds what its LOWER bound asks for (pressure 2 = twice the capacity = +100%), so it never

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from queue_autoscaler.common.platform import Platform as Platform  # noqa: PLC0414 (re-exported)
+from queue_autoscaler.platforms import platform_of
 
 DEFAULT_NAMESPACE = "QueueAutoscaler"
 
@@ -62,11 +64,6 @@ def _describe(model: type[EnvModel], err: ValidationError) -> str:
     return "; ".join(problems)
 
 
-class Platform(StrEnum):
-    EC2 = "EC2"
-    ECS = "ECS"
-
-
 class NamespaceSettings(EnvModel):
     """The metrics namespace: the template's Globals set it for Powertools and for PutMetricData."""
 
@@ -84,6 +81,6 @@ class FleetSettings(NamespaceSettings):
 
     @model_validator(mode="after")
     def _cluster_for_ecs(self) -> FleetSettings:
-        if self.platform is Platform.ECS and not self.ecs_cluster:
-            raise ValueError("ECS_CLUSTER is required when FLEET_PLATFORM is ECS")
+        if platform_of(self.platform).needs_cluster and not self.ecs_cluster:
+            raise ValueError(f"ECS_CLUSTER is required when FLEET_PLATFORM is {self.platform}")
         return self
