@@ -19,6 +19,7 @@ from qas.doctor.starts import STARTS
 from qas.model import control_config, control_plane
 from qas.model.control_plane import ControlPlaneConfig
 from qas.model.platforms import MODEL_PLATFORMS
+from qas.plan.prices import PRICES
 from qas.sim.api_calls import APIS
 from queue_autoscaler.adapters.fleet import AsgFleet, AsgTargetPolicy, EcsServiceFleet, EcsTargetPolicy
 from queue_autoscaler.common import settings
@@ -54,6 +55,7 @@ REGISTRIES: dict[str, Mapping[Any, Any]] = {
     "qas.doctor.preflight.ACCOUNT_CHECKS": ACCOUNT_CHECKS,
     "qas.doctor.preflight.FIRST_DEPLOY": FIRST_DEPLOY,
     "qas.doctor.preflight.QUOTAS": QUOTAS,
+    "qas.plan.prices.PRICES": PRICES,
 }
 
 
