@@ -38,12 +38,8 @@ class FleetPlatform(Protocol):
     def policy_service(self) -> str:
         """The boto3 service name of the API holding its scaling policies."""
 
-    @property
-    def capacity_service(self) -> str:
-        """The boto3 service name of the API reporting its running and desired capacity."""
-
     def fleet(self, cluster: str, name: str, client: object | None = None) -> Fleet:
-        """The fleet's capacity reader (adapters.fleet); client: a `capacity_service` client."""
+        """The fleet's capacity reader (adapters.fleet); client: a client of the API it reads."""
 
     def target_policy(
         self, cluster: str, name: str, policy: str, client: object | None = None

@@ -19,7 +19,6 @@ class Ec2Platform:
     # EC2 target tracking takes a custom metric's Period (10 s for high resolution).
     high_resolution: bool = True
     policy_service: str = "autoscaling"
-    capacity_service: str = "autoscaling"
 
     def fleet(self, cluster: str, name: str, client: Any = None) -> Fleet:
         return AsgFleet(name, client=client)

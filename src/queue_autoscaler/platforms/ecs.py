@@ -19,7 +19,6 @@ class EcsPlatform:
     # Application Auto Scaling has no Period for custom metrics: 10 s samples would never be used.
     high_resolution: bool = False
     policy_service: str = "application-autoscaling"
-    capacity_service: str = "ecs"
 
     def fleet(self, cluster: str, name: str, client: Any = None) -> Fleet:
         return EcsServiceFleet(cluster, name, client=client)
