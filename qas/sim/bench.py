@@ -21,7 +21,7 @@ from pathlib import Path
 from qas.model.control_plane import Platform
 from qas.sim import bench_report, real_traces, realism, traces, workloads
 from qas.sim.engine import SimResult
-from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
+from qas.sim.policies import POLICIES, REFERENCE, SimFleet
 from qas.sim.runner import simulate
 from qas.sim.scenarios_fifo import FIFO_SCENARIOS
 from qas.sim.traces import Trace
@@ -40,7 +40,7 @@ HOUR = 3600.0
 class Scenario:
     name: str
     description: str
-    fleet: FleetSettings
+    fleet: SimFleet
     make: Callable[[float], Trace]  # scale -> trace
     steady: bool = False  # the cost goal applies
     group: str = "synthetic"
@@ -55,8 +55,8 @@ def _fleet(
     concurrency: int = 4,
     boot_s: float = 90.0,
     platform: Platform = Platform.EC2,
-) -> FleetSettings:
-    return FleetSettings(
+) -> SimFleet:
+    return SimFleet(
         slo_s=slo_s, max_capacity=max_capacity, boot_s=boot_s, concurrency=concurrency, platform=platform
     )
 

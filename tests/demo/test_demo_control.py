@@ -10,11 +10,14 @@ from qas.demo.config import DemoConfig
 from qas.demo.control import Datapoints, evaluate
 from qas.demo.stack import deploy, step_cooldown_s
 from qas.emulator import ScalingResources, StepPolicyDefinition
-from qas.model.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, Platform
+from qas.model.control_plane import ControlPlane, ControlPlaneConfig, Platform
+from queue_autoscaler.scaling.policy_spec import POLICY
 
 
 def test_the_model_gets_the_pressures_the_publisher_published() -> None:
-    model = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=10, fast_lane_steps=FAST_LANE_STEPS))
+    model = ControlPlane(
+        ControlPlaneConfig(target=4.0, max_capacity=10, fast_lane_steps=POLICY.fast_lane_steps)
+    )
     # The tuner ran after this minute's publisher, and the demo follows it before evaluating
     model.set_target(8.0)
     points = Datapoints(
@@ -31,7 +34,9 @@ def test_the_model_gets_the_pressures_the_publisher_published() -> None:
 
 
 def test_a_minute_whose_pressures_were_not_published_gives_the_lanes_no_datapoint() -> None:
-    model = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=10, fast_lane_steps=FAST_LANE_STEPS))
+    model = ControlPlane(
+        ControlPlaneConfig(target=4.0, max_capacity=10, fast_lane_steps=POLICY.fast_lane_steps)
+    )
     # The publisher could not read the target: no ScaleOutPressure, no ScaleInPressure
     points = Datapoints(backlog_per_instance=10.0, visible=20, in_flight=0, running=2, desired=2)
     assert evaluate(model, 0, points, desired_now=2, running_now=2).actions == ()

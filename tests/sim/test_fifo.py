@@ -13,7 +13,7 @@ import pytest
 from qas.cli import main
 from qas.sim.bench import SCENARIOS
 from qas.sim.fifo import FifoDispatch
-from qas.sim.policies import REFERENCE, FleetSettings
+from qas.sim.policies import REFERENCE, SimFleet
 from qas.sim.runner import simulate
 from qas.sim.scenarios_fifo import FIFO_SCENARIOS
 from qas.sim.traces import Trace, read_csv, write_csv
@@ -40,7 +40,7 @@ def test_one_message_per_group_in_flight_and_order_kept_within_a_group() -> None
 def test_the_engine_runs_groups_one_at_a_time() -> None:
     # 12 messages of 10 s in 2 groups, arriving at once, on a fleet that could run 8 at a time
     trace = Trace(tuple([0.0] * 12), tuple([10.0] * 12), tuple("ab" * 6))
-    fleet = FleetSettings(slo_s=600, max_capacity=2, boot_s=0, concurrency=4)
+    fleet = SimFleet(slo_s=600, max_capacity=2, boot_s=0, concurrency=4)
     fifo = simulate(trace, REFERENCE, fleet)
     standard = simulate(dataclasses.replace(trace, group=None), REFERENCE, fleet)
     # Each group drains one message per 10 s: the last finishes at 60 s, not at 20 s.

@@ -11,7 +11,7 @@ import pytest
 
 from qas import emulator
 from qas.demo.stack import fast_lane_steps
-from qas.model.control_plane import FAST_LANE_STEPS
+from queue_autoscaler.scaling.policy_spec import POLICY
 from tests.template.conftest import aws
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(f"ignore:{emulator.SKIPPED_WARNING}")]
@@ -246,7 +246,7 @@ def test_fast_lane_alarm_triggers_the_percent_step_policy(stack: emulator.Deploy
     assert [s["ScalingAdjustment"] for s in config["StepAdjustments"]] == [20, 50, 100, 200, 400]
     # The demo hands the deployed steps to the control-plane model: exactly the simulator's.
     assert stack.scaling is not None
-    assert fast_lane_steps(stack.scaling) == FAST_LANE_STEPS
+    assert fast_lane_steps(stack.scaling) == POLICY.fast_lane_steps
 
 
 def test_tuner_reads_the_age_of_the_stacks_own_queue(stack: emulator.DeployedStack) -> None:

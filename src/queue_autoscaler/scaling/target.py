@@ -32,7 +32,7 @@ Reserving at most half the waiting time keeps a standing queue of at least half 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 # Without a percentile (moto, or statistic sets) the tail is estimated from the maximum, capped so
@@ -217,3 +217,14 @@ def decide_target(
             ideal,
         )
     return TargetDecision(Action.UPDATE, current, proposed, reason, ideal)
+
+
+def initial_target(expected: DurationStats, model: TargetModel, rails: GuardRails) -> float:
+    """InitialTarget: the formula on the durations expected at deploy time, as the tuner's first run
+    would set it from the rails' lowest target (within the rails, three significant figures; a change
+    below ``min_change_ratio`` keeps the lowest). `qas plan` and the demo round it to the whole number
+    the template parameter takes; the simulator deploys it as is."""
+    first = decide_target(
+        rails.min_target, expected, model, replace(rails, min_samples=1, max_step_ratio=math.inf)
+    )
+    return first.target
