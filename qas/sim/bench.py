@@ -326,6 +326,18 @@ def _payload(
 
 
 def _fleet_dict(outcome: ScenarioOutcome) -> list[tuple[str, object]]:
-    fleet = asdict(outcome.scenario.fleet)
-    fleet["platform"] = str(outcome.scenario.fleet.platform)
-    return list(fleet.items())
+    """The fleet's parameters, with the ECS cooldowns the run took from the policy spec where the
+    fleet once carried them (results.json keeps its keys)."""
+    scenario_fleet = outcome.scenario.fleet
+    config = scenario_fleet.control_plane(1.0)
+    cooldowns = {
+        "scale_out_cooldown_s": config.scale_out_cooldown_s,
+        "scale_in_cooldown_s": config.scale_in_cooldown_s,
+        "step_cooldown_s": config.step_cooldown_s,
+    }
+    items: list[tuple[str, object]] = []
+    for key, value in asdict(scenario_fleet).items():
+        items.append((key, str(scenario_fleet.platform) if key == "platform" else value))
+        if key == "instance_warmup_s":
+            items.extend(cooldowns.items())
+    return items
