@@ -67,19 +67,19 @@ def _add_fleet_options(parser: argparse.ArgumentParser, required: argparse._Argu
     parser.add_argument(
         "--shutdown-minutes",
         type=argtypes.whole(*SHUTDOWN_MINUTES_RANGE, why="the template's ShutdownAfterMinutes"),
-        default=5,
+        default=SimFleet.shutdown_minutes,
         help="ShutdownAfterMinutes",
     )
     parser.add_argument(
         "--bootstrap-capacity",
         type=argtypes.whole(1, MAX_SIMULATED_CAPACITY),
-        default=1,
+        default=SimFleet.bootstrap_capacity,
         help="ExactCapacity of the bootstrap policy",
     )
     parser.add_argument(
         "--bootstrap-steps",
         type=_steps,
-        default=(2, 4, 8, 16, 32, 64),
+        default=SimFleet.bootstrap_steps,
         help="comma-separated k: start k instances once visible >= k x the initial target ('' for none)",
     )
     parser.add_argument(

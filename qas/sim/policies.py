@@ -51,7 +51,7 @@ class SimFleet:
     """What the user deploys: the template parameters the policies depend on. The scaling resources
     come from the policy spec (`queue_autoscaler.scaling.policy_spec`) through
     `qas.model.control_config.control_plane_config`; the bootstrap fields are the simulator's own
-    knobs for trying other steps (`qas simulate --bootstrap-capacity/--bootstrap-steps`)."""
+    knobs for trying other steps (`qas simulate --bootstrap-capacity`, `--bootstrap-steps`)."""
 
     slo_s: float
     max_capacity: int

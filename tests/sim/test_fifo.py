@@ -95,7 +95,7 @@ def test_without_the_group_cap_a_hot_group_scales_to_idle_instances() -> None:
     _name, _description, fleet, make, _groups = scenario
     trace = make(1.0)
     aware = simulate(trace, "tuned", fleet)
-    unaware_fleet = dataclasses.replace(fleet, fifo=False, bootstrap_steps=(2, 4, 8, 16, 32, 64))
+    unaware_fleet = dataclasses.replace(fleet, fifo=False, bootstrap_steps=SimFleet.bootstrap_steps)
     unaware = simulate(trace, "tuned", unaware_fleet, fifo_aware=False)
     # The same SLO attainment (the hot group is the bottleneck) for a third of the instance-hours.
     assert aware.slo_attainment >= unaware.slo_attainment
