@@ -111,7 +111,7 @@ def test_keep_warm_on_a_fifo_queue_keeps_the_scale_in_lane_only() -> None:
     [
         (Deployment(fifo=True), (), ()),
         (Deployment(fast_lane=False), (), ((0.5, 40),)),
-        (Deployment(scale_in_lane=False), ((1.5, 0.5),), ()),
+        (Deployment(scale_in_lane=False, period_s=30), ((1.5, 0.5),), ()),
     ],
     ids=["fifo", "fast-lane-off", "scale-in-lane-off"],
 )
@@ -122,6 +122,7 @@ def test_the_templates_lane_conditions(
 ) -> None:
     config = control_plane_config(SPEC, deployment, 2.5)
     assert (config.fast_lane_steps, config.scale_in_lane_steps) == (fast_lane, scale_in_lane)
+    assert config.period_s == deployment.period_s
     assert (config.shutdown_after_minutes, config.disable_scale_in) == (5, False)
 
 
@@ -161,9 +162,9 @@ def test_initial_target_stays_within_the_rails() -> None:
 def test_the_tuner_policy_drops_the_slo_guard_and_plans_the_whole_budget_on_fifo() -> None:
     rails = GuardRails(min_samples=5)
     standard = tuner_policy(
-        MODEL, rails, fifo=False, lookback_minutes=10, max_lookback_minutes=60, guard_share=0.5
+        MODEL, rails, fifo=False, lookback_minutes=15, max_lookback_minutes=60, guard_share=0.5
     )
-    assert standard == TunerPolicy(MODEL, rails, 10, 60, 0.5, True, 0.8)  # DRAIN_SHARE
+    assert standard == TunerPolicy(MODEL, rails, 15, 60, 0.5, True, 0.8)  # DRAIN_SHARE
     fifo = tuner_policy(
         MODEL,
         rails,
