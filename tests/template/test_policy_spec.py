@@ -264,3 +264,13 @@ def test_the_dashboard_names_the_specs_metrics_and_thresholds(template: dict[str
     ]
     assert {"label": "fast lane", "value": POLICY.fast_lane_threshold} in annotations
     assert {"label": "scale-in lane", "value": POLICY.scale_in_lane_threshold} in annotations
+
+
+def test_the_lane_parameters_describe_the_specs_steps(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    assert f"above {POLICY.fast_lane_threshold:g}" in parameters["FastLane"]["Description"]
+    highest_first = list(reversed(POLICY.scale_in_lane_steps))
+    removed = "/".join(str(percent) for _, percent in highest_first) + "%"
+    below = "below " + "/".join(f"{pressure:g}" for pressure, _ in highest_first)
+    description = parameters["ScaleInLane"]["Description"]
+    assert removed in description and below in description, description
