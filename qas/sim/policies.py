@@ -58,7 +58,7 @@ class SimFleet:
     boot_s: float
     concurrency: int
     platform: Platform = Platform.EC2
-    period_s: int = 60
+    period_s: int = POLICY.period_s
     shutdown_minutes: int = POLICY.shutdown_after_minutes  # ShutdownAfterMinutes
     instance_warmup_s: float | None = None  # None: the boot time (DefaultInstanceWarmup ~ boot)
     # The bootstrap step from 0 (ExactCapacity), and the further steps k: k instances once the visible
@@ -109,7 +109,13 @@ class SimFleet:
 
     @property
     def policy_spec(self) -> PolicySpec:
-        """The spec, with the bootstrap steps this fleet tries (the spec's own by default)."""
+        """The spec, or a variant with the bootstrap steps this fleet tries (k instances from k
+        instances' worth of work, as `qas simulate --bootstrap-steps` states them)."""
+        if (self.bootstrap_capacity, self.bootstrap_steps) == (
+            SimFleet.bootstrap_capacity,
+            SimFleet.bootstrap_steps,
+        ):
+            return POLICY
         steps = ((0, self.bootstrap_capacity), *((k, k) for k in self.bootstrap_steps))
         return dataclasses.replace(POLICY, bootstrap_steps=steps)
 

@@ -4,9 +4,12 @@ Expected values are literals worked out by hand."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from qas.model.control_config import ControlPlaneConfig, Deployment, Platform, control_plane_config
+from qas.sim.policies import SimFleet
 from queue_autoscaler.scaling.fifo import queue_model
 from queue_autoscaler.scaling.policy_spec import POLICY, PolicySpec
 from queue_autoscaler.scaling.target import DurationStats, GuardRails, TargetModel, initial_target
@@ -179,3 +182,15 @@ def test_the_tuner_policy_drops_the_slo_guard_and_plans_the_whole_budget_on_fifo
     assert fifo == TunerPolicy(whole, rails, 10, 60, 0.0, False, 0.25)
     assert queue_model(MODEL, fifo=True) == whole
     assert queue_model(MODEL, fifo=False) is MODEL
+
+
+def test_the_simulator_runs_the_spec_unless_asked_for_other_bootstrap_steps() -> None:
+    fleet = SimFleet(slo_s=300, max_capacity=5, boot_s=60, concurrency=1)
+    assert fleet.policy_spec is POLICY
+    tried = dataclasses.replace(fleet, bootstrap_capacity=2, bootstrap_steps=(3,))
+    assert tried.policy_spec == dataclasses.replace(POLICY, bootstrap_steps=((0, 2), (3, 3)))
+    # 3 instances' worth at target 4: 12 visible messages
+    assert (tried.control_plane(4.0).bootstrap_capacity, tried.control_plane(4.0).bootstrap_steps) == (
+        2,
+        ((12, 3),),
+    )
