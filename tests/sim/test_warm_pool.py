@@ -92,9 +92,11 @@ def test_a_pool_that_starts_no_faster_changes_nothing_but_its_own_bill() -> None
 def test_the_root_volume_is_the_templates() -> None:
     with open(emulator.TEMPLATE_PATH) as handle:
         text = handle.read()
-    loader = type("Loader", (yaml.SafeLoader,), {})
-    loader.add_multi_constructor("!", lambda _loader, _suffix, node: None)
-    template = yaml.load(text, Loader=loader)  # noqa: S506 - SafeLoader with intrinsics ignored
+    class IntrinsicsIgnored(yaml.SafeLoader):
+        pass
+
+    IntrinsicsIgnored.add_multi_constructor("!", lambda _loader, _suffix, _node: None)
+    template = yaml.load(text, Loader=IntrinsicsIgnored)  # noqa: S506 - a SafeLoader
     (root,) = template["Resources"]["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"][
         "BlockDeviceMappings"
     ]
