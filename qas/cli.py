@@ -20,13 +20,12 @@ from qas.argtypes import MAX_SIMULATED_CAPACITY
 from qas.model.control_plane import Platform
 from qas.plan import cli as plan_cli
 from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
-from qas.sim import api_report, realism
+from qas.sim import api_report, realism, warm_pool
 from qas.sim.api_calls import CallModel
 from qas.sim.bench import GROUPS, SCENARIOS, run_bench
 from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.traces import read_csv, write_csv
-from qas.sim.warm_pool import GP3_USD_PER_GB_MONTH, ROOT_VOLUME_GB, WarmPoolSettings
 from worker.settings import MAX_ROLLOUT_CHECK_SECONDS
 
 
@@ -113,57 +112,6 @@ def _add_boot_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_warm_pool_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("EC2 warm pool (docs/simulator.md#warm-pool)")
-    group.add_argument(
-        "--warm-pool",
-        type=argtypes.whole(0, MAX_SIMULATED_CAPACITY),
-        default=0,
-        metavar="N",
-        help="stopped instances kept beside the group, refilled after use (0: none, as today)",
-    )
-    group.add_argument(
-        "--warm-boot-seconds",
-        type=argtypes.real(0, argtypes.MAX_BOOT_S),
-        default=None,
-        metavar="S",
-        help="with --warm-pool: launch to consuming for an instance taken from the pool",
-    )
-    group.add_argument(
-        "--warm-volume-gb",
-        type=argtypes.real(0, 64 * 1024, low_open=True),
-        default=ROOT_VOLUME_GB,
-        help=f"EBS GB of a stopped instance (default: the template's {ROOT_VOLUME_GB:g})",
-    )
-    group.add_argument(
-        "--ebs-price-per-gb-month",
-        type=argtypes.real(0, 10),
-        default=GP3_USD_PER_GB_MONTH,
-        help=f"USD per GB-month of a stopped instance's volume (default: gp3, {GP3_USD_PER_GB_MONTH})",
-    )
-
-
-def warm_pool_settings(args: argparse.Namespace) -> WarmPoolSettings | None:
-    """The pool the flags describe; None without --warm-pool (a run unchanged)."""
-    if args.warm_pool == 0:
-        if args.warm_boot_seconds is not None:
-            raise ValueError("--warm-boot-seconds needs --warm-pool N (N >= 1)")
-        return None
-    if args.warm_boot_seconds is None:
-        raise ValueError("--warm-pool needs --warm-boot-seconds (an instance's start from the pool)")
-    if args.warm_boot_seconds >= args.boot_seconds:
-        raise ValueError(
-            f"--warm-boot-seconds {args.warm_boot_seconds:g} must be below --boot-seconds"
-            f" {args.boot_seconds:g}: a pool would gain nothing"
-        )
-    return WarmPoolSettings(
-        size=args.warm_pool,
-        warm_boot_s=args.warm_boot_seconds,
-        volume_gb=args.warm_volume_gb,
-        ebs_usd_per_gb_month=args.ebs_price_per_gb_month,
-    )
-
-
 def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
     values: dict[str, object] = {
         "slo_s": args.slo_seconds,
@@ -195,7 +143,7 @@ def _simulate(args: argparse.Namespace) -> int:
         args.policy,
         fleet,
         realism=realism.from_args(args, fleet.period_s),
-        warm_pool=warm_pool_settings(args),
+        warm_pool=warm_pool.from_args(args, args.boot_seconds),
     )
     summary: dict[str, object] = {"policy": args.policy, **result.summary()}
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
@@ -273,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fifo", action="store_true", help="FIFO queue by the trace's group column (default if present)"
     )
     _add_fleet_options(sim, required)
-    _add_warm_pool_options(sim)
+    warm_pool.add_arguments(sim)
     realism.add_arguments(sim)
     sim.set_defaults(func=_simulate)
 

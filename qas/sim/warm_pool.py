@@ -17,9 +17,13 @@ without a pool is the engine's run unchanged.
 
 from __future__ import annotations
 
+import argparse
 import heapq
 import math
 from dataclasses import dataclass
+
+from qas import argtypes
+from qas.argtypes import MAX_BOOT_S, MAX_SIMULATED_CAPACITY
 
 # The template's root volume (WorkerLaunchTemplate: gp3, VolumeSize 30); tests/sim checks they agree.
 ROOT_VOLUME_GB = 30.0
@@ -115,3 +119,58 @@ class WarmPool:
             refill_instance_seconds=self._refill_s,
             ebs_usd=self._stopped_s / SECONDS_PER_MONTH * s.volume_gb * s.ebs_usd_per_gb_month,
         )
+
+
+# ----------------------------------------------------------------------------- flags
+# `qas simulate` and `qas plan` share them (docs/simulator.md#warm-pool).
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("EC2 warm pool (docs/simulator.md#warm-pool)")
+    group.add_argument(
+        "--warm-pool",
+        type=argtypes.whole(0, MAX_SIMULATED_CAPACITY),
+        default=0,
+        metavar="N",
+        help="stopped instances kept beside the group, refilled after use (0: none)",
+    )
+    group.add_argument(
+        "--warm-boot-seconds",
+        type=argtypes.real(0, MAX_BOOT_S),
+        default=None,
+        metavar="S",
+        help="with --warm-pool: launch to consuming for an instance taken from the pool",
+    )
+    group.add_argument(
+        "--warm-volume-gb",
+        type=argtypes.real(0, 64 * 1024, low_open=True),
+        default=ROOT_VOLUME_GB,
+        help=f"EBS GB of a stopped instance (default: the template's {ROOT_VOLUME_GB:g})",
+    )
+    group.add_argument(
+        "--ebs-price-per-gb-month",
+        type=argtypes.real(0, 10),
+        default=GP3_USD_PER_GB_MONTH,
+        help=f"USD per GB-month of a stopped instance's volume (default: gp3, {GP3_USD_PER_GB_MONTH})",
+    )
+
+
+def from_args(args: argparse.Namespace, boot_s: float | None) -> WarmPoolSettings | None:
+    """The pool the flags describe; None without --warm-pool (a run unchanged)."""
+    if args.warm_pool == 0:
+        if args.warm_boot_seconds is not None:
+            raise ValueError("--warm-boot-seconds needs --warm-pool N (N >= 1)")
+        return None
+    if args.warm_boot_seconds is None:
+        raise ValueError("--warm-pool needs --warm-boot-seconds (an instance's start from the pool)")
+    if boot_s is not None and args.warm_boot_seconds >= boot_s:
+        raise ValueError(
+            f"--warm-boot-seconds {args.warm_boot_seconds:g} must be below --boot-seconds {boot_s:g}:"
+            " a pool would gain nothing"
+        )
+    return WarmPoolSettings(
+        size=args.warm_pool,
+        warm_boot_s=args.warm_boot_seconds,
+        volume_gb=args.warm_volume_gb,
+        ebs_usd_per_gb_month=args.ebs_price_per_gb_month,
+    )
