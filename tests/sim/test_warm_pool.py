@@ -92,6 +92,7 @@ def test_a_pool_that_starts_no_faster_changes_nothing_but_its_own_bill() -> None
 def test_the_root_volume_is_the_templates() -> None:
     with open(emulator.TEMPLATE_PATH) as handle:
         text = handle.read()
+
     class IntrinsicsIgnored(yaml.SafeLoader):
         pass
 
