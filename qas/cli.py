@@ -20,7 +20,7 @@ from qas.argtypes import MAX_SIMULATED_CAPACITY
 from qas.model.control_plane import Platform
 from qas.plan import cli as plan_cli
 from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
-from qas.sim import api_report, realism
+from qas.sim import api_report, realism, warm_pool
 from qas.sim.api_calls import CallModel
 from qas.sim.bench import GROUPS, SCENARIOS, run_bench
 from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, FleetSettings
@@ -138,7 +138,13 @@ def _simulate(args: argparse.Namespace) -> int:
         raise ValueError("--fifo needs the trace's group column (header arrival_s,processing_s,group)")
     started = time.perf_counter()
     fleet = _fleet(args)
-    result = simulate(trace, args.policy, fleet, realism=realism.from_args(args, fleet.period_s))
+    result = simulate(
+        trace,
+        args.policy,
+        fleet,
+        realism=realism.from_args(args, fleet.period_s),
+        warm_pool=warm_pool.from_args(args, args.boot_seconds),
+    )
     summary: dict[str, object] = {"policy": args.policy, **result.summary()}
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
     if args.json:
@@ -215,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fifo", action="store_true", help="FIFO queue by the trace's group column (default if present)"
     )
     _add_fleet_options(sim, required)
+    warm_pool.add_arguments(sim)
     realism.add_arguments(sim)
     sim.set_defaults(func=_simulate)
 
