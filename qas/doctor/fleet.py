@@ -24,7 +24,6 @@ MAX_PROTECTION_MINUTES = 2_880
 DEFAULT_PROTECTION_MINUTES = 120
 # The project's worker sets these on its container and renews its protection before it expires.
 PROJECT_WORKER_VARIABLES = frozenset({"WORKER_PLATFORM", "FLEET_NAME"})
-PROJECT_WORKER_PROTECTION_MINUTES = 60  # worker/settings.py protection_expires_minutes
 
 
 @dataclass(frozen=True)
@@ -127,8 +126,10 @@ def check_asg(group: AsgSnapshot, attach: Attach) -> list[Finding]:
                 f"{name} has no termination lifecycle hook: a scale-in, a Spot interruption or an instance"
                 " refresh terminates an instance with its running jobs",
                 f"aws autoscaling put-lifecycle-hook --auto-scaling-group-name {name} --lifecycle-hook-name"
-                f" drain --lifecycle-transition {TERMINATING} --heartbeat-timeout 300 --default-result"
-                " CONTINUE; the worker drains, heartbeats and completes it (docs/worker.md)",
+                f" drain-before-terminate --lifecycle-transition {TERMINATING} --heartbeat-timeout 150"
+                " --default-result CONTINUE, with a worker that completes it when drained (the project's,"
+                " with WORKER_LIFECYCLE_HOOK_NAME=drain-before-terminate); without one every termination"
+                " waits out the timeout",
             )
         )
     if not group.new_instances_protected and not group.protected_instances:
@@ -149,8 +150,8 @@ def check_asg(group: AsgSnapshot, attach: Attach) -> list[Finding]:
             late(
                 CHECK,
                 f"{name}'s health check grace period ({group.grace_s} s) is shorter than the boot"
-                f" ({attach.boot_s:g} s) and no launch hook holds new instances: a {group.health_check_type}"
-                " health check can replace an instance that is still booting",
+                f" ({attach.boot_s:g} s) and no launch hook holds new instances: the"
+                f" {group.health_check_type} health check can replace an instance that is still booting",
                 f"aws autoscaling update-auto-scaling-group --auto-scaling-group-name {name}"
                 f" --health-check-grace-period {math.ceil(attach.boot_s)}, or add a launch lifecycle hook",
             )
@@ -298,16 +299,11 @@ def _short(value: Any) -> str:
 
 
 def _protection(service: EcsSnapshot, attach: Attach) -> list[Finding]:
-    variables = set(service.environment)
-    project_worker = variables >= PROJECT_WORKER_VARIABLES
-    configured = service.environment.get("WORKER_PROTECTION_EXPIRES_MINUTES")
-    if project_worker:
-        minutes = (
-            int(configured) if configured and configured.isdigit() else PROJECT_WORKER_PROTECTION_MINUTES
-        )
-    elif service.protected_tasks:
-        minutes = DEFAULT_PROTECTION_MINUTES
-    else:
+    """The project's worker protects a task while it has jobs and renews the protection at half its
+    expiry; another worker is judged by what its tasks show."""
+    if set(service.environment) >= PROJECT_WORKER_VARIABLES:
+        return []
+    if not service.protected_tasks:
         return [
             problem(
                 CHECK,
@@ -318,23 +314,31 @@ def _protection(service: EcsSnapshot, attach: Attach) -> list[Finding]:
                 " PUT $ECS_AGENT_URI/task-protection/v1/state while it works",
             )
         ]
-    if attach.longest_job_s is None or project_worker:
-        return []  # the project's worker renews at half the expiry, so no job outlives its protection
-    if attach.longest_job_s > minutes * 60:
-        longest = attach.longest_job_s / 60
-        beyond = (
-            f"; no protection lasts more than {MAX_PROTECTION_MINUTES} minutes (48 h)"
-            if longest > MAX_PROTECTION_MINUTES
-            else ""
-        )
+    if attach.longest_job_s is None:
+        return []
+    longest = attach.longest_job_s / 60
+    fix = (
+        "renew the protection while a job runs (the project's worker does, at half the expiry), or set"
+        f" ExpiresInMinutes to at least {min(MAX_PROTECTION_MINUTES, math.ceil(longest))}"
+    )
+    if longest > MAX_PROTECTION_MINUTES:
         return [
             problem(
                 CHECK,
-                f"task protection lasts {minutes} min (ExpiresInMinutes;"
-                f" {DEFAULT_PROTECTION_MINUTES} when not given) but the longest job takes {longest:.0f}"
-                f" min{beyond}: unless the worker renews it, a scale-in stops the task mid-job",
-                "renew the protection while a job runs (the project's worker does, at half the expiry), or"
-                f" set ExpiresInMinutes to at least {min(MAX_PROTECTION_MINUTES, math.ceil(longest))}",
+                f"the longest job takes {longest:.0f} min and no task protection lasts more than"
+                f" {MAX_PROTECTION_MINUTES} min (48 h): unless the worker renews it, a scale-in stops the"
+                " task mid-job",
+                fix,
+            )
+        ]
+    if longest > DEFAULT_PROTECTION_MINUTES:
+        return [
+            note(
+                CHECK,
+                f"the longest job takes {longest:.0f} min; a protection set without ExpiresInMinutes lasts"
+                f" {DEFAULT_PROTECTION_MINUTES} min: unless the worker asks for longer or renews it, a"
+                " scale-in stops the task mid-job",
+                fix,
             )
         ]
     return []

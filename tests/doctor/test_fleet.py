@@ -248,6 +248,19 @@ def test_no_scale_in_protection_is_noted(account: Account) -> None:
     _one(_asg(account), Severity.NOTE, "protected from scale-in", "SetInstanceProtection")
 
 
+def test_a_protected_instance_shows_the_worker_protects_itself(account: Account) -> None:
+    name = account.group("busy", NewInstancesProtectedFromScaleIn=False, DesiredCapacity=1, MinSize=0)
+    autoscaling = account.client("autoscaling")
+    instance = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0][
+        "Instances"
+    ][0]["InstanceId"]
+    assert _asg(account, name) != []
+    autoscaling.set_instance_protection(
+        AutoScalingGroupName=name, InstanceIds=[instance], ProtectedFromScaleIn=True
+    )
+    assert _asg(account, name) == []
+
+
 @pytest.mark.parametrize(("check_type", "severity"), [("ELB", Severity.PROBLEM), ("EC2", Severity.NOTE)])
 def test_a_grace_period_shorter_than_the_boot(account: Account, check_type: str, severity: Severity) -> None:
     account.group(HealthCheckType=check_type, HealthCheckGracePeriod=60)
@@ -316,6 +329,8 @@ def test_a_scheduled_action_on_the_service_is_reported(account: Account) -> None
 
 
 def test_a_registered_range_other_than_the_stacks_is_noted(account: Account) -> None:
+    account.register(account.service("same"), 0, 10)
+    assert _ecs(account, "same") == []
     account.register(account.service(), 1, 4)
     _one(_ecs(account), Severity.NOTE, "between 1 and 4", "0 and MaxCapacity=10", "MaxCapacity to 4")
 
@@ -413,19 +428,19 @@ def test_a_service_whose_tasks_take_no_protection_loses_jobs_on_scale_in(account
 
 
 @pytest.mark.parametrize(
-    ("environment", "protected", "longest_s", "words"),
+    ("longest_h", "severity", "words"),
     [
-        ({}, 2, 3 * 3600, ("lasts 120 min", "takes 180 min", "at least 180")),
-        ({}, 2, 50 * 3600, ("takes 3000 min", "48 h", "at least 2880")),
+        (3, Severity.NOTE, ("takes 180 min", "lasts 120 min", "at least 180")),
+        (50, Severity.PROBLEM, ("takes 3000 min", "2880 min (48 h)", "at least 2880")),
     ],
 )
 def test_a_protection_shorter_than_the_longest_job(
-    environment: dict[str, str], protected: int, longest_s: float, words: tuple[str, ...]
+    longest_h: float, severity: Severity, words: tuple[str, ...]
 ) -> None:
-    """ExpiresInMinutes is 120 when the worker gives none, and at most 2,880."""
-    snapshot = _service(environment=environment, protected_tasks=protected)
-    attach = dataclasses.replace(ATTACH, longest_job_s=longest_s)
-    _one(check_ecs(snapshot, attach), Severity.PROBLEM, *words)
+    """ExpiresInMinutes is 120 when the worker gives none (it may give more), and never over 2,880."""
+    snapshot = _service(environment={}, protected_tasks=2)
+    attach = dataclasses.replace(ATTACH, longest_job_s=longest_h * 3600)
+    _one(check_ecs(snapshot, attach), severity, *words)
 
 
 def test_a_protection_that_outlasts_the_job_or_is_renewed_is_enough() -> None:

@@ -234,6 +234,41 @@ def test_an_environment_override_and_the_other_fields() -> None:
     assert "pass --env prod" in dict(without.not_carried)["environments.prod"]
 
 
+def test_fields_with_no_parameter_are_each_named() -> None:
+    manifest = """
+name: w
+type: Worker Service
+image: {location: repo/w:1, port: 8080}
+platform: {osfamily: windows_server_2019_full, architecture: x86_64}
+count: {spot: 4, cooldown: {in: 30s}}
+subscribe: {queue: {fifo: {high_throughput: true}, retention: 2d}}
+variables: {A: b}
+unknown_field: 1
+"""
+    result = convert(yaml.safe_load(manifest))
+    assert result.overrides() == [
+        "WorkerPlatform=ECS",
+        "MaxCapacity=4",
+        "UseFargateSpot=true",
+        "QueueType=FIFO",
+        "WorkerImageUri=repo/w:1",
+    ]
+    # 2d = 172,800 s, not the stack queue's 345,600.
+    assert [where for where, _ in result.not_carried] == [
+        "count.cooldown",
+        "platform",
+        "subscribe.queue.retention",
+        "subscribe.queue.fifo.high_throughput",
+        "image.port",
+        "variables",
+        "unknown_field",
+    ]
+    assert "importer knows" in dict(result.not_carried)["unknown_field"]
+    absent = convert({"name": "w", "type": "Worker Service"})
+    assert absent.overrides() == ["WorkerPlatform=ECS"]
+    assert [where for where, _ in absent.not_carried] == ["count"]
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"), [("250ms", 0.25), ("45s", 45), ("10m", 600), ("1h30m", 5400), ("4d", 345_600)]
 )
