@@ -55,6 +55,10 @@ def _add_fleet_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], 
     existing.add_argument(
         "--config-env", help="samconfig.toml environment (default: default, without a fleet flag)"
     )
+    existing.add_argument(
+        "--stack",
+        help="the stack's own policies (STACK-...) are not rivals (default: samconfig's stack_name)",
+    )
     existing.add_argument("--config-file", type=Path, default=REPO_ROOT / "samconfig.toml")
     existing.add_argument("--template", type=Path, default=REPO_ROOT / "template.yaml")
     existing.add_argument(
@@ -125,7 +129,7 @@ def _fleet(args: argparse.Namespace) -> list[Finding]:
         if args.boot_seconds is not None
         else float(values["WorkerBootTimeoutSeconds"]),
         longest_job_s=args.longest_job_seconds,
-        stack_name=stack_name,
+        stack_name=args.stack or stack_name,
     )
     session = _session(args.profile, args.region or region)
     if asg:

@@ -168,6 +168,23 @@ def test_another_scaling_policy_fights_the_stack_but_the_stacks_own_does_not(acc
     _one(_asg(account), Severity.PROBLEM, "cpu-tracking", "TargetTrackingScaling", "delete-policy")
 
 
+def test_the_stack_named_on_the_command_line_owns_its_policies(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = account.group()
+    account.client("autoscaling").put_scaling_policy(
+        AutoScalingGroupName=name,
+        PolicyName="jobs-Ec2FastLanePolicy-9XYZ",
+        AdjustmentType="ChangeInCapacity",
+        PolicyType="StepScaling",
+        StepAdjustments=[{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+    )
+    argv = ["fleet", "--asg", name, "--region", REGION, "--boot-seconds", "60"]
+    assert cli.main(argv) == 1
+    assert "jobs-Ec2FastLanePolicy-9XYZ (StepScaling)" in capsys.readouterr().out
+    assert cli.main([*argv, "--stack", "jobs"]) == 0
+
+
 def test_a_scheduled_action_is_reported_with_what_it_sets(account: Account) -> None:
     name = account.group()
     account.client("autoscaling").put_scheduled_update_group_action(
