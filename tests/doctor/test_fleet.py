@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from qas.doctor import cli, fleet_reader
@@ -542,3 +543,63 @@ def test_an_environment_without_an_existing_fleet_says_which_parameters_name_one
     config = _samconfig(tmp_path, "MaxCapacity=6")
     assert cli.main(["fleet", "--config-env", "attach", "--config-file", str(config)]) == 2
     assert "ExistingAutoScalingGroupName" in capsys.readouterr().err
+
+
+def test_the_reader_counts_protected_running_tasks_ten_at_a_time(account: Account) -> None:
+    """moto runs no task and has no GetTaskProtection: botocore's Stubber answers for ECS, checked
+    against the service model; Application Auto Scaling stays on moto."""
+    ecs = boto3.client("ecs", region_name=REGION)
+    stub = Stubber(ecs)
+    arns = [f"arn:aws:ecs:{REGION}:123456789012:task/jobs/t{i:02d}" for i in range(12)]
+    definition = f"arn:aws:ecs:{REGION}:123456789012:task-definition/worker:3"
+    stub.add_response(
+        "describe_services",
+        {
+            "services": [
+                {
+                    "serviceName": "worker",
+                    "status": "ACTIVE",
+                    "taskDefinition": definition,
+                    "deploymentController": {"type": "ECS"},
+                    "deploymentConfiguration": {
+                        "deploymentCircuitBreaker": {"enable": True, "rollback": True}
+                    },
+                }
+            ],
+            "failures": [],
+        },
+        {"cluster": "jobs", "services": ["worker"], "include": ["TAGS"]},
+    )
+    stub.add_response(
+        "describe_task_definition",
+        {
+            "taskDefinition": {
+                "containerDefinitions": [{"name": "w", "environment": [{"name": "A", "value": "1"}]}]
+            }
+        },
+        {"taskDefinition": definition},
+    )
+    stub.add_response(
+        "list_tasks",
+        {"taskArns": arns},
+        {"cluster": "jobs", "serviceName": "worker", "desiredStatus": "RUNNING"},
+    )
+    for batch, protected in ((arns[:10], arns[:3]), (arns[10:], arns[10:11])):
+        stub.add_response(
+            "get_task_protection",
+            {"protectedTasks": [{"taskArn": arn, "protectionEnabled": arn in protected} for arn in batch]},
+            {"cluster": "jobs", "tasks": batch},
+        )
+
+    class Session(Account):
+        def client(self, name: str) -> Any:
+            return ecs if name == "ecs" else super().client(name)
+
+    session = Session.__new__(Session)
+    session.session, session.region_name = account.session, REGION
+    with stub:
+        snapshot = fleet_reader.read_ecs(session, "jobs", "worker")
+    stub.assert_no_pending_responses()
+    assert (snapshot.running_tasks, snapshot.protected_tasks, snapshot.circuit_breaker) == (12, 4, True)
+    assert snapshot.environment == {"A": "1"} and snapshot.target is None and snapshot.managed_by is None
+    assert check_ecs(snapshot, ATTACH) == []  # protected tasks, no job length given: nothing to say
