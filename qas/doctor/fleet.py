@@ -201,8 +201,9 @@ def check_ecs(service: EcsSnapshot, attach: Attach) -> list[Finding]:
                     f"{resource} is registered with Application Auto Scaling between {low} and {high}: the"
                     f" stack registers it again between 0 and MaxCapacity={attach.max_capacity}, replacing"
                     " that range, and deleting the stack deregisters the service (its other policies go too)",
-                    "retire the other autoscaling first (docs/migrate-from-copilot.md), or set MaxCapacity"
-                    f" to {high}",
+                    "expected when another autoscaler hands over: the deploy takes the target over, then"
+                    " delete that autoscaler's policies (docs/migrate-from-copilot.md); MaxCapacity"
+                    f" {high} keeps its maximum",
                 )
             )
     findings += _count_reset(service.managed_by, "DesiredCount")

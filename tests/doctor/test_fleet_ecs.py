@@ -82,7 +82,13 @@ def test_a_registered_range_other_than_the_stacks_is_noted(account: Account) -> 
     account.register(account.service("same"), 0, 10)
     assert ecs_findings(account, "same") == []
     account.register(account.service(), 1, 4)
-    one(ecs_findings(account), Severity.NOTE, "between 1 and 4", "0 and MaxCapacity=10", "MaxCapacity to 4")
+    one(
+        ecs_findings(account),
+        Severity.NOTE,
+        "between 1 and 4",
+        "0 and MaxCapacity=10",
+        "MaxCapacity 4 keeps its maximum",
+    )
 
 
 def test_a_desired_count_the_services_stack_sends_again_resets_the_fleet(account: Account) -> None:
