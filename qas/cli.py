@@ -1,5 +1,5 @@
-"""The `qas` console script: `qas simulate`, `qas bench`, `qas trace`, `qas plan`, `qas demo` and
-`qas doctor`.
+"""The `qas` console script: `qas simulate`, `qas bench`, `qas trace`, `qas plan`, `qas demo`,
+`qas doctor` and `qas import`.
 
 `qas simulate --trace PATH --slo-seconds S --max-capacity N --boot-seconds B --concurrency C
 --policy NAME --json` prints one JSON object (the contract other tools rely on); without `--json`, a
@@ -296,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands `qas demo ...` to the demo's own parser.
     sub.add_parser("demo", help="the whole system end to end on an emulated AWS (qas demo --help)")
     sub.add_parser("doctor", help="read-only checks of an account and a stack (qas doctor --help)")
+    sub.add_parser("import", help="a Copilot Worker Service manifest as parameters (qas import --help)")
     return parser
 
 
@@ -307,6 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from qas.doctor.cli import main as doctor  # noqa: PLC0415 (lazy, like the demo)
 
         return doctor(argv[1:])
+    if argv[:1] == ["import"]:
+        from qas.migrate.cli import main as import_  # noqa: PLC0415 (lazy, like the doctor)
+
+        return import_(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # usage error (2) or --help (0): a code, as every other outcome
