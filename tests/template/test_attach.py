@@ -23,7 +23,10 @@ GROUP = "their-workers"
 CLUSTER = "their-cluster"
 SERVICE = "their-service"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:their-jobs"
-GROUP_ARN = f"arn:aws:autoscaling:{emulator.REGION}:{emulator.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/{GROUP}"
+GROUP_ARN = (
+    f"arn:aws:autoscaling:{emulator.REGION}:{emulator.ACCOUNT_ID}"
+    f":autoScalingGroup:*:autoScalingGroupName/{GROUP}"
+)
 SERVICE_ARN = f"arn:aws:ecs:{emulator.REGION}:{emulator.ACCOUNT_ID}:service/{CLUSTER}/{SERVICE}"
 
 ATTACH = {

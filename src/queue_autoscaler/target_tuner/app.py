@@ -156,7 +156,10 @@ def attached_source_line(source: dict[str, str]) -> str:
     if used == "MsgProcessingDuration":
         return "attached fleet: durations from the consumer's MsgProcessingDuration"
     if used == "littles_law":
-        return "attached fleet: no MsgProcessingDuration from the consumer; durations from the queue (Little's law)"
+        return (
+            "attached fleet: no MsgProcessingDuration from the consumer; "
+            "durations from the queue (Little's law)"
+        )
     return "attached fleet: no MsgProcessingDuration and too little queue data; the target stays"
 
 
