@@ -268,6 +268,8 @@ def test_fleet_only_parameters_are_ignored_when_attached(platform: str) -> None:
         "InstanceTypes": "m7g.large,m6g.large",
         "OnDemandPercentage": "100",
         "WorkerBootTimeoutSeconds": "900",
+        "WorkerAmiId": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        "WorkerShutdownGraceSeconds": "50",
         "UseFargateSpot": "true",
         "TaskCpu": "1024",
         "TaskMemory": "2048",
