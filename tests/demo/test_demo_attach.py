@@ -12,7 +12,7 @@ import pytest
 from qas import emulator
 from qas.demo import attach
 from qas.demo import stack as demo_stack
-from qas.demo.cli import add_arguments, run
+from qas.demo.cli import add_arguments, config_from, run
 from qas.model.control_plane import Platform
 
 # What the stack creates for a fleet of its own, and must not for an attached one.
@@ -87,3 +87,30 @@ def test_attached_quick_demo_scales_the_users_fleet_and_loses_nothing(
     assert summary["peak_capacity"] > 1
     assert summary["fleet_back_to_zero"] and summary["final_desired"] == summary["final_running"] == 0
     assert summary["settings"]["attach"] is True
+    if platform == "EC2":  # the user's group's warm-up, which moto does not keep, reaches the model
+        assert summary["control"]["instance_warmup_s"] == attach.GROUP_WARMUP_S
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--platform", "EC2"], {}),
+        (["--platform", "EC2", "--attach"], {"ExistingAutoScalingGroupName": attach.GROUP}),
+        (
+            ["--platform", "ECS", "--attach"],
+            {"ExistingEcsClusterName": attach.CLUSTER, "ExistingEcsServiceName": attach.SERVICE},
+        ),
+    ],
+)
+def test_attach_flag_sets_the_attach_parameters_of_the_platform(
+    argv: list[str], expected: dict[str, str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+
+    cfg = config_from(parser.parse_args(argv))
+
+    names = ("ExistingAutoScalingGroupName", "ExistingEcsClusterName", "ExistingEcsServiceName")
+    given = {name: value for name, value in demo_stack.stack_parameters(cfg).items() if name in names}
+    assert given == expected
+    assert cfg.attach is bool(expected)
