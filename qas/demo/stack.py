@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from qas import emulator
+from qas.demo import attach
 from qas.demo.config import DemoConfig
 from qas.emulator import AlarmDefinition, ScalingResources, StepAdjustment, StepPolicyDefinition
 from qas.model.control_config import Deployment
@@ -65,6 +66,7 @@ def stack_parameters(cfg: DemoConfig) -> dict[str, str]:
         "ScaleInLane": str(cfg.scale_in_lane).lower(),
         "KeepWarm": str(cfg.keep_warm_minutes is not None).lower(),
         **({"KeepWarmMinutes": str(cfg.keep_warm_minutes)} if cfg.keep_warm_minutes is not None else {}),
+        **(attach.attach_parameters(cfg.platform) if cfg.attach else {}),
     }
 
 
@@ -135,9 +137,12 @@ def step_cooldown_s(scaling: ScalingResources) -> float | None:
 
 def deployment(cfg: DemoConfig) -> Deployment:
     """The parameters `stack_parameters` deploys, as the model's settings take them."""
+    # Attached (EC2): the user's group's warm-up, which the stack does not set (qas.demo.attach).
+    attached_warmup = float(attach.GROUP_WARMUP_S) if cfg.attach and cfg.platform is Platform.EC2 else None
     return Deployment(
         platform=cfg.platform,
         max_capacity=cfg.max_capacity,
+        instance_warmup_s=attached_warmup,
         shutdown_after_minutes=cfg.shutdown_after_minutes,
         keep_warm=cfg.keep_warm_minutes is not None,
         keep_warm_minutes=POLICY.keep_warm_minutes
@@ -197,8 +202,8 @@ def deployed_differences(config: ControlPlaneConfig, scaling: ScalingResources) 
             "scale_in_cooldown_s": float(tracking.scale_in_cooldown_s or 0),
             "step_cooldown_s": step_cooldown_s(scaling),
         }
-    else:
-        deployed["instance_warmup_s"] = float(scaling.instance_warmup_s or 0)
+    elif scaling.instance_warmup_s is not None:  # the stack's own group (attached: the user's)
+        deployed["instance_warmup_s"] = float(scaling.instance_warmup_s)
     return [
         f"{name}: deployed {value!r} != spec {getattr(config, name)!r}"
         for name, value in deployed.items()
@@ -226,13 +231,17 @@ def deploy(cfg: DemoConfig) -> Iterator[DeployedStack]:
 
 
 def _deploy(cfg: DemoConfig, endpoint: str) -> DeployedStack:
-    stack = emulator.deploy(endpoint, STACK_NAME, stack_parameters(cfg), str(cfg.platform))
+    parameters = stack_parameters(cfg)
+    if cfg.attach:  # the user's fleet exists before the stack (qas.demo.attach)
+        parameters |= attach.create_fleet(endpoint, cfg.platform, cfg.max_capacity)
+    stack = emulator.deploy(endpoint, STACK_NAME, parameters, str(cfg.platform))
     if stack.scaling is None:
         raise RuntimeError("the emulator did not materialize the scaling resources")
+    control = control_plane_config(cfg, stack.scaling)
     return DeployedStack(
         endpoint_url=endpoint,
         outputs=stack.outputs,
         namespace=stack.parameters.get("MetricNamespace", "QueueAutoscaler"),
-        control=control_plane_config(cfg, stack.scaling),
+        control=control,
         shutdown_grace_s=float(stack.parameters["WorkerShutdownGraceSeconds"]),
     )

@@ -18,9 +18,10 @@ import pytest
 from qas import emulator
 from qas.model.control_plane import TREAT_MISSING, AlarmName
 from queue_autoscaler.scaling.policy_spec import POLICY, PolicySpec
+from tests.template.conftest import FLEET_NAME
 
 NAMESPACE = {"Ref": "MetricNamespace"}
-FLEET = [{"Name": "FleetName", "Value": {"Fn::Sub": "${AWS::StackName}-workers"}}]
+FLEET = [{"Name": "FleetName", "Value": FLEET_NAME}]
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 
