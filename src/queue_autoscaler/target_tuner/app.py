@@ -154,7 +154,7 @@ def attached_source_line(source: dict[str, str]) -> str:
     """What an attached fleet's tuner run says about its durations: the consumer's own
     MsgProcessingDuration (it runs our worker) or the queue's statistics (Little's law)."""
     used = source.get("duration_source", "none")
-    if used == "MsgProcessingDuration":
+    if used == METRICS.processing_duration:
         return "attached fleet: durations from the consumer's MsgProcessingDuration"
     if used == "littles_law":
         return (
