@@ -15,6 +15,7 @@ Parts
 ``materialize``     ``materialize_skipped``, ``resolve``: what moto's CloudFormation skips
 ``record``          the typed results: ``DeployedStack``, ``ScalingResources`` and their parts
 ``metadata_stubs``  ``ImdsStub``, ``EcsAgentStub``: loopback stubs of the worker's host endpoints
+``lambda_context``  ``LocalLambdaContext``: the Lambda context object, for handlers called in-process
 
 API
 ---
