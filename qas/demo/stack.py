@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from qas import emulator
+from qas.demo import attach
 from qas.demo.config import DemoConfig
 from qas.emulator import AlarmDefinition, ScalingResources, StepAdjustment, StepPolicyDefinition
-from qas.model.control_plane import ControlPlaneConfig
+from qas.model.control_plane import ControlPlaneConfig, Platform
 from queue_autoscaler.scaling.target import DurationStats, TargetModel, ideal_target
 
 # Target tracking's high alarm needs 3 one-minute datapoints: part of the capacity lead time.
@@ -60,6 +62,7 @@ def stack_parameters(cfg: DemoConfig) -> dict[str, str]:
         "ScaleInLane": str(cfg.scale_in_lane).lower(),
         "KeepWarm": str(cfg.keep_warm_minutes is not None).lower(),
         **({"KeepWarmMinutes": str(cfg.keep_warm_minutes)} if cfg.keep_warm_minutes is not None else {}),
+        **(attach.attach_parameters(cfg.platform) if cfg.attach else {}),
     }
 
 
@@ -174,13 +177,19 @@ def deploy(cfg: DemoConfig) -> Iterator[DeployedStack]:
 
 
 def _deploy(cfg: DemoConfig, endpoint: str) -> DeployedStack:
-    stack = emulator.deploy(endpoint, STACK_NAME, stack_parameters(cfg), str(cfg.platform))
+    parameters = stack_parameters(cfg)
+    if cfg.attach:  # the user's fleet exists before the stack (qas.demo.attach)
+        parameters |= attach.create_fleet(endpoint, cfg.platform, cfg.max_capacity)
+    stack = emulator.deploy(endpoint, STACK_NAME, parameters, str(cfg.platform))
     if stack.scaling is None:
         raise RuntimeError("the emulator did not materialize the scaling resources")
+    control = control_plane_config(cfg, stack.scaling)
+    if cfg.attach and cfg.platform is Platform.EC2:
+        control = dataclasses.replace(control, instance_warmup_s=float(attach.GROUP_WARMUP_S))
     return DeployedStack(
         endpoint_url=endpoint,
         outputs=stack.outputs,
         namespace=stack.parameters.get("MetricNamespace", "QueueAutoscaler"),
-        control=control_plane_config(cfg, stack.scaling),
+        control=control,
         shutdown_grace_s=float(stack.parameters["WorkerShutdownGraceSeconds"]),
     )

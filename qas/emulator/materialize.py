@@ -115,8 +115,12 @@ class _Materializer:
             )["AutoScalingGroups"][0]
             low, high = int(group["MinSize"]), int(group["MaxSize"])
             # moto's CloudFormation drops DefaultInstanceWarmup: read it from the template.
-            group_props = self._resources[self._logical_of_type("AWS::AutoScaling::AutoScalingGroup")]
-            raw = group_props.get("Properties", {}).get("DefaultInstanceWarmup")
+            try:
+                group_props = self._resources[self._logical_of_type("AWS::AutoScaling::AutoScalingGroup")]
+            except LookupError:  # attach mode: the group is not the stack's; its own setting, if moto kept it
+                raw = group.get("DefaultInstanceWarmup")
+            else:
+                raw = group_props.get("Properties", {}).get("DefaultInstanceWarmup")
             warmup = None if raw is None else int(self.resolver.resolve(raw))
         else:
             if self._target is None:

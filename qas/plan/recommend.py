@@ -28,6 +28,7 @@ from qas.sim.policies import REFERENCE, FleetSettings
 from qas.sim.realism import PRESETS, preset
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
+from qas.sim.warm_pool import WarmPoolSettings
 from queue_autoscaler.scaling.backlog import KEEP_WARM_MINUTES
 from queue_autoscaler.scaling.target import DurationStats, ideal_target
 
@@ -177,10 +178,23 @@ def initial_target(workload: Workload, request: PlanRequest) -> int:
 
 
 def run_simulation(
-    trace: Trace, policy: str, fleet: FleetSettings, target: float, realism: str = "aws"
+    trace: Trace,
+    policy: str,
+    fleet: FleetSettings,
+    target: float,
+    realism: str = "aws",
+    *,
+    warm_pool: WarmPoolSettings | None = None,
 ) -> SimResult:
     """The one place the planner simulates."""
-    return simulate(trace, policy, fleet, initial_target=target, realism=preset(realism, fleet.period_s))
+    return simulate(
+        trace,
+        policy,
+        fleet,
+        initial_target=target,
+        realism=preset(realism, fleet.period_s),
+        warm_pool=warm_pool,
+    )
 
 
 @dataclass

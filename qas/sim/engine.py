@@ -51,6 +51,7 @@ from qas.sim.realism import HOUR
 from qas.sim.results import SimResult, TimelinePoint, duration_stats
 from qas.sim.traces import Trace
 from qas.sim.tuner_inputs import completed_stats, queue_stats
+from qas.sim.warm_pool import WarmPool
 from queue_autoscaler.scaling.estimate import NO_RUNNING_JOBS, RunningJobs
 
 # The result types live in qas.sim.results and the settings in qas.sim.engine_settings; importers of
@@ -124,6 +125,7 @@ class Simulation:
         self._publisher = Publisher(settings.realism, settings.period_s)
         self._queue_samples: list[tuple[float, int]] = []  # (tick, in flight): duration_source "queue"
         self._pending: deque[Observation] = deque()  # datapoints the alarms have not evaluated yet
+        self._warm = WarmPool(settings.warm_pool) if settings.warm_pool is not None else None
         real = self.real
         self._rng_boot, self._rng_launch = real.rng("boot"), real.rng("launch")
         self._rng_spot, self._rng_count, self._rng_miss = (
@@ -162,6 +164,8 @@ class Simulation:
         inst = _Instance(next(self._next_id), t)
         self._add(inst)
         boot = self._boot_s()
+        if self._warm is not None:  # warm pool hook: a stopped instance starts in less
+            boot = self._warm.launch(t, boot)
         self._push(t + boot, _READY, inst.iid)
         in_service_s = self.cfg.in_service_s
         if in_service_s is not None and in_service_s < boot:
@@ -488,4 +492,5 @@ class Simulation:
             launch_failures=self._launch_failures,
             missed_samples=self._publisher.missed,
             timeline=self._timeline,
+            warm_pool=self._warm.close(end_s) if self._warm is not None else None,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qas.sim.realism import IDEAL, Realism
+from qas.sim.warm_pool import WarmPoolSettings
 
 
 @dataclass(frozen=True)
@@ -28,3 +29,5 @@ class EngineSettings:
     # gauge) or "queue" (a consumer of your own: Little's law on the publisher's in-flight samples and
     # the completions per period, scaling.service_time, as the tuner Lambda falls back to).
     duration_source: str = "worker"
+    # An EC2 warm pool (qas/sim/warm_pool.py): None, as without one, changes nothing.
+    warm_pool: WarmPoolSettings | None = None

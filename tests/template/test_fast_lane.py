@@ -12,7 +12,7 @@ from qas import emulator
 from qas.model.control_plane import FAST_LANE_STEPS
 from queue_autoscaler.scaling.slo_guard import DEFAULT_SHARE
 from queue_autoscaler.scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES
-from tests.template.conftest import active
+from tests.template.conftest import FLEET_NAME, active
 
 FAST_LANE_RESOURCES = {"FastLaneAlarm", "Ec2FastLanePolicy", "EcsFastLanePolicy"}
 POLICY = {"EC2": "Ec2FastLanePolicy", "ECS": "EcsFastLanePolicy"}
@@ -55,7 +55,7 @@ def test_one_datapoint_above_the_lowest_step_fires_the_policy(
     assert alarm["Threshold"] == THRESHOLD
     assert (alarm["MetricName"], alarm["Statistic"]) == ("ScaleOutPressure", "Maximum")
     assert alarm["Namespace"] == {"Ref": "MetricNamespace"}
-    assert alarm["Dimensions"] == [{"Name": "FleetName", "Value": {"Fn::Sub": "${AWS::StackName}-workers"}}]
+    assert alarm["Dimensions"] == [{"Name": "FleetName", "Value": FLEET_NAME}]
     assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1)
     assert (alarm["ComparisonOperator"], alarm["TreatMissingData"]) == ("GreaterThanThreshold", "missing")
     assert alarm["Period"] == {"Fn::If": ["HighResolution", 10, 60]}

@@ -18,7 +18,7 @@ from queue_autoscaler.scaling.scale_in_lane import (
     SCALE_IN_LANE_STEPS,
     SCALE_IN_LANE_THRESHOLD,
 )
-from tests.template.conftest import active
+from tests.template.conftest import FLEET_NAME, active
 
 LANE_RESOURCES = {"ScaleInLaneAlarm", "Ec2ScaleInLanePolicy", "EcsScaleInLanePolicy"}
 POLICY = {"EC2": "Ec2ScaleInLanePolicy", "ECS": "EcsScaleInLanePolicy"}
@@ -67,7 +67,7 @@ def test_five_one_minute_datapoints_below_the_threshold_fire_the_policy(
     assert alarm["Threshold"] == SCALE_IN_LANE_THRESHOLD == max(upper for upper, _ in SCALE_IN_LANE_STEPS)
     assert (alarm["MetricName"], alarm["Statistic"]) == ("ScaleInPressure", "Maximum")
     assert alarm["Namespace"] == {"Ref": "MetricNamespace"}
-    assert alarm["Dimensions"] == [{"Name": "FleetName", "Value": {"Fn::Sub": "${AWS::StackName}-workers"}}]
+    assert alarm["Dimensions"] == [{"Name": "FleetName", "Value": FLEET_NAME}]
     # One minute per datapoint in high-resolution mode too (5 datapoints of 10 s would be 50 s).
     assert alarm["Period"] == 60
     assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (SCALE_IN_LANE_DATAPOINTS,) * 2

@@ -135,6 +135,8 @@ def tune(
     run = tune_target(current, stats_for, read_running_jobs(fleet_metrics, now), age, settings.policy)
     decision = run.decision
     log_decision(settings, run, age, source)
+    if settings.fleet_attached:
+        logger.info(attached_source_line(source), extra={"fleet_attached": True, **source})
 
     in_force = current
     if decision.changed and not settings.dry_run:
@@ -145,6 +147,20 @@ def tune(
     with fail_loudly("publish target"):
         fleet_metrics.put({"TargetBacklogPerInstance": in_force}, now)
     return decision
+
+
+def attached_source_line(source: dict[str, str]) -> str:
+    """What an attached fleet's tuner run says about its durations: the consumer's own
+    MsgProcessingDuration (it runs our worker) or the queue's statistics (Little's law)."""
+    used = source.get("duration_source", "none")
+    if used == "MsgProcessingDuration":
+        return "attached fleet: durations from the consumer's MsgProcessingDuration"
+    if used == "littles_law":
+        return (
+            "attached fleet: no MsgProcessingDuration from the consumer; "
+            "durations from the queue (Little's law)"
+        )
+    return "attached fleet: no MsgProcessingDuration and too little queue data; the target stays"
 
 
 def log_decision(

@@ -44,6 +44,9 @@ class TunerSettings(FleetSettings):
     # p99: the SLO promises 99% of messages, so plan for the 99th percentile's own processing time.
     tail_percentile: str = Field(default="p99", alias="TAIL_PERCENTILE", pattern=r"^p(\d{1,2}(\.\d{1,2})?)$")
     dry_run: bool = Field(default=False, alias="DRY_RUN")
+    # Attach mode (the template's AttachFleet): the consumer is not ours, so each run says where the
+    # durations came from (docs/attach.md).
+    fleet_attached: bool = Field(default=False, alias="FLEET_ATTACHED")
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> TunerSettings:
