@@ -46,7 +46,7 @@ class DurationStats:
 
     samples: int
     mean_s: float
-    tail_s: float | None = None  # a high percentile (p90 by default) when the source computes one
+    tail_s: float | None = None  # a high percentile (the tuner's TAIL_PERCENTILE, p99 by default) if computed
     max_s: float | None = None
 
     def tail_estimate(self) -> float:

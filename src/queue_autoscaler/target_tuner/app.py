@@ -27,9 +27,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from queue_autoscaler.adapters.failures import fail_loudly
 from queue_autoscaler.adapters.fleet import TargetPolicy
 from queue_autoscaler.adapters.metrics import FleetMetrics, oldest_message_age
-from queue_autoscaler.common.errors import fail_loudly
 from queue_autoscaler.common.observability import logger, metrics, tracer, use_namespace
 from queue_autoscaler.common.scaling_policy import make_target_policy
 from queue_autoscaler.common.settings import load_settings
