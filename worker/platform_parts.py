@@ -1,6 +1,7 @@
 """The worker's parts that depend on its platform: scale-in protection, the EC2 termination and
-launch lifecycle hooks. One builder per platform in `PARTS` (tests/worker/test_platform_seam.py
-checks every platform has one), so `worker.__main__` does not branch on the platform."""
+launch lifecycle hooks, the warm-pool gate. One builder per platform in `PARTS`
+(tests/worker/test_platform_seam.py checks every platform has one), so `worker.__main__` does not
+branch on the platform."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from worker.lifecycle import LifecycleActions
 from worker.protection import Ec2InstanceProtection, EcsTaskProtection, NoProtection, Protector
 from worker.settings import Settings
 from worker.termination import TerminationWatcher
+from worker.warm_pool import WarmPoolGate
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class PlatformParts:
     protector: Protector
     watcher: TerminationWatcher | None = None  # EC2: the termination hook, drained on notice
     readiness: LaunchReadiness | None = None  # EC2: the launch hook, completed after the first receive
+    gate: WarmPoolGate | None = None  # EC2 with the launch hook: held while bound for a warm pool
 
 
 def local_parts(settings: Settings, clients: Clients) -> PlatformParts:
@@ -38,11 +41,14 @@ def ec2_parts(settings: Settings, clients: Clients) -> PlatformParts:
     watcher = TerminationWatcher(
         imds, lifecycle, settings.lifecycle_hook_name, poll_seconds=settings.termination_poll_seconds
     )
-    readiness = None
+    readiness = gate = None
     if settings.launch_hook_name:
         readiness = LaunchReadiness(lifecycle, settings.launch_hook_name)
         readiness.watch(clients.sqs)
-    return PlatformParts(protection, watcher, readiness)
+        gate = WarmPoolGate(
+            imds, lifecycle, settings.launch_hook_name, poll_seconds=settings.termination_poll_seconds
+        )
+    return PlatformParts(protection, watcher, readiness, gate)
 
 
 def ecs_parts(settings: Settings, clients: Clients) -> PlatformParts:

@@ -12,6 +12,7 @@ from qas import argtypes
 from qas.argtypes import MAX_BOOT_S, MAX_SLO_S
 from qas.model.control_plane import Platform
 from qas.plan import history, workloads
+from qas.plan import warm_pool as plan_warm_pool
 from qas.plan.prices import HOURS_PER_MONTH, MAX_PRICE_PER_HOUR, PRICES_AS_OF, monthly_costs, prices_for
 from qas.plan.recommend import (
     MAX_CAPACITY_CEILING,
@@ -23,6 +24,7 @@ from qas.plan.recommend import (
     plan,
 )
 from qas.plan.workloads import MAX_SIGMA
+from qas.sim import warm_pool
 from qas.sim.realism import PRESETS
 from qas.sim.traces import MAX_PROCESSING_S, MAX_SPAN_DAYS, Trace
 
@@ -112,6 +114,7 @@ def add_parser(sub: Any) -> None:
         "--realism", choices=PRESETS, default="aws", help="the simulator's AWS model for the prediction (aws)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    warm_pool.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -279,7 +282,15 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--rate-per-minute needs --duration-seconds")
         request = request_from(args, {})
         trace, where = _steady(args, request)
+    pool = warm_pool.from_args(args, request.boot_s)
+    if pool is not None:
+        plan_warm_pool.check(request.platform)
     found = plan(trace, request)
     data = as_dict(found, args.price_per_hour)
-    print(json.dumps(data) if args.json else render(found, data, where))
+    text = None if args.json else render(found, data, where)
+    if pool is not None:  # EC2 warm pool: with and without, at the recommended parameters
+        verdict = plan_warm_pool.assess(found, trace, pool, args.price_per_hour)
+        data["warm_pool"] = verdict.as_dict()
+        text = None if text is None else "\n".join([text, *verdict.render()])
+    print(json.dumps(data) if text is None else text)
     return 0 if found.reachable else 1

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from qas.demo.attach import ATTACH_PARAMETERS, CREATE_FLEET
 from qas.demo.fleet import CAPACITY_APIS
 from qas.doctor.network import PLATFORM_SERVICES
 from qas.doctor.preflight import ACCOUNT_CHECKS, FIRST_DEPLOY, QUOTAS
@@ -34,13 +35,9 @@ PLATFORM_VALUES = frozenset(p.value for p in Platform)
 # platform module (queue_autoscaler.platforms, qas.model.platforms, worker.platform_parts) or a registry
 # keyed by Platform instead. (The platform modules themselves need no entry: each is one platform.)
 ALLOWED = {
-    # The emulator plays CloudFormation for the template's resources, which template.yaml itself
-    # selects by WorkerPlatform (Conditions); another change is splitting this file at the same time.
-    "qas/emulator.py": "the template's per-platform resources, as CloudFormation creates them",
-    # Its two argument checks (--no-launch-hook, --period-seconds) ask the same facts as
-    # ModelPlatform.launch_hook and .custom_metric_period; the single-policy-spec change rewrites
-    # this file at the same time, and the switch is left to the merge (docs/architecture-platform.md).
-    "qas/sim/policies.py": "FleetSettings' argument checks, until the policy-spec change lands",
+    # The emulator plays CloudFormation for what moto skips of the template's resources, which
+    # template.yaml itself selects by WorkerPlatform (Conditions): a template-side fact.
+    "qas/emulator/materialize.py": "the template's per-platform resources, as CloudFormation creates them",
 }
 
 REGISTRIES: dict[str, Mapping[Any, Any]] = {
@@ -48,6 +45,8 @@ REGISTRIES: dict[str, Mapping[Any, Any]] = {
     "qas.model.platforms.MODEL_PLATFORMS": MODEL_PLATFORMS,
     "qas.sim.api_calls.APIS": APIS,
     "qas.demo.fleet.CAPACITY_APIS": CAPACITY_APIS,
+    "qas.demo.attach.ATTACH_PARAMETERS": ATTACH_PARAMETERS,
+    "qas.demo.attach.CREATE_FLEET": CREATE_FLEET,
     "qas.doctor.starts.STARTS": STARTS,
     "qas.doctor.rollout.ROLLOUTS": ROLLOUTS,
     "qas.doctor.network.PLATFORM_SERVICES": PLATFORM_SERVICES,
@@ -59,10 +58,16 @@ REGISTRIES: dict[str, Mapping[Any, Any]] = {
 }
 
 
-def _is_platform_value(node: ast.AST) -> bool:
-    """`Platform.EC2` (any `<x>.EC2`), or the string "EC2", for every platform value."""
-    if isinstance(node, ast.Attribute):
-        return node.attr in PLATFORM_VALUES
+def _is_member(node: ast.AST) -> bool:
+    """`Platform.EC2` (or `<module>.Platform.ECS`), for every platform value."""
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr in PLATFORM_VALUES
+        and ast.unparse(node.value).endswith("Platform")
+    )
+
+
+def _is_value(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value in PLATFORM_VALUES
 
 
@@ -72,16 +77,31 @@ def _operands(node: ast.expr) -> Iterator[ast.expr]:
         yield from node.elts
 
 
+def _names_a_platform(node: ast.AST) -> bool:
+    return "platform" in ast.unparse(node).lower()
+
+
 def platform_branches(source: str) -> list[int]:
-    """Lines that compare with a platform value (==, !=, is, is not, in, not in) or match on one."""
+    """Lines that compare with a platform (==, !=, is, is not, in, not in, inside a literal tuple,
+    list or set too) or match on one: a `Platform` member anywhere, or the string "EC2"/"ECS" against
+    something named *platform* (a group's HealthCheckType "EC2" or a deployment controller "ECS" is
+    not a platform)."""
     lines = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Compare):
             operands = [node.left, *node.comparators]
-            if any(_is_platform_value(o) for operand in operands for o in _operands(operand)):
+            flat = [o for operand in operands for o in _operands(operand)]
+            strings = any(_is_value(o) for o in flat) and any(_names_a_platform(o) for o in operands)
+            if strings or any(_is_member(o) for o in flat):
                 lines.append(node.lineno)
-        elif isinstance(node, ast.MatchValue) and _is_platform_value(node.value):
-            lines.append(node.lineno)
+        elif isinstance(node, ast.Match):
+            subject_is_platform = _names_a_platform(node.subject)
+            for case in node.cases:
+                for pattern in ast.walk(case.pattern):
+                    if isinstance(pattern, ast.MatchValue) and (
+                        _is_member(pattern.value) or (subject_is_platform and _is_value(pattern.value))
+                    ):
+                        lines.append(pattern.lineno)
     return lines
 
 
@@ -121,6 +141,7 @@ def test_every_allowed_entry_still_exists_and_still_needs_its_place():
         'ok = platform not in ("ECS", "other")',
         "match platform:\n    case Platform.EC2:\n        pass",
         "match platform:\n    case 'ECS':\n        pass",
+        'if stack.parameters.get("WorkerPlatform") == "ECS":\n    pass',
     ],
 )
 def test_the_scan_sees_each_way_of_branching(source: str):
@@ -134,6 +155,9 @@ def test_the_scan_sees_each_way_of_branching(source: str):
         "spec = PLATFORMS[settings.platform]",
         'env = {"WORKER_PLATFORM": "EC2"}',
         'if platform == "LOCAL":\n    pass',
+        'kind = problem if group.health_check_type != "EC2" else note',
+        'if service.deployment_controller == "ECS":\n    pass',
+        "if step.adjustment_type is AdjustmentType.ECS:\n    pass",
     ],
 )
 def test_the_scan_lets_registries_and_plain_values_be(source: str):

@@ -50,6 +50,15 @@ class ModelPlatform(Protocol):
         """Target tracking accepts a custom metric's Period (10, 30 or 60 s); otherwise 60 s only."""
 
     @property
+    def instance_warmup(self) -> bool:
+        """Target tracking holds scale-in for new capacity's warm-up (EC2 DefaultInstanceWarmup);
+        otherwise for its scale-out and scale-in cooldowns (ECS)."""
+
+    @property
+    def warm_pool(self) -> bool:
+        """The fleet can keep a warm pool of pre-initialized capacity (an EC2 Auto Scaling feature)."""
+
+    @property
     def step_may_raise_desired(self) -> bool:
         """A scale-in step counted from the running capacity sets the desired capacity even when that
         raises it (ECS); otherwise a step that is not below desired takes no action (EC2)."""

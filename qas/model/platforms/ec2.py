@@ -20,6 +20,8 @@ class Ec2Model:
     termination_hook: bool = True
     protection_expires: bool = False  # instance protection lasts until the worker lifts it
     custom_metric_period: bool = True
+    instance_warmup: bool = True
+    warm_pool: bool = True
     # A step that is not below desired takes no action (docs/aws-behaviour.md#step-current-capacity).
     step_may_raise_desired: bool = False
     apis: PlatformApis = field(

@@ -20,6 +20,8 @@ class EcsModel:
     termination_hook: bool = False  # SIGTERM and the stop timeout instead
     protection_expires: bool = True  # task protection expires; the worker renews it at half
     custom_metric_period: bool = False  # Application Auto Scaling has no Period for custom metrics
+    instance_warmup: bool = False  # cooldowns instead
+    warm_pool: bool = False
     step_may_raise_desired: bool = True  # docs/aws-behaviour.md#ecs-running-count
     apis: PlatformApis = field(
         default_factory=lambda: PlatformApis(

@@ -6,10 +6,9 @@ import os
 from collections.abc import Mapping
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from queue_autoscaler.common.platform import Platform as Platform  # noqa: PLC0414 (re-exported)
-from queue_autoscaler.platforms import platform_of
 
 DEFAULT_NAMESPACE = "QueueAutoscaler"
 
@@ -70,17 +69,3 @@ class NamespaceSettings(EnvModel):
     namespace: str = Field(default=DEFAULT_NAMESPACE, alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)
     # Lambda sets it: the region of the function, so of the stack (empty outside Lambda: not checked).
     region: str = Field(default="", alias="AWS_REGION")
-
-
-class FleetSettings(NamespaceSettings):
-    """Which fleet the function looks at: an Auto Scaling group or an ECS service."""
-
-    platform: Platform = Field(alias="FLEET_PLATFORM")
-    fleet_name: str = Field(alias="FLEET_NAME", min_length=1)
-    ecs_cluster: str = Field(default="", alias="ECS_CLUSTER")
-
-    @model_validator(mode="after")
-    def _cluster_for_ecs(self) -> FleetSettings:
-        if platform_of(self.platform).needs_cluster and not self.ecs_cluster:
-            raise ValueError(f"ECS_CLUSTER is required when FLEET_PLATFORM is {self.platform}")
-        return self

@@ -8,8 +8,8 @@ import re
 from pydantic import Field, model_validator
 
 from queue_autoscaler.common.regions import require_region
-from queue_autoscaler.common.settings import FleetSettings
 from queue_autoscaler.platforms import PLATFORMS, platform_of
+from queue_autoscaler.platforms.settings import FleetSettings
 
 # arn:<partition>:sqs:<region>:<account>:<name>, as the template's ExistingQueueArn pattern.
 _QUEUE_ARN = re.compile(r"^arn:(aws[a-z-]*):sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,75}(\.fifo)?)$")

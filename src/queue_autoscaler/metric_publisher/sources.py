@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from queue_autoscaler.adapters.failures import fail_loudly
 from queue_autoscaler.adapters.fleet import Fleet, TargetPolicy, peer_capacity
 from queue_autoscaler.adapters.queue import SqsQueue
-from queue_autoscaler.common.errors import fail_loudly
 from queue_autoscaler.common.observability import logger
-from queue_autoscaler.common.scaling_policy import make_target_policy
 from queue_autoscaler.metric_publisher.settings import PublisherSettings
-from queue_autoscaler.platforms import platform_of
+from queue_autoscaler.platforms import make_target_policy, platform_of
 from queue_autoscaler.scaling.backlog import BacklogSample
 from queue_autoscaler.scaling.fifo import cap_backlog_per_instance
 from queue_autoscaler.scaling.fleets import WeightedQueue, combine_queues

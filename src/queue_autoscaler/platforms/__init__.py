@@ -18,6 +18,7 @@ from queue_autoscaler.platforms.ecs import ECS
 
 if TYPE_CHECKING:
     from queue_autoscaler.adapters.fleet import Fleet, TargetPolicy
+    from queue_autoscaler.platforms.settings import FleetSettings
 
 
 class FleetPlatform(Protocol):
@@ -55,3 +56,11 @@ PLATFORMS: Mapping[Platform, FleetPlatform] = {p.platform: p for p in (EC2, ECS)
 
 def platform_of(platform: Platform) -> FleetPlatform:
     return PLATFORMS[platform]
+
+
+def make_target_policy(settings: FleetSettings, policy_name: str) -> TargetPolicy:
+    """The fleet's target-tracking policy: one factory for the tuner and the publisher, so both read
+    the target in force through the same adapter. Make one per invocation: the adapter reads the
+    policy once and reuses that read."""
+    platform = platform_of(settings.platform)
+    return platform.target_policy(settings.ecs_cluster, settings.fleet_name, policy_name)
