@@ -8,9 +8,11 @@ ShutdownAfterMinutes, or KeepWarm when a cold start is long). Here it simulates 
 * EC2 only: a warm pool (``WarmPool=Stopped``) of one instance, the median and the largest of the
   load's bursts (and the ``--warm-pool`` size given), KeepWarm off, the hold derived for the warm start.
 
-Every option is priced for a 730-hour month at one price, On-Demand (a warm pool's group refuses Spot)
-or ``--price-per-hour``; a pool adds its volumes and its refills. The recommendation is the cheapest
-option that meets the goal (ties: the plan's own); when none does, the plan as it was.
+Every option is priced for a 730-hour month at the price it deploys with: on EC2 Spot without a pool
+(the template's default ``OnDemandPercentage`` is 0) and On-Demand with one (a warm pool's group
+refuses Spot), plus the pool's volumes and refills; on ECS Fargate; ``--price-per-hour`` for all.
+The recommendation is the cheapest option that meets the goal (ties: the plan's own); when none
+does, the plan as it was.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Option:
     idle_minutes: int  # KeepWarmMinutes with KeepWarm, else ShutdownAfterMinutes
     pool: WarmPoolSettings | None
     result: SimResult
+    price: Price
     monthly_usd: float
 
     @property
@@ -92,10 +95,8 @@ def cheapest(options: Sequence[Option], goal: float | None = None) -> int | None
 class Frontier:
     options: list[Option]
     goal: float
-    price: Price
     warm_boot_s: float | None  # None: no pool tried (ECS, or a warm start no shorter than the boot)
     warm_boot_assumed: bool
-    spot: Price | None  # the Spot price the options without a pool could run at
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -129,8 +130,6 @@ class Frontier:
         marks, chosen = self.on_frontier, self.recommended
         reach = cheapest(self.options, self.goal)
         return {
-            "price_per_hour": self.price.per_hour,
-            "price": self.price.what,
             "hours_per_month": HOURS_PER_MONTH,
             "goal": self.goal,
             "warm_boot_seconds": self.warm_boot_s,
@@ -141,6 +140,8 @@ class Frontier:
                     "parameters": o.parameters,
                     "slo_attainment": round(o.attainment, 6),
                     "monthly_usd": round(o.monthly_usd, 2),
+                    "price": o.price.name,
+                    "price_per_hour": o.price.per_hour,
                     "on_frontier": marks[i],
                     "meets_goal": o.attainment >= self.goal,
                     "recommended": i == chosen,
@@ -158,15 +159,15 @@ class Frontier:
         marks, chosen = self.on_frontier, self.recommended
         width = max(len(o.name) for o in self.options)
         out = [
-            f"against cold starts (simulated; a month at {self.price.what} ${self.price.per_hour:.4f}/h;"
+            f"against cold starts (simulated, {HOURS_PER_MONTH:g} h a month at the price each deploys with;"
             " * = on the cost/attainment frontier):",
-            f"     {'option':<{width}}  {'in SLO':>8}  {'a month':>11}",
+            f"     {'option':<{width}}  {'in SLO':>8}  {'a month':>11}  price",
         ]
         for i, o in enumerate(self.options):
             tail = "  <- recommended" if i == chosen else ""
             out.append(
                 f"  {'*' if marks[i] else ' '}  {o.name:<{width}}  {o.attainment:>8.2%}  "
-                f"{f'${o.monthly_usd:,.2f}':>11}{tail}"
+                f"{f'${o.monthly_usd:,.2f}':>11}  {o.price.name} ${o.price.per_hour:.4f}/h{tail}"
             )
         out.append(f"  {self.summary()}")
         return out + [f"  {note}" for note in self.notes]
@@ -212,15 +213,17 @@ def explore(
     """The plan and its alternatives against cold starts, simulated at the plan's capacity and target."""
     request, workload = found.request, found.workload
     prices = prices_for(request.platform, price_per_hour)
-    price = prices[0]  # On-Demand (or Fargate, or the user's): a pool needs On-Demand
-    spot = prices[1] if price_per_hour is None and request.platform is Platform.EC2 else None
+    # EC2 without a pool: the template's default OnDemandPercentage (0) runs Spot; a pool needs
+    # On-Demand. ECS: Fargate (UseFargateSpot defaults to false). --price-per-hour: the one price.
+    plain = prices[1] if price_per_hour is None and request.platform is Platform.EC2 else prices[0]
+    on_demand = prices[0]
 
     def option(keep_warm: bool, minutes: int, pool: WarmPoolSettings | None = None) -> Option:
         fleet = request.fleet(found.max_capacity, minutes, keep_warm)
         result = run_simulation(trace, "tuned", fleet, found.initial_target, request.realism, warm_pool=pool)
-        return _priced(keep_warm, minutes, pool, result, price)
+        return _priced(keep_warm, minutes, pool, result, plain if pool is None else on_demand)
 
-    options = [_priced(found.keeps_warm, found.idle_minutes, None, found.result, price)]
+    options = [_priced(found.keeps_warm, found.idle_minutes, None, found.result, plain)]
     other = not found.keeps_warm
     full = gaps_of(trace, request, request.boot_s)
     options.append(option(other, derive_hold(full, workload, request, other, request.boot_s).minutes))
@@ -236,12 +239,12 @@ def explore(
         for size in idle_gaps.pool_sizes(bursts, limit, given_size):
             pool = WarmPoolSettings(size, warm, volume_gb, ebs_usd_per_gb_month)
             options.append(option(False, minutes, pool))
-    if spot is not None:
+    if warm is not None and plain is not on_demand:
         notes.append(
-            f"a warm pool needs On-Demand; the options without one may run on Spot "
-            f"(${spot.per_hour:.4f}/h, {1 - spot.per_hour / price.per_hour:.0%} less)"
+            f"a warm pool needs On-Demand, the others run Spot ({plain.what}); "
+            "--price-per-hour compares them all at one price"
         )
-    return Frontier(options, request.goal, price, warm, assumed, spot, notes)
+    return Frontier(options, request.goal, warm, assumed, notes)
 
 
 def _priced(
@@ -250,7 +253,7 @@ def _priced(
     usd = monthly_fleet_usd(result, price.per_hour)
     if pool is not None:
         usd += pool_usd_per_month(result, pool, price.per_hour)
-    return Option(keep_warm, minutes, pool, result, usd)
+    return Option(keep_warm, minutes, pool, result, price, usd)
 
 
 def adopt(found: Plan, frontier: Frontier) -> Plan:

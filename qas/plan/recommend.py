@@ -353,12 +353,15 @@ def plan(trace: Trace, request: PlanRequest) -> Plan:
                 result, idle = other, derived.minutes
     else:
         # Cold starts, not capacity, may be what misses: a longer wait before zero can reach the goal.
+        # The derived hold first, then the fixed ones past it; none reaches it: the closest.
+        start = max(default, derived.minutes)
         longer = [derived.minutes] if derived.minutes > default else []
-        longer += [m for m in SHUTDOWN_CHOICES if m > default and m not in longer]
+        longer += [m for m in SHUTDOWN_CHOICES if m > start]
         for minutes in longer:
             other = tuned(capacity, minutes)
-            if other.slo_attainment >= request.goal:
+            if other.slo_attainment > result.slo_attainment:
                 result, idle = other, minutes
+            if other.slo_attainment >= request.goal:
                 break
 
     reference = run_simulation(trace, REFERENCE, request.fleet(capacity, idle), target, request.realism)
