@@ -6,7 +6,8 @@ ShutdownAfterMinutes, or KeepWarm when a cold start is long). Here it simulates 
 
 * the other of those two, with the hold the load's idle gaps call for (`qas.plan.idle_gaps`);
 * EC2 only: a warm pool (``WarmPool=Stopped``) of one instance, the median and the largest of the
-  load's bursts (and the ``--warm-pool`` size given), KeepWarm off, the hold derived for the warm start.
+  load's bursts, the most the bursts within one boot ask for (a used instance is replaced only after
+  a full boot), and the ``--warm-pool`` size given; KeepWarm off, the hold derived for the warm start.
 
 Every option is priced for a 730-hour month at the price it deploys with: on EC2 Spot without a pool
 (the template's default ``OnDemandPercentage`` is 0) and On-Demand with one (a warm pool's group
@@ -231,12 +232,15 @@ def explore(
     warm, assumed, notes = _warm_boot(found, warm_boot_s)
     if warm is not None:
         gaps = gaps_of(trace, request, warm)
-        minutes = derive_hold(gaps, workload, request, False, warm).minutes
+        # A start from the pool bills the warm start and, for its replacement, a full boot.
+        minutes = derive_hold(gaps, workload, request, False, warm + request.boot_s).minutes
         bursts = idle_gaps.burst_instances(
             trace.arrival_s, trace.processing_s, full.starts, workload.window_s, request.concurrency
         )
-        limit = min(found.max_capacity, MAX_POOL_SIZE)
-        for size in idle_gaps.pool_sizes(bursts, limit, given_size):
+        # A burst takes at most MaxCapacity at once; the starts within one refill may take more in turn.
+        bursts = [min(burst, found.max_capacity) for burst in bursts]
+        demand = idle_gaps.refill_demand(full.starts, bursts, request.boot_s)
+        for size in idle_gaps.pool_sizes(bursts, MAX_POOL_SIZE, given_size, demand):
             pool = WarmPoolSettings(size, warm, volume_gb, ebs_usd_per_gb_month)
             options.append(option(False, minutes, pool))
     if warm is not None and plain is not on_demand:

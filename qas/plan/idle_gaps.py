@@ -137,11 +137,25 @@ def burst_instances(
     return sizes
 
 
-def pool_sizes(bursts: Sequence[int], limit: int, given: int = 0) -> list[int]:
-    """A few warm pool sizes to try: one instance, the median burst and the largest (at most
-    ``limit``), plus a size the user gave."""
-    if not bursts:
-        return sorted({min(limit, n) for n in (1, given) if n > 0})
+def refill_demand(starts: Sequence[float], bursts: Sequence[int], refill_s: float) -> int:
+    """The most instances the busy periods starting within any ``refill_s`` ask for: a pool refills
+    a used instance only after a full boot, so that many find it full only if it holds them all."""
+    best = total = 0
+    first = 0
+    for last, start in enumerate(starts):
+        total += bursts[last]
+        while starts[first] <= start - refill_s:
+            total -= bursts[first]
+            first += 1
+        best = max(best, total)
+    return best
+
+
+def pool_sizes(bursts: Sequence[int], limit: int, given: int = 0, demand: int = 0) -> list[int]:
+    """A few warm pool sizes to try: one instance, the median burst, and the largest burst or the
+    largest ``demand`` within one refill (at most ``limit``), plus a size the user gave."""
     ordered = sorted(bursts)
-    wanted = {1, ordered[(len(ordered) - 1) // 2], ordered[-1], given}
+    wanted = {1, given, demand}
+    if ordered:
+        wanted |= {ordered[(len(ordered) - 1) // 2], ordered[-1]}
     return sorted({min(limit, n) for n in wanted if n > 0})

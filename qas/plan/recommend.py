@@ -382,8 +382,8 @@ def derive_hold(
     gaps: idle_gaps.Gaps, workload: Workload, request: PlanRequest, keeps_warm: bool, boot_s: float
 ) -> idle_gaps.HoldCost:
     """The hold the gaps call for (KeepWarmMinutes or ShutdownAfterMinutes, within the template's
-    range), with ``boot_s`` the boot a cold start takes (a warm pool's start is shorter; the gaps
-    counted with the same cold start)."""
+    range), with ``boot_s`` the instance time a start bills (from a warm pool: the warm start and
+    its replacement's full boot; the gaps' late messages counted with the pool's shorter start)."""
     over_slo = round(workload.over_slo_share * workload.messages)
     budget = idle_gaps.late_budget(workload.messages, request.goal, gaps.first_late + over_slo)
     return idle_gaps.derive_hold(gaps.gaps, boot_s, budget, hold_range(keeps_warm), default_hold(keeps_warm))

@@ -12,6 +12,7 @@ from qas.plan.idle_gaps import (
     idle_gaps,
     late_budget,
     pool_sizes,
+    refill_demand,
 )
 
 # Busy [0,10], [100,110], [700,710], [4300,4310]: gaps 90, 590 and 3590 s. SLO 120 s, cold start
@@ -87,3 +88,11 @@ def test_bursts_in_instances_and_the_pool_sizes_they_suggest() -> None:
     assert pool_sizes([2, 1, 5, 3], limit=4) == [1, 2, 4]  # 1, the median (2), the largest (5 -> 4)
     assert pool_sizes([3, 3], limit=10, given=7) == [1, 3, 7]
     assert pool_sizes([], limit=10) == [1]
+    assert pool_sizes([1, 1, 1], limit=10, demand=2) == [1, 2]
+
+
+def test_the_refill_demand_sums_the_bursts_within_one_boot() -> None:
+    # Starts at 0, 100, 250 and 1000 asking 1, 2, 1 and 3: within 300 s of boot, 0..250 ask 4.
+    assert refill_demand((0.0, 100.0, 250.0, 1000.0), (1, 2, 1, 3), refill_s=300) == 4
+    assert refill_demand((0.0, 100.0, 250.0, 1000.0), (1, 2, 1, 3), refill_s=250) == 3  # 250 is past 0's
+    assert refill_demand((), (), refill_s=300) == 0
