@@ -160,7 +160,7 @@ def assess(
     """The recommended fleet simulated without and with the pool (the planner's realism and target)."""
     request = found.request
     check(request.platform)
-    fleet = request.fleet(found.max_capacity, found.idle_minutes)
+    fleet = found.fleet
     with_pool = run_simulation(
         trace, "tuned", fleet, found.initial_target, request.realism, warm_pool=settings
     )
