@@ -40,6 +40,8 @@ def test_overlapping_jobs_are_one_busy_period_and_jobs_over_the_slo_are_not_coun
     assert found.gaps == (Gap(85.0, 1),)
     assert found.starts == (0.0, 100.0)
     assert idle_gaps((), (), 120, 150).gaps == ()
+    # A message arriving as the last one ends: no gap (the fleet is never idle)
+    assert idle_gaps((0.0, 10.0), (10.0, 10.0), 120, 150).gaps == ()
 
 
 def test_each_hold_costs_the_gaps_it_bridges_and_a_cold_start_for_the_others() -> None:
@@ -48,6 +50,9 @@ def test_each_hold_costs_the_gaps_it_bridges_and_a_cold_start_for_the_others() -
     assert (two.instance_seconds, two.late, two.bridged) == (90 + 2 * (120 + 90), 2, 1)
     assert (ten.instance_seconds, ten.late, ten.bridged) == (90 + 590 + (600 + 90), 1, 2)
     assert (hour.instance_seconds, hour.late, hour.bridged) == (90 + 590 + 3590, 0, 3)
+    # A gap exactly as long as the hold is bridged
+    (exact,) = hold_costs((Gap(120.0, 2),), BOOT, [2])
+    assert (exact.instance_seconds, exact.late, exact.bridged) == (120.0, 0, 1)
 
 
 @pytest.mark.parametrize(
