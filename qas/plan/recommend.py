@@ -3,10 +3,10 @@
 Pure (no AWS). From a trace and what the user cannot change (SLO, boot time, slots per instance,
 platform), it derives:
 
-* ``InitialTarget`` with the tuner's own formula (`scaling.target.ideal_target`, the tuner's rails)
+* ``InitialTarget`` with the tuner's own formula (`scaling.target.initial_target`, the tuner's rails)
   from the trace's mean and p99 processing time, at the lead time the tuner will be told;
 * ``CapacityLeadSeconds``: the high alarm's 3 datapoints plus the boot time, as the simulator's
-  tuner reserves it (`FleetSettings.target_model`);
+  tuner reserves it (`SimFleet.target_model`);
 * ``MaxCapacity``: the busiest window's work sized first, then raised until the simulated `tuned`
   policy meets the goal (99% of messages within the SLO, the benchmark's) or the limit is hit;
 * ``ShutdownAfterMinutes`` (``KeepWarmMinutes`` when one instance is kept warm): derived from the
@@ -29,13 +29,14 @@ from qas.model.control_plane import Platform
 from qas.plan import idle_gaps
 from qas.sim.bench import SLO_GOAL
 from qas.sim.engine import SimResult, duration_stats
-from qas.sim.policies import REFERENCE, FleetSettings
+from qas.sim.policies import REFERENCE, SimFleet
 from qas.sim.realism import PRESETS, preset
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
 from qas.sim.warm_pool import WarmPoolSettings
-from queue_autoscaler.scaling.backlog import KEEP_WARM_MINUTES
-from queue_autoscaler.scaling.target import DurationStats, ideal_target
+from queue_autoscaler.scaling.policy_spec import POLICY
+from queue_autoscaler.scaling.target import DurationStats
+from queue_autoscaler.scaling.target import initial_target as formula_target
 
 TAIL_PERCENTILE = 99.0  # the tuner's TAIL_PERCENTILE (p99)
 # template.yaml's own bounds on the parameters the planner prints (tests/plan checks they agree).
@@ -43,7 +44,7 @@ MAX_CAPACITY_CEILING = 1000  # MaxCapacity MaxValue
 MAX_CONCURRENCY = 64  # WorkerConcurrency MaxValue
 MIN_SLO_S = 1.0  # LatencySloSeconds MinValue
 SHUTDOWN_MINUTES_RANGE = (1, 60)  # ShutdownAfterMinutes MinValue, MaxValue
-SHUTDOWN_DEFAULT = FleetSettings.shutdown_minutes  # 5, the template's default (docs/design.md)
+SHUTDOWN_DEFAULT = POLICY.shutdown_after_minutes  # the template's default
 # Longer holds tried, in order, when the goal is missed at the default and at the derived hold.
 SHUTDOWN_CHOICES = (3, 5, 10, 15)  # minutes (ShutdownAfterMinutes, or KeepWarmMinutes with KeepWarm)
 KEEP_WARM_MINUTES_RANGE = (1, 120)  # KeepWarmMinutes MinValue, MaxValue
@@ -62,8 +63,8 @@ class PlanRequest:
     max_capacity_limit: int | None = None  # the most the user allows; None: the template's ceiling
     goal: float = SLO_GOAL
     # The simulator's preset the prediction runs under: "aws" (delays, noise, failures of the real
-    # service) by default; on d2 with a 5-minute warm hold "ideal"
-    # predicted 99.94%, "aws" 98.29%.
+    # service) by default: "ideal" predicts an attainment the real service does not reach
+    # (docs/design.md, "Policy spec: why each value").
     realism: str = "aws"
 
     def __post_init__(self) -> None:
@@ -85,11 +86,11 @@ class PlanRequest:
 
     def fleet(
         self, max_capacity: int, idle_minutes: int | None = None, keep_warm: bool | None = None
-    ) -> FleetSettings:
+    ) -> SimFleet:
         """``idle_minutes``: how long the queue stays empty before zero: KeepWarmMinutes when the fleet
         keeps one warm, else ShutdownAfterMinutes (None: the template's default of the one that applies).
         ``keep_warm``: KeepWarm on or off (None: as the SLO and the cold start call for)."""
-        fleet = FleetSettings(
+        fleet = SimFleet(
             slo_s=self.slo_s,
             max_capacity=max_capacity,
             boot_s=self.boot_s,
@@ -120,7 +121,7 @@ class PlanRequest:
 
 def default_hold(keeps_warm: bool) -> int:
     """The template's default: KeepWarmMinutes with KeepWarm, else ShutdownAfterMinutes."""
-    return KEEP_WARM_MINUTES if keeps_warm else SHUTDOWN_DEFAULT
+    return POLICY.keep_warm_minutes if keeps_warm else SHUTDOWN_DEFAULT
 
 
 def hold_range(keeps_warm: bool) -> range:
@@ -197,17 +198,16 @@ def _busiest_work(trace: Trace, window_s: float) -> float:
 
 
 def initial_target(workload: Workload, request: PlanRequest) -> int:
-    """The tuner's formula on the trace's durations, within the tuner's rails; a whole number >= 1."""
+    """The tuner's formula on the trace's durations (`scaling.target.initial_target`), as the whole
+    number >= 1 the template parameter takes."""
     fleet = request.fleet(1)
-    ideal = ideal_target(workload.stats, fleet.target_model())
-    rails = fleet.rails
-    return max(1, round(min(max(ideal, rails.min_target), rails.max_target)))
+    return max(1, round(formula_target(workload.stats, fleet.target_model(), fleet.rails)))
 
 
 def run_simulation(
     trace: Trace,
     policy: str,
-    fleet: FleetSettings,
+    fleet: SimFleet,
     target: float,
     realism: str = "aws",
     *,
@@ -276,7 +276,7 @@ class Plan:
         return self.request.keeps_warm if self.keep_warm is None else self.keep_warm
 
     @property
-    def fleet(self) -> FleetSettings:
+    def fleet(self) -> SimFleet:
         return self.request.fleet(self.max_capacity, self.idle_minutes, self.keep_warm)
 
     @property

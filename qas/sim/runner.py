@@ -7,7 +7,7 @@ import dataclasses
 from qas.model.control_plane import Platform
 from qas.sim.api_calls import ApiCalls
 from qas.sim.engine import EngineSettings, SimResult, Simulation
-from qas.sim.policies import REFERENCE, FleetSettings, make_controller
+from qas.sim.policies import REFERENCE, SimFleet, make_controller
 from qas.sim.realism import IDEAL, Realism
 from qas.sim.traces import Trace
 from qas.sim.warm_pool import WarmPoolSettings
@@ -22,7 +22,7 @@ def expected_mean(trace: Trace) -> float:
     return max(0.001, sum(first) / len(first)) if first else 1.0
 
 
-def as_fifo(fleet: FleetSettings) -> FleetSettings:
+def as_fifo(fleet: SimFleet) -> SimFleet:
     """The deployment on a FIFO queue: the group cap, and the template's one-instance bootstrap."""
     return dataclasses.replace(fleet, fifo=True, bootstrap_capacity=1, bootstrap_steps=())
 
@@ -30,7 +30,7 @@ def as_fifo(fleet: FleetSettings) -> FleetSettings:
 def simulate(
     trace: Trace,
     policy: str,
-    fleet: FleetSettings,
+    fleet: SimFleet,
     *,
     record_timeline: bool = False,
     drain_s: float | None = None,

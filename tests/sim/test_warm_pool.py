@@ -13,7 +13,7 @@ import yaml
 from qas import cli, emulator
 from qas.model.control_plane import Platform
 from qas.sim.engine import EngineSettings, SimResult, Simulation
-from qas.sim.policies import FleetSettings, TargetTracking, our_backlog
+from qas.sim.policies import SimFleet, TargetTracking, our_backlog
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace, write_csv
 from qas.sim.warm_pool import (
@@ -26,7 +26,7 @@ from qas.sim.warm_pool import (
 
 BOOT_S, WARM_S, JOB_S = 300.0, 40.0, 10.0
 # One instance takes the whole burst (4 slots); target tracking alone, so the timing is the boot's.
-FLEET = FleetSettings(
+FLEET = SimFleet(
     slo_s=3600, max_capacity=1, boot_s=BOOT_S, concurrency=4, fast_lane=False, scale_in_lane=False
 )
 

@@ -12,7 +12,7 @@ import threading
 import boto3
 import pytest
 
-from qas.metadata_stubs import ImdsStub
+from qas.emulator.metadata_stubs import ImdsStub
 from tests.worker.aws_proxy import AwsProxy
 from tests.worker.conftest import NO_RETRY, REGION, Aws, job, wait_until
 from worker.imds import Imds
