@@ -22,6 +22,29 @@ from qas.sim.warm_pool import WarmPoolSettings
 _MONTH_S = HOURS_PER_MONTH * 3600.0
 
 
+def monthly_fleet_usd(result: SimResult, per_hour: float) -> float:
+    """The simulated fleet's instance-hours, scaled from the simulated span to a month."""
+    return result.instance_seconds / 3600.0 * per_hour * _MONTH_S / max(result.simulated_s, 1.0)
+
+
+def ebs_usd_per_month(settings: WarmPoolSettings) -> float:
+    """The stopped instances' volumes, all month (the pool is full but for its refills)."""
+    return settings.size * settings.volume_gb * settings.ebs_usd_per_gb_month
+
+
+def refill_usd_per_month(result: SimResult, per_hour: float) -> float:
+    """The replacements' boots, at the instance's price, scaled to a month (0 without a pool)."""
+    usage = result.warm_pool
+    if usage is None:
+        return 0.0
+    return usage.refill_instance_seconds / 3600.0 * per_hour * _MONTH_S / max(result.simulated_s, 1.0)
+
+
+def pool_usd_per_month(result: SimResult, settings: WarmPoolSettings, per_hour: float) -> float:
+    """What a pool adds to the fleet's own instance-hours: its volumes and its refills."""
+    return ebs_usd_per_month(settings) + refill_usd_per_month(result, per_hour)
+
+
 @dataclass(frozen=True)
 class WarmPoolVerdict:
     settings: WarmPoolSettings
@@ -30,31 +53,24 @@ class WarmPoolVerdict:
     with_pool: SimResult
     goal: float
 
-    def _monthly_fleet_usd(self, result: SimResult) -> float:
-        return (
-            result.instance_seconds / 3600.0 * self.price.per_hour * _MONTH_S / max(result.simulated_s, 1.0)
-        )
-
     @property
     def ebs_usd_per_month(self) -> float:
-        """The stopped instances' volumes, all month (the pool is full but for its refills)."""
-        s = self.settings
-        return s.size * s.volume_gb * s.ebs_usd_per_gb_month
+        return ebs_usd_per_month(self.settings)
 
     @property
     def refill_usd_per_month(self) -> float:
-        usage = self.with_pool.warm_pool
-        assert usage is not None
-        scale = _MONTH_S / max(self.with_pool.simulated_s, 1.0)
-        return usage.refill_instance_seconds / 3600.0 * self.price.per_hour * scale
+        return refill_usd_per_month(self.with_pool, self.price.per_hour)
 
     @property
     def monthly_without_usd(self) -> float:
-        return self._monthly_fleet_usd(self.without)
+        return monthly_fleet_usd(self.without, self.price.per_hour)
 
     @property
     def monthly_with_usd(self) -> float:
-        return self._monthly_fleet_usd(self.with_pool) + self.ebs_usd_per_month + self.refill_usd_per_month
+        per_hour = self.price.per_hour
+        return monthly_fleet_usd(self.with_pool, per_hour) + pool_usd_per_month(
+            self.with_pool, self.settings, per_hour
+        )
 
     @property
     def _cheaper_and_as_good(self) -> bool:
@@ -145,7 +161,7 @@ def assess(
     """The recommended fleet simulated without and with the pool (the planner's realism and target)."""
     request = found.request
     check(request.platform)
-    fleet = request.fleet(found.max_capacity, found.idle_minutes)
+    fleet = found.fleet
     with_pool = run_simulation(
         trace, "tuned", fleet, found.initial_target, request.realism, warm_pool=settings
     )

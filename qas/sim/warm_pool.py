@@ -139,7 +139,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=argtypes.real(0, MAX_BOOT_S),
         default=None,
         metavar="S",
-        help="with --warm-pool: launch to consuming for an instance taken from the pool",
+        help="with --warm-pool: launch to consuming for an instance taken from the pool"
+        " (qas plan: also the start of the pools it tries; default there 30, assumed)",
     )
     group.add_argument(
         "--warm-volume-gb",

@@ -1,4 +1,4 @@
-"""Which part may import which: the allowed import graph, written once (docs/architecture-boundaries.md
+"""Which part may import which: the allowed import graph, written once (docs/architecture.md
 shows the same graph).
 
     handlers (metric_publisher, target_tuner, producer, fleet_rollout; one package per function)
@@ -120,7 +120,7 @@ def _excepted(edge: tuple[str, str]) -> bool:
 def test_every_part_of_the_bundle_has_a_place_in_the_graph() -> None:
     packages = {name.split(".")[1] for name in modules("queue_autoscaler") if name.count(".") >= 1}
     unplaced = sorted(p for p in packages if f"queue_autoscaler.{p}" not in ALLOWED)
-    assert not unplaced, f"add {unplaced} to ALLOWED (and to docs/architecture-boundaries.md)"
+    assert not unplaced, f"add {unplaced} to ALLOWED (and to docs/architecture.md)"
 
 
 def test_imports_follow_the_allowed_graph() -> None:

@@ -1,5 +1,6 @@
-"""docs/contracts.md lists every metric the parts publish: the publisher's (scaling/backlog.py) and the
-worker's (worker/metrics.py), each a row of its metrics table with who publishes it."""
+"""docs/contracts.md lists every metric the parts publish: the publisher's (scaling/backlog.py, by the
+policy spec's names) and the worker's (worker/metrics.py), each a row of its metrics table with who
+publishes it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from queue_autoscaler.scaling.policy_spec import METRICS
+
 REPO = Path(__file__).resolve().parents[2]
 CONTRACTS = (REPO / "docs" / "contracts.md").read_text()
 # CamelCase string constants of two words or more: metric names, plus the API's own keys below.
@@ -17,12 +20,20 @@ _NOT_METRICS = {"MetricName", "FleetName"}
 
 
 def published_names(source: Path) -> set[str]:
+    """The metric names a module publishes: its CamelCase string constants (the worker's) and the
+    policy spec's names it reads as `METRICS.field` (the publisher's)."""
     tree = ast.parse(source.read_text())
-    return {
+    literals = {
         node.value
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and _NAME.fullmatch(node.value)
-    } - _NOT_METRICS
+    }
+    from_spec = {
+        str(getattr(METRICS, node.attr))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "METRICS"
+    }
+    return (literals | from_spec) - _NOT_METRICS
 
 
 def _rows() -> dict[str, str]:

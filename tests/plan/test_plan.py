@@ -148,8 +148,13 @@ def test_price_override_and_fargate_prices(capsys) -> None:
     assert cli.main([*argv, "--price-per-hour", "1.0"]) == 0
     data = json.loads(capsys.readouterr().out)
     (custom,) = data["monthly_cost_usd"].values()
-    expected = data["predicted"]["average_instances"] * HOURS_PER_MONTH
-    assert custom["autoscaled"] == pytest.approx(expected, abs=1.0)
+    fleet = data["predicted"]["average_instances"] * HOURS_PER_MONTH
+    (chosen,) = (o for o in data["frontier"]["options"] if o["recommended"])
+    assert {o["price_per_hour"] for o in data["frontier"]["options"]} == {1.0}
+    # The recommended option's month: its fleet, and with a warm pool its volumes and refills too
+    assert custom["autoscaled"] == pytest.approx(chosen["monthly_usd"], abs=0.02)
+    pooled = "WarmPool" in data["parameter_overrides"]
+    assert custom["autoscaled"] == pytest.approx(fleet, abs=1.0) or (pooled and custom["autoscaled"] > fleet)
     assert custom["always_on_at_peak"] == data["predicted"]["peak_capacity"] * HOURS_PER_MONTH
     assert cli.main([*argv, "--platform", "ECS"]) == 0
     ecs = json.loads(capsys.readouterr().out)

@@ -70,7 +70,8 @@ def test_plan_prints_the_pool_with_and_without(capsys: pytest.CaptureFixture[str
     data = json.loads(capsys.readouterr().out)
     pool = data["warm_pool"]
     assert pool["ebs_usd_per_month"] == round(2 * ROOT_VOLUME_GB * GP3_USD_PER_GB_MONTH, 2)
-    assert pool["without"]["slo_attainment"] == data["predicted"]["slo_attainment"]
+    # Without: the plan before the frontier's choice (its first option)
+    assert pool["without"]["slo_attainment"] == data["frontier"]["options"][0]["slo_attainment"]
     assert pool["warm_starts"] >= 1
     assert pool["parameter_overrides"] == {
         "WarmPool": "Stopped",

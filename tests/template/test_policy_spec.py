@@ -3,7 +3,7 @@ read from the SAM-translated template (both platforms' resources are in it, each
 and compared with `queue_autoscaler.scaling.policy_spec.POLICY` (and each alarm's TreatMissingData
 with the control-plane model's `TREAT_MISSING`). A failure lists every differing value as
 "Resource.Property: template X != spec Y": change the one the spec or the template got wrong
-(docs/architecture-policy.md, "Change the policy")."""
+(docs/architecture.md, "Change the policy")."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from qas.doctor.starts import STARTS
 from qas.model import control_config, control_plane
 from qas.model.control_plane import ControlPlaneConfig
 from qas.model.platforms import MODEL_PLATFORMS
-from qas.plan.prices import PRICES
+from qas.plan.prices import DEFAULT_PRICE, PRICES
 from qas.sim.api_calls import APIS
 from queue_autoscaler.adapters.fleet import AsgFleet, AsgTargetPolicy, EcsServiceFleet, EcsTargetPolicy
 from queue_autoscaler.common import settings
@@ -55,6 +55,7 @@ REGISTRIES: dict[str, Mapping[Any, Any]] = {
     "qas.doctor.preflight.FIRST_DEPLOY": FIRST_DEPLOY,
     "qas.doctor.preflight.QUOTAS": QUOTAS,
     "qas.plan.prices.PRICES": PRICES,
+    "qas.plan.prices.DEFAULT_PRICE": DEFAULT_PRICE,
 }
 
 

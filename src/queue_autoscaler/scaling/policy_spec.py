@@ -5,7 +5,7 @@ scale-in lane's steps (this module is in the Lambda bundle because the publisher
 control-plane model's settings for the simulator and the demo
 (`qas.model.control_config.control_plane_config`), and `qas plan`'s defaults.
 `tests/template/test_policy_spec.py` reads the SAM-translated template and names every value that
-differs from this one; docs/architecture-policy.md has the "change the policy" checklist, and
+differs from this one; docs/architecture.md has the "change the policy" checklist, and
 docs/design.md ("Policy spec: why each value") the measurement behind each field.
 
 Conventions, as the model takes them (the template writes the same numbers in AWS's form):
