@@ -1,0 +1,386 @@
+"""The clairvoyant yardstick: a capacity schedule planned from the whole trace, then replayed.
+
+A scheduler that knows every arrival and processing time in advance plans the desired capacity of
+every metric period (the only moments a policy can change it), and the plan is replayed through the
+same engine and accounting as every policy, so its attainment and cost are measured, not claimed.
+
+The plan (`plan`) walks the periods forward over a model of the engine's queue: SQS order (first in,
+first out: with one SLO for every message that is also earliest-deadline-first), a message takes the
+earliest free slot, an instance consumes ``boot_s`` after the period it was launched in, billing runs
+from launch to termination, and a busy instance that the plan retires finishes its jobs first.
+
+* **Latest starts.** A message must start by ``arrival + SLO - processing`` (a message longer than
+  the SLO misses anyway: it must start within the SLO). A backward pass over ``max_capacity x
+  concurrency`` slots moves each latest start earlier when the messages behind it could not otherwise
+  all start in time (FIFO starts are in arrival order), and never before the arrival.
+* **Launch one boot before the need.** At each period the plan launches the fewest instances that let
+  every *urgent* message (one a launch at the next period would be too late for) start by its latest
+  start; never above ``max_capacity``.
+* **Bridge a gap only when cheaper than a boot.** An idle instance (or one whose work ends before the
+  next period) is retired unless it is needed for an urgent message or its next job would come less
+  than one boot after it is free: the replacement would cost a boot, keeping it costs the gap. The
+  platform bills per second from launch (`qas.sim.realism` models no billing minimum).
+* **The miss budget.** With a ``price`` (instances worth one missed message), each period launches
+  the count that minimises ``launches + price x urgent misses``: capacity goes first where it saves the
+  most per missed message. `solve` bisects the price on replays to the cheapest schedule that still
+  attains the target.
+
+What the result is and is not is in docs/simulator.md ("The clairvoyant bound").
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qas.sim.engine import EngineSettings, SimResult, Simulation
+from qas.sim.policies import AlwaysOn, FleetSettings, Observation, StatsFor, Step
+from qas.sim.realism import IDEAL, Realism
+from qas.sim.traces import Trace
+from queue_autoscaler.scaling.estimate import RunningJobs
+
+NAME = "clairvoyant"
+DEFAULT_ATTAINMENT = 0.99
+CEILING_MARGIN = 0.005  # below an unreachable target: the always-on ceiling minus half a point
+# Prices (instances worth one missed message) tried for the bench's cost-attainment frontier.
+FRONTIER_PRICES: tuple[float | None, ...] = (None, 30.0, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
+BISECTION_STEPS = 8
+MARGINS_S = (0.0, 60.0, 180.0)  # earlier latest starts, when the replay misses what the plan met
+
+
+@dataclass
+class _Instance:
+    ready_s: float
+    slots: list[float]  # when each slot is free
+    retired: bool = False
+
+    @property
+    def free_s(self) -> float:
+        return max(self.ready_s, *self.slots)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Desired capacity per metric period (index k: the decision at ``k x period_s``)."""
+
+    period_s: float
+    desired: tuple[int, ...]
+    price: float | None = None
+    margin_s: float = 0.0
+
+    def at(self, now_s: float) -> int:
+        k = int(now_s // self.period_s + 1e-9)
+        return self.desired[k] if k < len(self.desired) else 0
+
+
+def latest_starts(trace: Trace, fleet: FleetSettings, drain_s: float, margin_s: float = 0.0) -> list[float]:
+    """When each message must start (see the module docstring): FIFO-monotone, never before arrival."""
+    arrivals, proc = trace.arrival_s, trace.processing_s
+    n = len(arrivals)
+    if n == 0:
+        return []
+    end = arrivals[-1] + drain_s - 2 * fleet.period_s  # finish inside the engine's drain
+    own = [
+        min(a + (fleet.slo_s - p if p <= fleet.slo_s else fleet.slo_s) - margin_s, end - p)
+        for a, p in zip(arrivals, proc, strict=True)
+    ]
+    slots = [-math.inf] * (fleet.max_capacity * fleet.concurrency)  # max-heap of "free by" (negated)
+    out = [0.0] * n
+    later = math.inf
+    for j in range(n - 1, -1, -1):
+        free_by = -slots[0]
+        latest = max(arrivals[j], min(own[j], free_by - proc[j], later))
+        heapq.heapreplace(slots, -latest)
+        out[j] = later = latest
+    return out
+
+
+@dataclass
+class _Planner:
+    trace: Trace
+    fleet: FleetSettings
+    latest: list[float]
+    price: float | None
+    head: int = 0  # first message not started yet
+
+    def _starts(
+        self,
+        instances: Sequence[_Instance],
+        upto: int,
+        extra: int,
+        now_s: float,
+        *,
+        avoid: _Instance | None = None,
+        counted: int | None = None,
+    ) -> tuple[int, float]:
+        """Queue messages [head, upto) on these instances plus ``extra`` launched now: how many of the
+        first ``counted`` miss their latest start, and when ``avoid`` (taken only when no other slot is
+        as early) is first used."""
+        counted = upto if counted is None else counted
+        main = [max(i.ready_s, s) for i in instances if i is not avoid for s in i.slots]
+        main += [now_s + self.fleet.boot_s] * (extra * self.fleet.concurrency)
+        heapq.heapify(main)
+        spare = [max(avoid.ready_s, s) for s in avoid.slots] if avoid is not None else []
+        heapq.heapify(spare)
+        arrivals, proc, latest = self.trace.arrival_s, self.trace.processing_s, self.latest
+        misses, used = 0, math.inf
+        for j in range(self.head, upto):
+            if not main and not spare:
+                misses += max(0, counted - j)
+                break
+            a = arrivals[j]
+            on_main = max(a, main[0]) if main else math.inf
+            on_spare = max(a, spare[0]) if spare else math.inf
+            if on_main <= on_spare:
+                start = on_main
+                heapq.heapreplace(main, start + proc[j])
+            else:
+                start = on_spare
+                used = min(used, start)
+                heapq.heapreplace(spare, start + proc[j])
+            misses += j < counted and start > latest[j] + 1e-9
+        return misses, used
+
+    def _urgent_end(self, now_s: float) -> int:
+        """Messages a launch at the next period could not serve in time: a prefix, as latest is sorted."""
+        return bisect.bisect_left(self.latest, now_s + self.fleet.period_s + self.fleet.boot_s, self.head)
+
+    def _misses(self, live: list[_Instance], upto: int, extra: int, now_s: float) -> int:
+        return self._starts(live, upto, extra, now_s)[0]
+
+    def _launches(self, live: list[_Instance], upto: int, now_s: float) -> int:
+        room = self.fleet.max_capacity - len(live)
+        if upto <= self.head or room <= 0:
+            return 0
+        least = 0 if live else 1  # urgent messages keep one instance, late or not
+        best = self._misses(live, upto, room, now_s)
+        lo, hi = least, room  # the fewest launches that reach the fewest misses
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._misses(live, upto, mid, now_s) <= best:
+                hi = mid
+            else:
+                lo = mid + 1
+        if self.price is None or lo == least:
+            return lo
+        # The miss budget: fewer launches where each saves less than 1/price missed messages.
+        fewer = (
+            range(least, lo) if lo - least <= 32 else {lo - 2**k for k in range(lo.bit_length())} | {least}
+        )
+        choice, value = lo, lo + self.price * best
+        for count in sorted(c for c in fewer if c >= least):
+            score = count + self.price * self._misses(live, upto, count, now_s)
+            if score < value:
+                choice, value = count, score
+        return choice
+
+    def _retire(self, live: list[_Instance], upto: int, now_s: float) -> None:
+        """Retire idle instances (or ones free before the next period) that no urgent message needs
+        and whose next job would come a boot or more after they are free."""
+        period, boot = self.fleet.period_s, self.fleet.boot_s
+        candidates = sorted(
+            (i for i in live if i.ready_s <= now_s and i.free_s < now_s + period), key=lambda i: i.free_s
+        )
+        if not candidates:
+            return
+        window = max(upto, self._window_end(now_s + period + boot))
+        kept = list(live)
+        base = self._starts(kept, window, 0, now_s, counted=upto)[0]
+        for inst in candidates:
+            if len(kept) == 1 and upto > self.head:
+                return  # urgent messages keep one instance, late or not
+            others = [i for i in kept if i is not inst]
+            if self._starts(others, window, 0, now_s, counted=upto)[0] > base:
+                return  # needed for an urgent message
+            used = self._starts(kept, window, 0, now_s, avoid=inst, counted=upto)[1]
+            if used - max(now_s, inst.free_s) < boot:
+                # Its next job comes within a boot: bridging is cheaper than a new instance. The
+                # engine retires idle instances first, so none after this one either.
+                return
+            inst.retired = True
+            kept = others
+
+    def _window_end(self, until_s: float) -> int:
+        arrivals = self.trace.arrival_s
+        lo, hi = self.head, len(arrivals)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if arrivals[mid] < until_s:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def _commit(self, live: list[_Instance], until_s: float) -> None:
+        """Start, in queue order, the messages that start before the next decision."""
+        heap = [(max(i.ready_s, s), n, k) for n, i in enumerate(live) for k, s in enumerate(i.slots)]
+        heapq.heapify(heap)
+        arrivals, proc = self.trace.arrival_s, self.trace.processing_s
+        while self.head < len(arrivals) and heap:
+            free, n, k = heap[0]
+            start = max(arrivals[self.head], free)
+            if start >= until_s:
+                break
+            live[n].slots[k] = start + proc[self.head]
+            heapq.heapreplace(heap, (start + proc[self.head], n, k))
+            self.head += 1
+
+    def run(self) -> list[int]:
+        period, boot, conc = self.fleet.period_s, self.fleet.boot_s, self.fleet.concurrency
+        n = len(self.trace)
+        desired: list[int] = [0]  # no decision at t = 0: the engine's first period ends at period_s
+        live: list[_Instance] = []
+        now = float(period)
+        while self.head < n or live:
+            upto = self._urgent_end(now)
+            add = self._launches(live, upto, now)
+            if add:
+                live += [_Instance(now + boot, [now + boot] * conc) for _ in range(add)]
+            else:
+                self._retire(live, upto, now)
+                live = [i for i in live if not i.retired]
+            desired.append(len(live))
+            self._commit(live, now + period)
+            now += period
+        desired.append(0)
+        return desired
+
+
+def plan(
+    trace: Trace, fleet: FleetSettings, *, price: float | None = None, margin_s: float = 0.0
+) -> Schedule:
+    """The capacity schedule; ``price`` None attains as much as the fleet can, else spends misses."""
+    drain = EngineSettings(concurrency=1, boot_s=0).drain_s
+    latest = latest_starts(trace, fleet, drain, margin_s)
+    desired = _Planner(trace, fleet, latest, price).run()
+    return Schedule(float(fleet.period_s), tuple(desired), price, margin_s)
+
+
+class Replay:
+    """The schedule as a policy: the engine asks for the desired capacity once per period."""
+
+    protects_busy = True  # the plan lets a retired busy instance finish (scale-in protection)
+    tune_every_s = 3600.0
+    lookback_s = 3600.0
+
+    def __init__(self, schedule: Schedule, max_capacity: int) -> None:
+        self.schedule = schedule
+        self.max_capacity = max_capacity
+
+    @property
+    def target(self) -> float | None:
+        return None
+
+    def step(self, obs: Observation) -> Step:
+        # Under a metric delay the alarm acts later in the same period: the period is the floor.
+        desired = min(self.max_capacity, self.schedule.at(obs.now_s))
+        return Step(desired, int(desired != obs.desired))
+
+    def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
+        return None
+
+
+def _engine(
+    fleet: FleetSettings, realism: Realism, record_timeline: bool, initial: int = 0
+) -> EngineSettings:
+    return EngineSettings(
+        concurrency=fleet.concurrency,
+        boot_s=fleet.boot_s,
+        period_s=float(fleet.period_s),
+        tail_percentile=fleet.tail_percentile,
+        record_timeline=record_timeline,
+        initial_running=initial,
+        realism=realism,
+        in_service_s=fleet.published_in_service_s,
+    )
+
+
+def replay(
+    trace: Trace,
+    fleet: FleetSettings,
+    schedule: Schedule,
+    *,
+    realism: Realism = IDEAL,
+    record_timeline: bool = False,
+) -> SimResult:
+    engine = _engine(fleet, realism, record_timeline)
+    return Simulation(trace, Replay(schedule, fleet.max_capacity), engine, fleet.slo_s).run()
+
+
+def ceiling(trace: Trace, fleet: FleetSettings, realism: Realism = IDEAL) -> float:
+    """The attainment of ``max_capacity`` running from the start: what no schedule can beat."""
+    engine = _engine(fleet, realism, False, fleet.max_capacity)
+    return Simulation(trace, AlwaysOn(fleet), engine, fleet.slo_s).run().slo_attainment
+
+
+def target_attainment(wanted: float, reachable: float) -> float:
+    """The target: ``wanted``, or the ceiling minus half a point when the fleet cannot reach it."""
+    return wanted if reachable >= wanted else max(0.0, reachable - CEILING_MARGIN)
+
+
+def solve(
+    trace: Trace,
+    fleet: FleetSettings,
+    attainment: float = DEFAULT_ATTAINMENT,
+    *,
+    realism: Realism = IDEAL,
+    record_timeline: bool = False,
+) -> SimResult:
+    """The cheapest replayed schedule found that attains the target (`target_attainment`)."""
+    target = target_attainment(attainment, ceiling(trace, fleet, realism))
+
+    def run(price: float | None, margin: float) -> SimResult:
+        return replay(
+            trace, fleet, plan(trace, fleet, price=price, margin_s=margin), realism=realism,
+            record_timeline=record_timeline,
+        )  # fmt: skip
+
+    best: SimResult | None = None
+    margin = 0.0
+    for margin in MARGINS_S:
+        best = run(None, margin)
+        if best.slo_attainment >= target:
+            break
+    assert best is not None
+    if best.slo_attainment < target:
+        return best  # the nearest the plan gets: the replay says so
+    # Bisect the price (log scale) to the cheapest schedule still attaining the target.
+    lo, hi = math.log(1e-4), math.log(1e3)
+    for _ in range(BISECTION_STEPS):
+        mid = (lo + hi) / 2
+        result = run(math.exp(mid), margin)
+        if result.slo_attainment >= target:
+            hi = mid
+            if result.instance_seconds < best.instance_seconds:
+                best = result
+        else:
+            lo = mid
+    return best
+
+
+@dataclass(frozen=True)
+class Point:
+    attainment: float
+    instance_seconds: float
+
+
+def frontier(
+    trace: Trace, fleet: FleetSettings, prices: Sequence[float | None] = FRONTIER_PRICES
+) -> list[Point]:
+    """Replayed (attainment, cost) of schedules from the full one to cheap ones (`ideal` engine)."""
+    return [
+        Point(r.slo_attainment, r.instance_seconds)
+        for r in (replay(trace, fleet, plan(trace, fleet, price=p)) for p in prices)
+    ]
+
+
+def bound_at(points: Sequence[Point], attainment: float) -> Point | None:
+    """The cheapest point attaining ``attainment``, clamped to the best attainment reached."""
+    if not points:
+        return None
+    reachable = max(p.attainment for p in points)
+    wanted = min(attainment, reachable)
+    return min((p for p in points if p.attainment >= wanted), key=lambda p: p.instance_seconds)
