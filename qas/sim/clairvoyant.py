@@ -49,13 +49,17 @@ CEILING_MARGIN = 0.005  # below an unreachable target: the always-on ceiling min
 FRONTIER_PRICES: tuple[float | None, ...] = (None, 30.0, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
 BISECTION_STEPS = 8
 MARGINS_S = (0.0, 60.0, 180.0)  # earlier latest starts, when the replay misses what the plan met
+# Hold each capacity this many periods ahead (a running maximum): with several slots per instance the
+# engine retires an instance only once all its slots are idle, so dips the plan makes cost relaunches.
+HOLDS = (0, 3)
+# At most this many queued messages are looked at per decision (a deep backlog: overload), for speed.
+WINDOW_CAP = 4000
 
 
 @dataclass
 class _Instance:
     ready_s: float
     slots: list[float]  # when each slot is free
-    retired: bool = False
 
     @property
     def free_s(self) -> float:
@@ -70,6 +74,12 @@ class Schedule:
     desired: tuple[int, ...]
     price: float | None = None
     margin_s: float = 0.0
+
+    def held(self, periods: int) -> Schedule:
+        """Each period's capacity raised to the largest of the next ``periods`` (no short dips)."""
+        d = self.desired
+        held = tuple(max(d[k : k + periods + 1]) for k in range(len(d)))
+        return Schedule(self.period_s, held, self.price, self.margin_s)
 
     def at(self, now_s: float) -> int:
         k = int(now_s // self.period_s + 1e-9)
@@ -98,13 +108,46 @@ def latest_starts(trace: Trace, fleet: FleetSettings, drain_s: float, margin_s: 
     return out
 
 
-@dataclass
-class _Planner:
-    trace: Trace
-    fleet: FleetSettings
-    latest: list[float]
-    price: float | None
-    head: int = 0  # first message not started yet
+class _Lookahead:
+    """The planning run's controller: at each period it reads the engine's fleet and queue
+    (`Simulation.fleet_view`) and decides from the trace's future; its decisions are the schedule."""
+
+    protects_busy = True  # the plan lets a retired busy instance finish (scale-in protection)
+    tune_every_s = 3600.0
+    lookback_s = 3600.0
+
+    def __init__(self, trace: Trace, fleet: FleetSettings, latest: list[float], price: float | None) -> None:
+        self.trace = trace
+        self.fleet = fleet
+        self.latest = latest
+        self.price = price
+        self.head = 0  # first message not started yet
+        self.sim: Simulation | None = None
+        self.decisions: dict[int, int] = {}
+
+    @property
+    def target(self) -> float | None:
+        return None
+
+    def retune(self, stats_for: StatsFor, running: RunningJobs) -> None:
+        return None
+
+    def step(self, obs: Observation) -> Step:
+        assert self.sim is not None, "attach the simulation first"
+        now = obs.now_s
+        view, waiting = self.sim.fleet_view()
+        boot, conc = self.fleet.boot_s, self.fleet.concurrency
+        live = [
+            _Instance(launched + boot, [*busy, *([max(now, launched + boot)] * (conc - len(busy)))])
+            for launched, busy in view
+        ]
+        self.head = waiting if waiting is not None else bisect.bisect_right(self.trace.arrival_s, now)
+        upto = self._urgent_end(now)
+        desired = len(live) + self._launches(live, upto, now)
+        if desired == len(live):
+            desired -= self._retire(live, upto, now)
+        self.decisions[int(now // self.fleet.period_s + 1e-9)] = desired
+        return Step(desired, int(desired != obs.desired))
 
     def _starts(
         self,
@@ -146,7 +189,8 @@ class _Planner:
 
     def _urgent_end(self, now_s: float) -> int:
         """Messages a launch at the next period could not serve in time: a prefix, as latest is sorted."""
-        return bisect.bisect_left(self.latest, now_s + self.fleet.period_s + self.fleet.boot_s, self.head)
+        end = bisect.bisect_left(self.latest, now_s + self.fleet.period_s + self.fleet.boot_s, self.head)
+        return min(end, self.head + WINDOW_CAP)
 
     def _misses(self, live: list[_Instance], upto: int, extra: int, now_s: float) -> int:
         return self._starts(live, upto, extra, now_s)[0]
@@ -177,31 +221,37 @@ class _Planner:
                 choice, value = count, score
         return choice
 
-    def _retire(self, live: list[_Instance], upto: int, now_s: float) -> None:
-        """Retire idle instances (or ones free before the next period) that no urgent message needs
-        and whose next job would come a boot or more after they are free."""
+    def _retire(self, live: list[_Instance], upto: int, now_s: float) -> int:
+        """Retire idle instances (or ones free before the next period) unless an urgent message needs
+        them, or a message within the next boot and period needs them and comes within a boot."""
         period, boot = self.fleet.period_s, self.fleet.boot_s
+        # One slot: a busy instance the plan retires ends with its job (the engine terminates it
+        # once idle). Several: the engine keeps feeding a partly busy one, so only idle ones go.
+        free_by = now_s + period if self.fleet.concurrency == 1 else now_s + 1e-9
         candidates = sorted(
-            (i for i in live if i.ready_s <= now_s and i.free_s < now_s + period), key=lambda i: i.free_s
+            (i for i in live if i.ready_s <= now_s and i.free_s < free_by), key=lambda i: i.free_s
         )
         if not candidates:
-            return
-        window = max(upto, self._window_end(now_s + period + boot))
+            return 0
+        window = max(upto, min(self._window_end(now_s + period + boot), self.head + WINDOW_CAP))
         kept = list(live)
-        base = self._starts(kept, window, 0, now_s, counted=upto)[0]
+        urgent = self._starts(kept, window, 0, now_s, counted=upto)[0]
+        near = self._starts(kept, window, 0, now_s)[0]
         for inst in candidates:
             if len(kept) == 1 and upto > self.head:
-                return  # urgent messages keep one instance, late or not
+                break  # urgent messages keep one instance, late or not
             others = [i for i in kept if i is not inst]
-            if self._starts(others, window, 0, now_s, counted=upto)[0] > base:
-                return  # needed for an urgent message
-            used = self._starts(kept, window, 0, now_s, avoid=inst, counted=upto)[1]
-            if used - max(now_s, inst.free_s) < boot:
-                # Its next job comes within a boot: bridging is cheaper than a new instance. The
-                # engine retires idle instances first, so none after this one either.
-                return
-            inst.retired = True
+            if self._starts(others, window, 0, now_s, counted=upto)[0] > urgent:
+                break  # needed for an urgent message: a launch at the next period would be late
+            if self._starts(others, window, 0, now_s)[0] > near:
+                # Needed within a boot and a period, though not at once: bridge the gap when its next
+                # job comes within a boot of it being free (cheaper than a new boot). The engine
+                # retires idle instances first, so none after this one either.
+                used = self._starts(kept, window, 0, now_s, avoid=inst)[1]
+                if used - max(now_s, inst.free_s) < boot:
+                    break
             kept = others
+        return len(live) - len(kept)
 
     def _window_end(self, until_s: float) -> int:
         arrivals = self.trace.arrival_s
@@ -214,55 +264,30 @@ class _Planner:
                 hi = mid
         return lo
 
-    def _commit(self, live: list[_Instance], until_s: float) -> None:
-        """Start, in queue order, the messages that start before the next decision."""
-        heap = [(max(i.ready_s, s), n, k) for n, i in enumerate(live) for k, s in enumerate(i.slots)]
-        heapq.heapify(heap)
-        arrivals, proc = self.trace.arrival_s, self.trace.processing_s
-        while self.head < len(arrivals) and heap:
-            free, n, k = heap[0]
-            start = max(arrivals[self.head], free)
-            if start >= until_s:
-                break
-            live[n].slots[k] = start + proc[self.head]
-            heapq.heapreplace(heap, (start + proc[self.head], n, k))
-            self.head += 1
-
-    def run(self) -> list[int]:
-        period, boot, conc = self.fleet.period_s, self.fleet.boot_s, self.fleet.concurrency
-        n = len(self.trace)
-        desired: list[int] = [0]  # no decision at t = 0: the engine's first period ends at period_s
-        live: list[_Instance] = []
-        now = float(period)
-        while self.head < n or live:
-            upto = self._urgent_end(now)
-            add = self._launches(live, upto, now)
-            if add:
-                live += [_Instance(now + boot, [now + boot] * conc) for _ in range(add)]
-            else:
-                self._retire(live, upto, now)
-                live = [i for i in live if not i.retired]
-            desired.append(len(live))
-            self._commit(live, now + period)
-            now += period
-        desired.append(0)
-        return desired
-
 
 def plan(
     trace: Trace, fleet: FleetSettings, *, price: float | None = None, margin_s: float = 0.0
 ) -> Schedule:
-    """The capacity schedule; ``price`` None attains as much as the fleet can, else spends misses."""
-    drain = EngineSettings(concurrency=1, boot_s=0).drain_s
-    latest = latest_starts(trace, fleet, drain, margin_s)
-    desired = _Planner(trace, fleet, latest, price).run()
-    return Schedule(float(fleet.period_s), tuple(desired), price, margin_s)
+    """The capacity schedule; ``price`` None attains as much as the fleet can, else spends misses.
+
+    A planning run of the `ideal` engine under the lookahead controller: the schedule is what it
+    decided each period, so its replay under `ideal` gives the planning run's numbers."""
+    if trace.group is not None:
+        raise ValueError("the clairvoyant schedule models a standard queue, not FIFO message groups")
+    engine = _engine(fleet, IDEAL, False)
+    controller = _Lookahead(trace, fleet, latest_starts(trace, fleet, engine.drain_s, margin_s), price)
+    sim = Simulation(trace, controller, engine, fleet.slo_s)
+    controller.sim = sim
+    sim.run()
+    last = max(controller.decisions, default=0)
+    desired = tuple(controller.decisions.get(k, 0) for k in range(last + 1))
+    return Schedule(float(fleet.period_s), desired, price, margin_s)
 
 
 class Replay:
     """The schedule as a policy: the engine asks for the desired capacity once per period."""
 
-    protects_busy = True  # the plan lets a retired busy instance finish (scale-in protection)
+    protects_busy = True  # as in the planning run
     tune_every_s = 3600.0
     lookback_s = 3600.0
 
@@ -329,36 +354,43 @@ def solve(
     realism: Realism = IDEAL,
     record_timeline: bool = False,
 ) -> SimResult:
-    """The cheapest replayed schedule found that attains the target (`target_attainment`)."""
+    """The cheapest replayed schedule found that attains the target (`target_attainment`): the
+    full schedule, each hold (`HOLDS`), and the price bisected to spend the miss budget."""
     target = target_attainment(attainment, ceiling(trace, fleet, realism))
+    plans: dict[tuple[float | None, float], Schedule] = {}
 
-    def run(price: float | None, margin: float) -> SimResult:
-        return replay(
-            trace, fleet, plan(trace, fleet, price=price, margin_s=margin), realism=realism,
-            record_timeline=record_timeline,
-        )  # fmt: skip
+    def run(price: float | None, margin: float, hold: int) -> SimResult:
+        if (price, margin) not in plans:
+            plans[price, margin] = plan(trace, fleet, price=price, margin_s=margin)
+        schedule = plans[price, margin].held(hold)
+        return replay(trace, fleet, schedule, realism=realism, record_timeline=record_timeline)
 
+    nearest: SimResult | None = None
     best: SimResult | None = None
-    margin = 0.0
-    for margin in MARGINS_S:
-        best = run(None, margin)
-        if best.slo_attainment >= target:
-            break
-    assert best is not None
-    if best.slo_attainment < target:
-        return best  # the nearest the plan gets: the replay says so
-    # Bisect the price (log scale) to the cheapest schedule still attaining the target.
-    lo, hi = math.log(1e-4), math.log(1e3)
-    for _ in range(BISECTION_STEPS):
-        mid = (lo + hi) / 2
-        result = run(math.exp(mid), margin)
-        if result.slo_attainment >= target:
-            hi = mid
-            if result.instance_seconds < best.instance_seconds:
-                best = result
-        else:
-            lo = mid
-    return best
+    for hold in HOLDS:
+        for margin in MARGINS_S:
+            full = run(None, margin, hold)
+            if nearest is None or full.slo_attainment > nearest.slo_attainment:
+                nearest = full
+            if full.slo_attainment >= target:
+                break
+        if full.slo_attainment < target:
+            continue
+        if best is None or full.instance_seconds < best.instance_seconds:
+            best = full
+        lo, hi = math.log(1e-4), math.log(1e3)  # the price, on a log scale
+        for _ in range(BISECTION_STEPS):
+            mid = (lo + hi) / 2
+            result = run(math.exp(mid), margin, hold)
+            if result.slo_attainment >= target:
+                hi = mid
+                if result.instance_seconds < best.instance_seconds:
+                    best = result
+            else:
+                lo = mid
+    chosen = best or nearest
+    assert chosen is not None
+    return chosen  # when no schedule attains the target, the nearest: the replay says so
 
 
 @dataclass(frozen=True)
@@ -370,11 +402,14 @@ class Point:
 def frontier(
     trace: Trace, fleet: FleetSettings, prices: Sequence[float | None] = FRONTIER_PRICES
 ) -> list[Point]:
-    """Replayed (attainment, cost) of schedules from the full one to cheap ones (`ideal` engine)."""
-    return [
-        Point(r.slo_attainment, r.instance_seconds)
-        for r in (replay(trace, fleet, plan(trace, fleet, price=p)) for p in prices)
-    ]
+    """Replayed (attainment, cost) of schedules from the full one to cheap ones, each hold (`ideal`)."""
+    points = []
+    for price in prices:
+        schedule = plan(trace, fleet, price=price)
+        for hold in HOLDS:
+            r = replay(trace, fleet, schedule.held(hold))
+            points.append(Point(r.slo_attainment, r.instance_seconds))
+    return points
 
 
 def bound_at(points: Sequence[Point], attainment: float) -> Point | None:

@@ -421,6 +421,17 @@ class Simulation:
 
         return stats_for
 
+    def fleet_view(self) -> tuple[list[tuple[float, list[float]]], int | None]:
+        """For a controller that knows the trace (qas.sim.clairvoyant): each live instance's launch
+        time and when each of its busy slots is free, and the first waiting message (None: none)."""
+        proc = self.trace.processing_s
+        fleet = [
+            (i.launched_s, [start + proc[msg] for msg, start in i.started.items()])
+            for i in self._instances.values()
+        ]
+        waiting = self._queue[self._head] if self._fifo is None and self._visible() else None
+        return fleet, waiting
+
     def _idle(self, next_arrival: int) -> bool:
         quiet = self._visible() == 0 and self._in_flight == 0 and self._live == 0
         return (
