@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from qas.model.control_plane import Platform
-from qas.sim import bench_report, real_traces, realism, traces, workloads
+from qas.sim import bench_report, clairvoyant, real_traces, realism, traces, workloads
 from qas.sim.engine import SimResult
 from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
@@ -150,6 +150,8 @@ class ScenarioOutcome:
     results: dict[str, SimResult]
     reference: SimResult
     goal: dict[str, object] = field(default_factory=dict)
+    # policy -> its attainment, the clairvoyant bound's cost there and its cost / that (empty: no bound)
+    bound: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -230,9 +232,12 @@ def run_bench(
     groups: Sequence[str] = ("synthetic",),
     seed: int = 1,
     in_service_s: float | None = None,
+    bound: bool = True,
 ) -> BenchReport:
     """``in_service_s``: run the EC2 scenarios without the launch lifecycle hook, InService this long
-    after launch (qas.sim.engine.EngineSettings.in_service_s); None: with the template's hook."""
+    after launch (qas.sim.engine.EngineSettings.in_service_s); None: with the template's hook.
+    ``bound``: compare each policy with the clairvoyant schedule at its own attainment
+    (`cost_vs_bound`; standard queues only: the schedule does not model message groups)."""
     unknown_realisms = [r for r in realisms if r not in realism.PRESETS]
     if unknown_realisms or not realisms:
         raise ValueError(
@@ -254,6 +259,8 @@ def run_bench(
     for name in names:
         scenario = without_hook(available[name], in_service_s)
         trace = scenario.trace(scale)
+        # Once per scenario, on the ideal engine: the cheapest replayed schedule at each attainment.
+        points = clairvoyant.frontier(trace, scenario.fleet) if bound and trace.group is None else []
         for real_name in realisms:
             real = realism.preset(real_name, scenario.fleet.period_s, seed)
             results = {
@@ -262,6 +269,7 @@ def run_bench(
             reference = simulate(trace, REFERENCE, scenario.fleet, realism=real)
             outcome = ScenarioOutcome(scenario, real_name, len(trace), results, reference)
             outcome.goal = judge(results, reference, scenario.steady)
+            outcome.bound = cost_vs_bound(results, points)
             outcomes.append(outcome)
             if charts:
                 path = out_dir / (f"{name}.png" if real_name == "ideal" else f"{name}-{real_name}.png")
@@ -272,6 +280,25 @@ def run_bench(
     md_path.write_text(bench_report.markdown(outcomes, scale, realisms, seed))
     json_path.write_text(json.dumps(_payload(outcomes, scale, realisms, seed), indent=2) + "\n")
     return BenchReport(outcomes, md_path, json_path, chart_paths)
+
+
+def cost_vs_bound(
+    results: dict[str, SimResult], points: Sequence[clairvoyant.Point]
+) -> dict[str, dict[str, float]]:
+    """Each policy's cost over the clairvoyant bound at the attainment it reached (clamped to the
+    best attainment the bound reaches)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, r in results.items():
+        point = clairvoyant.bound_at(points, r.slo_attainment)
+        if point is None or point.instance_seconds <= 0:
+            continue
+        out[name] = {
+            "slo_attainment": round(r.slo_attainment, 6),
+            "bound_slo_attainment": round(point.attainment, 6),
+            "bound_instance_seconds": round(point.instance_seconds, 3),
+            "cost_vs_bound": round(r.instance_seconds / point.instance_seconds, 4),
+        }
+    return out
 
 
 def without_hook(scenario: Scenario, in_service_s: float | None) -> Scenario:
@@ -312,6 +339,8 @@ def _payload(
             "reference": o.reference.summary(),
             "goal": o.goal,
         }
+        if o.bound:
+            entry["realisms"][o.realism]["clairvoyant_bound"] = o.bound  # type: ignore[index]
     return {
         "scale": scale,
         "seed": seed,

@@ -46,12 +46,9 @@ NAME = "clairvoyant"
 DEFAULT_ATTAINMENT = 0.99
 CEILING_MARGIN = 0.005  # below an unreachable target: the always-on ceiling minus half a point
 # Prices (instances worth one missed message) tried for the bench's cost-attainment frontier.
-FRONTIER_PRICES: tuple[float | None, ...] = (None, 30.0, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
+FRONTIER_PRICES: tuple[float | None, ...] = (None, 3.0, 1.0, 0.3, 0.1, 0.03)
 BISECTION_STEPS = 8
 MARGINS_S = (0.0, 60.0, 180.0)  # earlier latest starts, when the replay misses what the plan met
-# Hold each capacity this many periods ahead (a running maximum): with several slots per instance the
-# engine retires an instance only once all its slots are idle, so dips the plan makes cost relaunches.
-HOLDS = (0, 3)
 # At most this many queued messages are looked at per decision (a deep backlog: overload), for speed.
 WINDOW_CAP = 4000
 
@@ -74,12 +71,6 @@ class Schedule:
     desired: tuple[int, ...]
     price: float | None = None
     margin_s: float = 0.0
-
-    def held(self, periods: int) -> Schedule:
-        """Each period's capacity raised to the largest of the next ``periods`` (no short dips)."""
-        d = self.desired
-        held = tuple(max(d[k : k + periods + 1]) for k in range(len(d)))
-        return Schedule(self.period_s, held, self.price, self.margin_s)
 
     def at(self, now_s: float) -> int:
         k = int(now_s // self.period_s + 1e-9)
@@ -225,9 +216,7 @@ class _Lookahead:
         """Retire idle instances (or ones free before the next period) unless an urgent message needs
         them, or a message within the next boot and period needs them and comes within a boot."""
         period, boot = self.fleet.period_s, self.fleet.boot_s
-        # One slot: a busy instance the plan retires ends with its job (the engine terminates it
-        # once idle). Several: the engine keeps feeding a partly busy one, so only idle ones go.
-        free_by = now_s + period if self.fleet.concurrency == 1 else now_s + 1e-9
+        free_by = now_s + period  # a busy one the plan retires ends with its jobs (scale-in protection)
         candidates = sorted(
             (i for i in live if i.ready_s <= now_s and i.free_s < free_by), key=lambda i: i.free_s
         )
@@ -354,43 +343,34 @@ def solve(
     realism: Realism = IDEAL,
     record_timeline: bool = False,
 ) -> SimResult:
-    """The cheapest replayed schedule found that attains the target (`target_attainment`): the
-    full schedule, each hold (`HOLDS`), and the price bisected to spend the miss budget."""
+    """The cheapest replayed schedule found that attains the target (`target_attainment`): the full
+    schedule (with earlier latest starts if its replay falls short), then the price bisected to spend
+    the miss budget. When none attains the target, the nearest: the replay says so."""
     target = target_attainment(attainment, ceiling(trace, fleet, realism))
-    plans: dict[tuple[float | None, float], Schedule] = {}
 
-    def run(price: float | None, margin: float, hold: int) -> SimResult:
-        if (price, margin) not in plans:
-            plans[price, margin] = plan(trace, fleet, price=price, margin_s=margin)
-        schedule = plans[price, margin].held(hold)
+    def run(price: float | None, margin: float) -> SimResult:
+        schedule = plan(trace, fleet, price=price, margin_s=margin)
         return replay(trace, fleet, schedule, realism=realism, record_timeline=record_timeline)
 
-    nearest: SimResult | None = None
-    best: SimResult | None = None
-    for hold in HOLDS:
-        for margin in MARGINS_S:
-            full = run(None, margin, hold)
-            if nearest is None or full.slo_attainment > nearest.slo_attainment:
-                nearest = full
-            if full.slo_attainment >= target:
-                break
-        if full.slo_attainment < target:
-            continue
-        if best is None or full.instance_seconds < best.instance_seconds:
-            best = full
-        lo, hi = math.log(1e-4), math.log(1e3)  # the price, on a log scale
-        for _ in range(BISECTION_STEPS):
-            mid = (lo + hi) / 2
-            result = run(math.exp(mid), margin, hold)
-            if result.slo_attainment >= target:
-                hi = mid
-                if result.instance_seconds < best.instance_seconds:
-                    best = result
-            else:
-                lo = mid
-    chosen = best or nearest
-    assert chosen is not None
-    return chosen  # when no schedule attains the target, the nearest: the replay says so
+    best = run(None, MARGINS_S[0])
+    margin = MARGINS_S[0]
+    for later in MARGINS_S[1:]:
+        if best.slo_attainment >= target:
+            break
+        margin, best = later, max(best, run(None, later), key=lambda r: r.slo_attainment)
+    if best.slo_attainment < target:
+        return best
+    lo, hi = math.log(1e-4), math.log(1e3)  # the price, on a log scale
+    for _ in range(BISECTION_STEPS):
+        mid = (lo + hi) / 2
+        result = run(math.exp(mid), margin)
+        if result.slo_attainment >= target:
+            hi = mid
+            if result.instance_seconds < best.instance_seconds:
+                best = result
+        else:
+            lo = mid
+    return best
 
 
 @dataclass(frozen=True)
@@ -402,14 +382,9 @@ class Point:
 def frontier(
     trace: Trace, fleet: FleetSettings, prices: Sequence[float | None] = FRONTIER_PRICES
 ) -> list[Point]:
-    """Replayed (attainment, cost) of schedules from the full one to cheap ones, each hold (`ideal`)."""
-    points = []
-    for price in prices:
-        schedule = plan(trace, fleet, price=price)
-        for hold in HOLDS:
-            r = replay(trace, fleet, schedule.held(hold))
-            points.append(Point(r.slo_attainment, r.instance_seconds))
-    return points
+    """Replayed (attainment, cost) of schedules from the full one to cheap ones (`ideal` engine)."""
+    results = (replay(trace, fleet, plan(trace, fleet, price=price)) for price in prices)
+    return [Point(r.slo_attainment, r.instance_seconds) for r in results]
 
 
 def bound_at(points: Sequence[Point], attainment: float) -> Point | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from qas.sim import clairvoyant
 from qas.sim.api_calls import ApiCalls
 from qas.sim.engine import EngineSettings, SimResult, Simulation
 from qas.sim.policies import REFERENCE, FleetSettings, make_controller
@@ -36,9 +37,13 @@ def simulate(
     fifo_aware: bool = True,
     realism: Realism = IDEAL,
     api_calls: ApiCalls | None = None,
+    attainment: float = clairvoyant.DEFAULT_ATTAINMENT,
 ) -> SimResult:
     """``fifo_aware=False`` runs a grouped trace with the fleet as given (the benchmark's measure of
-    what the group cap and the FIFO bootstrap save)."""
+    what the group cap and the FIFO bootstrap save). ``attainment``: the clairvoyant schedule's
+    target (qas.sim.clairvoyant.solve)."""
+    if policy == clairvoyant.NAME:
+        return clairvoyant.solve(trace, fleet, attainment, realism=realism, record_timeline=record_timeline)
     engine = EngineSettings(
         concurrency=fleet.concurrency,
         boot_s=fleet.boot_s,
