@@ -22,7 +22,7 @@ from qas.plan import cli as plan_cli
 from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
 from qas.sim import api_report, clairvoyant, realism
 from qas.sim.api_calls import CallModel
-from qas.sim.bench import GROUPS, SCENARIOS, run_bench
+from qas.sim.bench import EXTRA_GROUPS, GROUPS, SCENARIOS, run_bench
 from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, FleetSettings
 from qas.sim.runner import simulate
 from qas.sim.traces import read_csv, write_csv
@@ -244,9 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--groups",
-        type=argtypes.names(GROUPS),
+        type=argtypes.names(GROUPS + EXTRA_GROUPS),
         default=list(GROUPS),
-        help=f"comma-separated scenario groups: {', '.join(GROUPS)} (default: all)",
+        help=f"comma-separated scenario groups: {', '.join(GROUPS + EXTRA_GROUPS)} (default:"
+        f" {', '.join(GROUPS)})",
     )
     bench.add_argument("--seed", type=int, default=1, help="seed of the realism's random draws")
     bench.add_argument(
