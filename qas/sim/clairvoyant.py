@@ -46,7 +46,7 @@ NAME = "clairvoyant"
 DEFAULT_ATTAINMENT = 0.99
 CEILING_MARGIN = 0.005  # below an unreachable target: the always-on ceiling minus half a point
 # Prices (instances worth one missed message) tried for the bench's cost-attainment frontier.
-FRONTIER_PRICES: tuple[float | None, ...] = (None, 3.0, 1.0, 0.3, 0.1, 0.03)
+FRONTIER_PRICES: tuple[float | None, ...] = (None, 10.0, 5.0, 3.0, 2.0, 1.5, 1.0, 0.5)
 BISECTION_STEPS = 8
 MARGINS_S = (0.0, 60.0, 180.0)  # earlier latest starts, when the replay misses what the plan met
 # At most this many queued messages are looked at per decision (a deep backlog: overload), for speed.
@@ -111,6 +111,11 @@ class _Lookahead:
         self.trace = trace
         self.fleet = fleet
         self.latest = latest
+        # Each message's own latest start for its SLO (-inf: longer than the SLO, a miss anyway).
+        self.own = [
+            a + fleet.slo_s - p if p <= fleet.slo_s else -math.inf
+            for a, p in zip(trace.arrival_s, trace.processing_s, strict=True)
+        ]
         self.price = price
         self.head = 0  # first message not started yet
         self.sim: Simulation | None = None
@@ -149,17 +154,19 @@ class _Lookahead:
         *,
         avoid: _Instance | None = None,
         counted: int | None = None,
+        slo: bool = False,
     ) -> tuple[int, float]:
         """Queue messages [head, upto) on these instances plus ``extra`` launched now: how many of the
-        first ``counted`` miss their latest start, and when ``avoid`` (taken only when no other slot is
-        as early) is first used."""
+        first ``counted`` miss their latest start (``slo``: their SLO), and when ``avoid`` (taken only
+        when no other slot is as early) is first used."""
         counted = upto if counted is None else counted
         main = [max(i.ready_s, s) for i in instances if i is not avoid for s in i.slots]
         main += [now_s + self.fleet.boot_s] * (extra * self.fleet.concurrency)
         heapq.heapify(main)
         spare = [max(avoid.ready_s, s) for s in avoid.slots] if avoid is not None else []
         heapq.heapify(spare)
-        arrivals, proc, latest = self.trace.arrival_s, self.trace.processing_s, self.latest
+        arrivals, proc = self.trace.arrival_s, self.trace.processing_s
+        latest = self.own if slo else self.latest
         misses, used = 0, math.inf
         for j in range(self.head, upto):
             if not main and not spare:
@@ -183,8 +190,10 @@ class _Lookahead:
         end = bisect.bisect_left(self.latest, now_s + self.fleet.period_s + self.fleet.boot_s, self.head)
         return min(end, self.head + WINDOW_CAP)
 
-    def _misses(self, live: list[_Instance], upto: int, extra: int, now_s: float) -> int:
-        return self._starts(live, upto, extra, now_s)[0]
+    def _misses(
+        self, live: list[_Instance], upto: int, extra: int, now_s: float, *, slo: bool = False
+    ) -> int:
+        return self._starts(live, upto, extra, now_s, slo=slo)[0]
 
     def _launches(self, live: list[_Instance], upto: int, now_s: float) -> int:
         room = self.fleet.max_capacity - len(live)
@@ -201,13 +210,15 @@ class _Lookahead:
                 lo = mid + 1
         if self.price is None or lo == least:
             return lo
-        # The miss budget: fewer launches where each saves less than 1/price missed messages.
+        # The miss budget: fewer launches where each saves less than 1/price missed messages, counted
+        # against each message's own SLO (a latest start moved earlier for the one behind it is not a
+        # miss of its own).
         fewer = (
             range(least, lo) if lo - least <= 32 else {lo - 2**k for k in range(lo.bit_length())} | {least}
         )
-        choice, value = lo, lo + self.price * best
+        choice, value = lo, lo + self.price * self._misses(live, upto, lo, now_s, slo=True)
         for count in sorted(c for c in fewer if c >= least):
-            score = count + self.price * self._misses(live, upto, count, now_s)
+            score = count + self.price * self._misses(live, upto, count, now_s, slo=True)
             if score < value:
                 choice, value = count, score
         return choice
