@@ -4,10 +4,14 @@ A scheduler that knows every arrival and processing time in advance plans the de
 every metric period (the only moments a policy can change it), and the plan is replayed through the
 same engine and accounting as every policy, so its attainment and cost are measured, not claimed.
 
-The plan (`plan`) walks the periods forward over a model of the engine's queue: SQS order (first in,
-first out: with one SLO for every message that is also earliest-deadline-first), a message takes the
-earliest free slot, an instance consumes ``boot_s`` after the period it was launched in, billing runs
-from launch to termination, and a busy instance that the plan retires finishes its jobs first.
+The plan (`plan`) is a run of the `ideal` engine under a look-ahead controller that reads the
+engine's fleet and queue each period (`Simulation.fleet_view`) and tries each decision on a model of
+the next minutes: SQS order (first in, first out: with one SLO for every message that is also
+earliest-deadline-first), a message takes the earliest free slot, an instance consumes ``boot_s``
+after the period it was launched in, billing runs from launch to termination, and a busy instance
+that the plan retires finishes its jobs first (scale-in protection). Planning on the engine itself
+matters with several slots per instance: the engine retires an instance only once all its slots are
+idle, which a separate model got wrong (docs/design.md, "The clairvoyant yardstick").
 
 * **Latest starts.** A message must start by ``arrival + SLO - processing`` (a message longer than
   the SLO misses anyway: it must start within the SLO). A backward pass over ``max_capacity x
@@ -17,13 +21,14 @@ from launch to termination, and a busy instance that the plan retires finishes i
   every *urgent* message (one a launch at the next period would be too late for) start by its latest
   start; never above ``max_capacity``.
 * **Bridge a gap only when cheaper than a boot.** An idle instance (or one whose work ends before the
-  next period) is retired unless it is needed for an urgent message or its next job would come less
-  than one boot after it is free: the replacement would cost a boot, keeping it costs the gap. The
-  platform bills per second from launch (`qas.sim.realism` models no billing minimum).
+  next period) is retired unless an urgent message needs it, or a message within the next boot and
+  period needs it and its next job comes less than one boot after it is free: the replacement would
+  cost a boot, keeping it costs the gap. The platform bills per second from launch
+  (`qas.sim.realism` models no billing minimum).
 * **The miss budget.** With a ``price`` (instances worth one missed message), each period launches
-  the count that minimises ``launches + price x urgent misses``: capacity goes first where it saves the
-  most per missed message. `solve` bisects the price on replays to the cheapest schedule that still
-  attains the target.
+  the count that minimises ``launches + price x misses`` (of the messages' own SLOs): capacity goes
+  first where it saves the most per missed message. `solve` bisects the price on replays to the
+  cheapest schedule that still attains the target.
 
 What the result is and is not is in docs/simulator.md ("The clairvoyant bound").
 """
