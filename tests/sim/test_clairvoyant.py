@@ -137,3 +137,9 @@ def test_simulate_clairvoyant_prints_the_same_keys(
     assert summary["peak_capacity"] <= 6
     assert cli.main([*base, "clairvoyant", "--attainment", "1.5"]) == 2
     assert "--attainment" in capsys.readouterr().err
+
+
+def test_fifo_traces_have_no_clairvoyant_schedule() -> None:
+    grouped = Trace.from_group_rows([(1.0, 2.0, "a"), (3.0, 4.0, "b")])
+    with pytest.raises(ValueError, match="FIFO message groups"):
+        plan(grouped, fleet(300))
