@@ -72,7 +72,7 @@ $(MUTATION_STAMP): pyproject.toml
 	$(MUTATION_VENV)/bin/pip install --quiet -e '.[mutation]'
 	touch $@
 
-mutation: $(MUTATION_STAMP) ## mutation score of src/queue_autoscaler/scaling against the unit tier (minutes; not in `make test`)
+mutation: $(MUTATION_STAMP) ## mutation score of src/queue_autoscaler/scaling and qas/model against the unit tier (minutes; not in `make test`)
 	rm -rf mutants && mkdir mutants
 	$(MUTATION_VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) > mutants/run.log 2>&1 \
 		|| { tail -c 4000 mutants/run.log; exit 1; }

@@ -30,7 +30,7 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from qas.offline import OFFLINE_ENV
+from qas.emulator.offline import OFFLINE_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FAKE_ENV = OFFLINE_ENV

@@ -35,6 +35,12 @@ VARIANTS: dict[str, dict[str, str]] = {
         "ExistingQueueArn": QUEUE_ARN,
         "ExistingQueueKmsKeyArn": KEY_ARN,
     },
+    "ec2-attached": {"WorkerPlatform": "EC2", "ExistingAutoScalingGroupName": "their-workers"},
+    "ecs-attached": {
+        "WorkerPlatform": "ECS",
+        "ExistingEcsClusterName": "their-cluster",
+        "ExistingEcsServiceName": "their-service",
+    },
     "ecs-image-elsewhere": {
         "WorkerPlatform": "ECS",
         "WorkerImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/w:1",

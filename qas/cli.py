@@ -1,5 +1,5 @@
-"""The `qas` console script: `qas simulate`, `qas bench`, `qas trace`, `qas plan`, `qas demo` and
-`qas doctor`.
+"""The `qas` console script: `qas simulate`, `qas bench`, `qas trace`, `qas plan`, `qas demo`,
+`qas doctor` and `qas import`.
 
 `qas simulate --trace PATH --slo-seconds S --max-capacity N --boot-seconds B --concurrency C
 --policy NAME --json` prints one JSON object (the contract other tools rely on); without `--json`, a
@@ -20,10 +20,10 @@ from qas.argtypes import MAX_SIMULATED_CAPACITY
 from qas.model.control_plane import Platform
 from qas.plan import cli as plan_cli
 from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
-from qas.sim import api_report, clairvoyant, realism
+from qas.sim import api_report, clairvoyant, realism, warm_pool
 from qas.sim.api_calls import CallModel
 from qas.sim.bench import EXTRA_GROUPS, GROUPS, SCENARIOS, run_bench
-from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, FleetSettings
+from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, SimFleet
 from qas.sim.runner import simulate
 from qas.sim.traces import read_csv, write_csv
 from worker.settings import MAX_ROLLOUT_CHECK_SECONDS
@@ -67,19 +67,19 @@ def _add_fleet_options(parser: argparse.ArgumentParser, required: argparse._Argu
     parser.add_argument(
         "--shutdown-minutes",
         type=argtypes.whole(*SHUTDOWN_MINUTES_RANGE, why="the template's ShutdownAfterMinutes"),
-        default=5,
+        default=SimFleet.shutdown_minutes,
         help="ShutdownAfterMinutes",
     )
     parser.add_argument(
         "--bootstrap-capacity",
         type=argtypes.whole(1, MAX_SIMULATED_CAPACITY),
-        default=1,
+        default=SimFleet.bootstrap_capacity,
         help="ExactCapacity of the bootstrap policy",
     )
     parser.add_argument(
         "--bootstrap-steps",
         type=_steps,
-        default=(2, 4, 8, 16, 32, 64),
+        default=SimFleet.bootstrap_steps,
         help="comma-separated k: start k instances once visible >= k x the initial target ('' for none)",
     )
     parser.add_argument(
@@ -112,7 +112,7 @@ def _add_boot_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
+def _fleet(args: argparse.Namespace, **overrides: float | int) -> SimFleet:
     values: dict[str, object] = {
         "slo_s": args.slo_seconds,
         "max_capacity": args.max_capacity,
@@ -129,7 +129,7 @@ def _fleet(args: argparse.Namespace, **overrides: float | int) -> FleetSettings:
         "in_service_s": args.in_service_seconds,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return FleetSettings(**values)  # type: ignore[arg-type]
+    return SimFleet(**values)  # type: ignore[arg-type]
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -139,7 +139,12 @@ def _simulate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     fleet = _fleet(args)
     result = simulate(
-        trace, args.policy, fleet, realism=realism.from_args(args, fleet.period_s), attainment=args.attainment
+        trace,
+        args.policy,
+        fleet,
+        realism=realism.from_args(args, fleet.period_s),
+        warm_pool=warm_pool.from_args(args, args.boot_seconds),
+        attainment=args.attainment,
     )
     summary: dict[str, object] = {"policy": args.policy, **result.summary()}
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
@@ -225,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fifo", action="store_true", help="FIFO queue by the trace's group column (default if present)"
     )
     _add_fleet_options(sim, required)
+    warm_pool.add_arguments(sim)
     realism.add_arguments(sim)
     sim.set_defaults(func=_simulate)
 
@@ -306,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands `qas demo ...` to the demo's own parser.
     sub.add_parser("demo", help="the whole system end to end on an emulated AWS (qas demo --help)")
     sub.add_parser("doctor", help="read-only checks of an account and a stack (qas doctor --help)")
+    sub.add_parser("import", help="a Copilot Worker Service manifest as parameters (qas import --help)")
     return parser
 
 
@@ -317,6 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from qas.doctor.cli import main as doctor  # noqa: PLC0415 (lazy, like the demo)
 
         return doctor(argv[1:])
+    if argv[:1] == ["import"]:
+        from qas.migrate.cli import main as import_  # noqa: PLC0415 (lazy, like the doctor)
+
+        return import_(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # usage error (2) or --help (0): a code, as every other outcome

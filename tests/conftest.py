@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from qas.offline import OFFLINE_ENV
+from qas.emulator.offline import OFFLINE_ENV
 
 _FAKE_ENV = {**OFFLINE_ENV, "SAM_CLI_TELEMETRY": "0"}
 # Set at import so every subprocess a test starts inherits them too.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 from worker import handlers, logs
@@ -26,6 +27,7 @@ from worker.queues import QueueUnusable, check_queues
 from worker.rollout_watch import watch_rollouts
 from worker.settings import Platform, Settings, SettingsError
 from worker.termination import TERMINATING_EXIT_CODE, TerminationWatcher
+from worker.warm_pool import WarmPoolExit, WarmPoolGate
 
 
 def load_handler(spec: str) -> handlers.Handler:
@@ -66,6 +68,7 @@ def main() -> int:
     protector: Protector
     watcher: TerminationWatcher | None = None
     readiness: LaunchReadiness | None = None
+    gate: WarmPoolGate | None = None
     if settings.platform is Platform.EC2:
         imds = Imds(settings.imds_endpoint)
         ec2 = Ec2InstanceProtection(clients.autoscaling, settings.fleet_name, imds)
@@ -82,6 +85,9 @@ def main() -> int:
         if settings.launch_hook_name:
             readiness = LaunchReadiness(lifecycle, settings.launch_hook_name)
             readiness.watch(clients.sqs)
+            gate = WarmPoolGate(
+                imds, lifecycle, settings.launch_hook_name, poll_seconds=settings.termination_poll_seconds
+            )
     elif settings.platform is Platform.ECS:
         protector = EcsTaskProtection(settings.ecs_agent_uri, settings.protection_expires_minutes)
     else:
@@ -103,6 +109,10 @@ def main() -> int:
         rollout.start()
     if watcher is None:
         return consumer.run()
+    if gate is not None:
+        held = _hold_in_warm_pool(gate)
+        if held is not None:
+            return held
     # Checked once before the first receive: a worker restarted on a terminating instance takes nothing.
     reason = watcher.check()
     if reason is not None:
@@ -117,6 +127,22 @@ def main() -> int:
     # Drained because the instance is going away: a distinct code, so systemd does not start the
     # worker again there (a crash still exits 1 and is restarted, and the restart completes the action).
     return TERMINATING_EXIT_CODE if code == 0 and watcher.terminating else code
+
+
+def _hold_in_warm_pool(gate: WarmPoolGate) -> int | None:
+    """Before the first receive: on an instance headed for the warm pool, take nothing; the exit code
+    when the worker must not consume at all (stopped in the pool, or the pool removes it), else None."""
+    handlers = {sig: signal.signal(sig, lambda *_: gate.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        outcome = gate.wait()
+    finally:
+        for sig, previous in handlers.items():
+            signal.signal(sig, previous)
+    if outcome is WarmPoolExit.TERMINATED:
+        return TERMINATING_EXIT_CODE  # the unit does not start it again on an instance going away
+    if outcome is WarmPoolExit.STOPPED:
+        return 0
+    return None
 
 
 if __name__ == "__main__":

@@ -139,6 +139,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MINUTES",
         help="KeepWarm=true with KeepWarmMinutes=MINUTES demo minutes (default: off)",
     )
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="create the group (EC2) or service (ECS) outside the stack first, then deploy the stack "
+        "in attach mode onto it (docs/attach.md)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
     parser.add_argument(
         "--report-dir",
@@ -173,6 +179,7 @@ def config_from(args: argparse.Namespace) -> DemoConfig:
         fast_lane=args.fast_lane == "on",
         scale_in_lane=args.scale_in_lane == "on",
         keep_warm_minutes=args.keep_warm,
+        attach=args.attach,
     )
     return dataclasses.replace(DemoConfig(), **values)
 
@@ -228,7 +235,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         with interrupts_raise():
-            console.line(f"qas demo: deploying template.yaml ({cfg.platform}) on a local moto server ...")
+            mode = (
+                f"{cfg.platform}, attached to a fleet made outside the stack" if cfg.attach else cfg.platform
+            )
+            console.line(f"qas demo: deploying template.yaml ({mode}) on a local moto server ...")
             with deploy(cfg) as stack:
                 console.line(
                     f"deployed in {time.monotonic() - started:.1f} s; emulator at {stack.endpoint_url}"

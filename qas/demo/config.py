@@ -114,6 +114,8 @@ class DemoConfig:
     fast_lane: bool = True
     scale_in_lane: bool = True
     keep_warm_minutes: int | None = None
+    # Attach mode: the group or service is created outside the stack first (qas.demo.attach).
+    attach: bool = False
 
     def __post_init__(self) -> None:
         for flag, value in (

@@ -13,17 +13,18 @@ from datetime import UTC, datetime
 from mypy_boto3_cloudwatch import CloudWatchClient
 
 from qas.model.control_plane import ControlPlane, PeriodInput, PeriodResult
+from queue_autoscaler.scaling.policy_spec import METRICS
 
 # The statistic each alarm asks of each metric in template.yaml (target tracking: Average;
 # bootstrap/shutdown metric math and both lanes: Maximum). One datapoint per period, so they agree.
 _STATS = {
-    "BacklogPerInstance": "Average",
-    "VisibleMessages": "Maximum",
-    "InFlightMessages": "Maximum",
-    "RunningCapacity": "Maximum",
-    "DesiredCapacity": "Maximum",
-    "ScaleOutPressure": "Maximum",
-    "ScaleInPressure": "Maximum",
+    METRICS.backlog_per_instance: "Average",
+    METRICS.visible: "Maximum",
+    METRICS.in_flight: "Maximum",
+    METRICS.running: "Maximum",
+    METRICS.desired: "Maximum",
+    METRICS.scale_out_pressure: "Maximum",
+    METRICS.scale_in_pressure: "Maximum",
 }
 
 
@@ -91,13 +92,13 @@ def read_datapoints(
         return None if value is None else round(value)
 
     return Datapoints(
-        backlog_per_instance=values["BacklogPerInstance"],
-        visible=as_int("VisibleMessages"),
-        in_flight=as_int("InFlightMessages"),
-        running=as_int("RunningCapacity"),
-        desired=as_int("DesiredCapacity"),
-        scale_out_pressure=values["ScaleOutPressure"],
-        scale_in_pressure=values["ScaleInPressure"],
+        backlog_per_instance=values[METRICS.backlog_per_instance],
+        visible=as_int(METRICS.visible),
+        in_flight=as_int(METRICS.in_flight),
+        running=as_int(METRICS.running),
+        desired=as_int(METRICS.desired),
+        scale_out_pressure=values[METRICS.scale_out_pressure],
+        scale_in_pressure=values[METRICS.scale_in_pressure],
     )
 
 

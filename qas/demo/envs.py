@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from qas.offline import OFFLINE_ENV
+from qas.emulator.offline import OFFLINE_ENV
 
 _FAKE_AWS = {
     **OFFLINE_ENV,

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from queue_autoscaler.common.lambda_context import LocalLambdaContext
+from qas.emulator.lambda_context import LocalLambdaContext
 
 
 def _load(handler: str, seed: int) -> Callable[[Any, Any], Any]:

@@ -9,10 +9,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from qas import emulator
+from qas.demo import attach
 from qas.demo.config import DemoConfig
 from qas.emulator import AlarmDefinition, ScalingResources, StepAdjustment, StepPolicyDefinition
-from qas.model.control_plane import ControlPlaneConfig
-from queue_autoscaler.scaling.target import DurationStats, TargetModel, ideal_target
+from qas.model.control_config import Deployment
+from qas.model.control_config import control_plane_config as model_config
+from qas.model.control_plane import ControlPlaneConfig, Platform
+from queue_autoscaler.scaling.policy_spec import POLICY
+from queue_autoscaler.scaling.target import DurationStats, GuardRails, TargetModel
+from queue_autoscaler.scaling.target import initial_target as formula_target
 
 # Target tracking's high alarm needs 3 one-minute datapoints: part of the capacity lead time.
 ALARM_MINUTES = 3
@@ -40,7 +45,8 @@ def initial_target(cfg: DemoConfig) -> int:
     from the profile's declared durations (the tuner then retunes it from measured ones)."""
     mean, tail = cfg.profile.expected_seconds()
     model = TargetModel(cfg.slo_seconds, cfg.worker_concurrency, capacity_lead_s(cfg))
-    return max(1, round(ideal_target(DurationStats(samples=1, mean_s=mean, tail_s=tail), model)))
+    expected = DurationStats(samples=1, mean_s=mean, tail_s=tail)
+    return max(1, round(formula_target(expected, model, GuardRails())))
 
 
 def stack_parameters(cfg: DemoConfig) -> dict[str, str]:
@@ -60,6 +66,7 @@ def stack_parameters(cfg: DemoConfig) -> dict[str, str]:
         "ScaleInLane": str(cfg.scale_in_lane).lower(),
         "KeepWarm": str(cfg.keep_warm_minutes is not None).lower(),
         **({"KeepWarmMinutes": str(cfg.keep_warm_minutes)} if cfg.keep_warm_minutes is not None else {}),
+        **(attach.attach_parameters(cfg.platform) if cfg.attach else {}),
     }
 
 
@@ -128,30 +135,80 @@ def step_cooldown_s(scaling: ScalingResources) -> float | None:
     return float(cooldowns.pop()) if cooldowns else None
 
 
+def deployment(cfg: DemoConfig) -> Deployment:
+    """The parameters `stack_parameters` deploys, as the model's settings take them."""
+    # Attached (EC2): the user's group's warm-up, which the stack does not set (qas.demo.attach).
+    attached_warmup = float(attach.GROUP_WARMUP_S) if cfg.attach and cfg.platform is Platform.EC2 else None
+    return Deployment(
+        platform=cfg.platform,
+        max_capacity=cfg.max_capacity,
+        instance_warmup_s=attached_warmup,
+        shutdown_after_minutes=cfg.shutdown_after_minutes,
+        keep_warm=cfg.keep_warm_minutes is not None,
+        keep_warm_minutes=POLICY.keep_warm_minutes
+        if cfg.keep_warm_minutes is None
+        else cfg.keep_warm_minutes,
+        fast_lane=cfg.fast_lane,
+        scale_in_lane=cfg.scale_in_lane,
+    )
+
+
 def control_plane_config(cfg: DemoConfig, scaling: ScalingResources) -> ControlPlaneConfig:
-    """The shared model's settings, from the scaling resources the emulator materialized."""
+    """The shared model's settings, from the policy spec as the simulator derives them; the scaling
+    resources the emulator deployed from template.yaml must say the same (:func:`deployed_differences`),
+    else the demo would model another policy than the one it shows."""
+    config = model_config(POLICY, deployment(cfg), float(initial_target(cfg)))
+    differences = deployed_differences(config, scaling)
+    if differences:
+        raise ValueError(
+            "the deployed scaling resources differ from the policy spec (src/queue_autoscaler/scaling/"
+            f"policy_spec.py): {'; '.join(differences)}"
+        )
+    return config
+
+
+def deployed_differences(config: ControlPlaneConfig, scaling: ScalingResources) -> list[str]:
+    """What the deployed resources say differently from ``config``: "field: deployed != config".
+
+    Only what the model uses on this platform: cooldowns on ECS, the instance warm-up on EC2.
+    """
     tracking = scaling.tracking_policy
     _, bootstrap = scaling.bootstrap
     shutdown_alarm, _ = scaling.shutdown
-    period_s = next((q.period for q in shutdown_alarm.metrics if q.period), shutdown_alarm.period) or 60
-    defaults = ControlPlaneConfig(target=tracking.target_value)
-    return ControlPlaneConfig(
-        target=tracking.target_value,
-        platform=cfg.platform,
-        min_capacity=scaling.min_capacity,
-        max_capacity=scaling.max_capacity,
-        period_s=tracking.period_s,
-        disable_scale_in=tracking.disable_scale_in,
-        instance_warmup_s=float(scaling.instance_warmup_s or 0),
-        scale_out_cooldown_s=float(tracking.scale_out_cooldown_s or defaults.scale_out_cooldown_s),
-        scale_in_cooldown_s=float(tracking.scale_in_cooldown_s or defaults.scale_in_cooldown_s),
-        step_cooldown_s=step_cooldown_s(scaling) or defaults.step_cooldown_s,
-        bootstrap_capacity=bootstrap.steps[0].scaling_adjustment,
-        bootstrap_steps=bootstrap_steps(bootstrap.steps, initial_target(cfg)),
-        shutdown_after_minutes=max(1, shutdown_alarm.datapoints_to_alarm * period_s // 60),
-        fast_lane_steps=fast_lane_steps(scaling),
-        scale_in_lane_steps=scale_in_lane_steps(scaling),
-    )
+    step_period_s = next((q.period for q in shutdown_alarm.metrics if q.period), shutdown_alarm.period) or 60
+    lane = alarm_policy(scaling, "ScaleInLaneAlarm")
+    fast = alarm_policy(scaling, "FastLaneAlarm")
+    deployed: dict[str, object] = {
+        "target": tracking.target_value,
+        "min_capacity": scaling.min_capacity,
+        "max_capacity": scaling.max_capacity,
+        "period_s": tracking.period_s,
+        "disable_scale_in": tracking.disable_scale_in,
+        "bootstrap_capacity": bootstrap.steps[0].scaling_adjustment,
+        "bootstrap_steps": bootstrap_steps(bootstrap.steps, tracking.target_value),
+        "bootstrap_datapoints": scaling.bootstrap[0].datapoints_to_alarm,
+        "step_period_s": step_period_s,
+        "shutdown_datapoints": shutdown_alarm.datapoints_to_alarm,
+        "fast_lane_steps": fast_lane_steps(scaling),
+        "fast_lane_datapoints": config.fast_lane_datapoints if fast is None else fast[0].datapoints_to_alarm,
+        "scale_in_lane_steps": scale_in_lane_steps(scaling),
+        "scale_in_lane_datapoints": (
+            config.scale_in_lane_datapoints if lane is None else lane[0].datapoints_to_alarm
+        ),
+    }
+    if config.platform is Platform.ECS:
+        deployed |= {
+            "scale_out_cooldown_s": float(tracking.scale_out_cooldown_s or 0),
+            "scale_in_cooldown_s": float(tracking.scale_in_cooldown_s or 0),
+            "step_cooldown_s": step_cooldown_s(scaling),
+        }
+    elif scaling.instance_warmup_s is not None:  # the stack's own group (attached: the user's)
+        deployed["instance_warmup_s"] = float(scaling.instance_warmup_s)
+    return [
+        f"{name}: deployed {value!r} != spec {getattr(config, name)!r}"
+        for name, value in deployed.items()
+        if value != getattr(config, name)
+    ]
 
 
 def _not_skipped_resource_warning(record: logging.LogRecord) -> bool:
@@ -174,13 +231,17 @@ def deploy(cfg: DemoConfig) -> Iterator[DeployedStack]:
 
 
 def _deploy(cfg: DemoConfig, endpoint: str) -> DeployedStack:
-    stack = emulator.deploy(endpoint, STACK_NAME, stack_parameters(cfg), str(cfg.platform))
+    parameters = stack_parameters(cfg)
+    if cfg.attach:  # the user's fleet exists before the stack (qas.demo.attach)
+        parameters |= attach.create_fleet(endpoint, cfg.platform, cfg.max_capacity)
+    stack = emulator.deploy(endpoint, STACK_NAME, parameters, str(cfg.platform))
     if stack.scaling is None:
         raise RuntimeError("the emulator did not materialize the scaling resources")
+    control = control_plane_config(cfg, stack.scaling)
     return DeployedStack(
         endpoint_url=endpoint,
         outputs=stack.outputs,
         namespace=stack.parameters.get("MetricNamespace", "QueueAutoscaler"),
-        control=control_plane_config(cfg, stack.scaling),
+        control=control,
         shutdown_grace_s=float(stack.parameters["WorkerShutdownGraceSeconds"]),
     )

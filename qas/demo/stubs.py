@@ -1,4 +1,4 @@
-"""Per-member metadata endpoints for the workers, from qas.metadata_stubs: IMDSv2 (EC2) or the ECS
+"""Per-member metadata endpoints for the workers, from qas.emulator.metadata_stubs: IMDSv2 (EC2) or the ECS
 agent (ECS), each on its own loopback port, so each worker finds its own instance id / task (and,
 on ECS, its task definition)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from qas.metadata_stubs import EcsAgentStub, ImdsStub
+from qas.emulator.metadata_stubs import EcsAgentStub, ImdsStub
 
 
 class MetadataStub(Protocol):

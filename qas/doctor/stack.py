@@ -15,6 +15,7 @@ from qas.doctor.findings import Finding, note, ok, problem
 from qas.doctor.rollout import check_rollout
 from qas.doctor.starts import DEFAULT_BOOT_TIMEOUT_S, check_failed_starts
 from queue_autoscaler.adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
+from queue_autoscaler.scaling.policy_spec import METRICS
 
 PUBLISHER_STALE_S = 180  # three missed one-minute runs
 TUNER_DECISIONS = ("target updated", "target kept", "dry run: would update target")
@@ -176,7 +177,7 @@ def _datapoints(
 
 def check_publisher(cloudwatch: Any, stack: Stack, now: datetime) -> Finding:
     points = _datapoints(
-        cloudwatch, stack, "BacklogPerInstance", timedelta(minutes=15), now=now, stat="SampleCount"
+        cloudwatch, stack, METRICS.backlog_per_instance, timedelta(minutes=15), now=now, stat="SampleCount"
     )
     logs = f"aws logs tail /aws/lambda/{stack.name}-metric-publisher --since 30m"
     if not points:
@@ -189,11 +190,11 @@ def check_publisher(cloudwatch: Any, stack: Stack, now: datetime) -> Finding:
 
 def check_durations(cloudwatch: Any, stack: Stack, now: datetime) -> Finding:
     hour = timedelta(hours=1)
-    if _datapoints(cloudwatch, stack, "MsgProcessingDuration", hour, now=now, stat="SampleCount"):
+    if _datapoints(cloudwatch, stack, METRICS.processing_duration, hour, now=now, stat="SampleCount"):
         return ok("durations", "workers publish MsgProcessingDuration")
     ran = any(
         p["Maximum"] > 0
-        for p in _datapoints(cloudwatch, stack, "RunningCapacity", hour, now=now, stat="Maximum")
+        for p in _datapoints(cloudwatch, stack, METRICS.running, hour, now=now, stat="Maximum")
     )
     if ran:
         return problem(

@@ -1,7 +1,9 @@
 """The scaling resources' settings, as the control-plane model (`qas.model.control_plane`) takes them.
 
-Pure. The simulator builds them from its fleet settings (`qas.sim.policies.FleetSettings`), the demo
-from the resources the template created on the emulator (`qas.demo.stack`).
+Pure. :func:`control_plane_config` is the one way to build them: from the policy spec
+(`queue_autoscaler.scaling.policy_spec`), the deployment's parameters and the target. The simulator
+(`qas.sim.policies.SimFleet`) and the demo (`qas.demo.stack`, which then checks the resources the
+emulator deployed against the result) both call it.
 """
 
 from __future__ import annotations
@@ -10,27 +12,12 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_DATAPOINTS
+from queue_autoscaler.scaling.policy_spec import POLICY, PolicySpec
 
 
 class Platform(StrEnum):
     EC2 = "EC2"
     ECS = "ECS"
-
-
-# The fast lane's steps: (lowest pressure = metric / target, added share of running capacity). Each
-# step adds what its LOWER bound asks for (pressure 2 = twice the capacity = +100%), so it never
-# overshoots what target tracking would ask and target tracking finishes the job. Measured (ideal
-# AWS): starting at 1.5 costs 1.24x the work on steady-tight and holds 98.77% on the d2 trace; at 1.2,
-# 1.20x and 99.18%; at 1.1 the duration-shift scenario drops to 98.65% (docs/design.md).
-# template.yaml writes the same numbers as StepAdjustments (tests/template checks they agree).
-FAST_LANE_STEPS: tuple[tuple[float, float], ...] = (
-    (1.2, 0.2),
-    (1.5, 0.5),
-    (2.0, 1.0),
-    (3.0, 2.0),
-    (5.0, 4.0),
-)
 
 
 @dataclass(frozen=True)
@@ -60,12 +47,15 @@ class ControlPlaneConfig:
     # evaluated on the Maximum of their period's datapoints, once per period of theirs.
     step_alarm_period_s: int | None = None
     ecs_scale_out_from_zero: bool = True  # ECS target tracking leaves 0 by 1 after one datapoint
-    # The fast-lane step policy ((lowest pressure, added share), ...); empty = no fast lane.
+    # The fast-lane step policy ((lowest pressure, added share), ...); empty = no fast lane. Its alarm
+    # has target tracking's period and needs this many datapoints.
     fast_lane_steps: tuple[tuple[float, float], ...] = ()
+    fast_lane_datapoints: int = POLICY.fast_lane_datapoints
+    bootstrap_datapoints: int = POLICY.bootstrap_datapoints
     # The scale-in lane ((pressure below, % removed), ...; scaling.scale_in_lane); empty = none. Its
     # alarm has the step alarms' period and needs this many datapoints.
     scale_in_lane_steps: tuple[tuple[float, int], ...] = ()
-    scale_in_lane_datapoints: int = SCALE_IN_LANE_DATAPOINTS
+    scale_in_lane_datapoints: int = POLICY.scale_in_lane_datapoints
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.target) or self.target <= 0:
@@ -91,8 +81,8 @@ class ControlPlaneConfig:
             raise ValueError("fast_lane_steps need pressures > 1 and shares > 0")
         if any(not 0 < upper <= 1 or not 0 < removed < 100 for upper, removed in self.scale_in_lane_steps):
             raise ValueError("scale_in_lane_steps need pressures in (0, 1] and percentages in (0, 100)")
-        if self.scale_in_lane_datapoints < 1:
-            raise ValueError("scale_in_lane_datapoints must be >= 1")
+        if min(self.scale_in_lane_datapoints, self.fast_lane_datapoints, self.bootstrap_datapoints) < 1:
+            raise ValueError("the lanes' and the bootstrap's datapoints must be >= 1")
         if self.step_alarm_period_s is not None and (
             self.step_alarm_period_s < self.period_s or self.step_alarm_period_s % self.period_s
         ):
@@ -127,3 +117,57 @@ class ControlPlaneConfig:
     @property
     def shutdown_datapoints(self) -> int:
         return max(1, math.ceil(self.shutdown_after_minutes * 60 / self.step_period_s))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the user deploys that the scaling resources depend on: template parameters and facts of
+    the fleet. The conditions template.yaml applies to them are :func:`control_plane_config`'s."""
+
+    platform: Platform = Platform.EC2
+    max_capacity: int = 10
+    period_s: int = POLICY.period_s  # target tracking's and the fast lane's (10 with HighResolutionMetrics)
+    # EC2 DefaultInstanceWarmup; None: the template's (PolicySpec.ec2_instance_warmup_s).
+    instance_warmup_s: float | None = None
+    shutdown_after_minutes: int = POLICY.shutdown_after_minutes  # ShutdownAfterMinutes
+    keep_warm: bool = False  # KeepWarm
+    keep_warm_minutes: int = POLICY.keep_warm_minutes  # KeepWarmMinutes
+    fast_lane: bool = True  # FastLane
+    scale_in_lane: bool = True  # ScaleInLane
+    fifo: bool = False  # some queue is FIFO (the template's AnyFifoQueue)
+
+
+def control_plane_config(spec: PolicySpec, deployment: Deployment, target: float) -> ControlPlaneConfig:
+    """The model's settings for the scaling resources template.yaml creates with these parameters.
+
+    The template's conditions: no fast lane on a FIFO queue (FastLaneOn); the scale-in lane with
+    KeepWarm whatever ScaleInLane says, else not on FIFO (ScaleInLaneOn); KeepWarm turns target
+    tracking's scale-in off and makes the shutdown alarm wait KeepWarmMinutes; on FIFO the bootstrap
+    alarm's metric is 1, so its first step applies. A bootstrap step from ``k`` instances' worth of
+    work starts once ``visible >= k x target`` (the alarm's metric is visible / InitialTarget).
+    """
+    lane = deployment.keep_warm or (deployment.scale_in_lane and not deployment.fifo)
+    (_, first_capacity), *more = spec.bootstrap_steps
+    warmup = deployment.instance_warmup_s
+    return ControlPlaneConfig(
+        target=target,
+        platform=deployment.platform,
+        max_capacity=deployment.max_capacity,
+        period_s=deployment.period_s,
+        instance_warmup_s=float(spec.ec2_instance_warmup_s) if warmup is None else warmup,
+        scale_out_cooldown_s=float(spec.ecs_scale_out_cooldown_s),
+        scale_in_cooldown_s=float(spec.ecs_scale_in_cooldown_s),
+        step_cooldown_s=float(spec.ecs_step_cooldown_s),
+        bootstrap_capacity=first_capacity,
+        bootstrap_steps=() if deployment.fifo else tuple((math.ceil(k * target), n) for k, n in more),
+        shutdown_after_minutes=(
+            deployment.keep_warm_minutes if deployment.keep_warm else deployment.shutdown_after_minutes
+        ),
+        fast_lane_steps=spec.fast_lane_steps if deployment.fast_lane and not deployment.fifo else (),
+        disable_scale_in=deployment.keep_warm,
+        scale_in_lane_steps=spec.scale_in_lane_steps if lane else (),
+        scale_in_lane_datapoints=spec.scale_in_lane_datapoints,
+        fast_lane_datapoints=spec.fast_lane_datapoints,
+        bootstrap_datapoints=spec.bootstrap_datapoints,
+        step_alarm_period_s=spec.step_alarm_period_s,
+    )

@@ -64,7 +64,6 @@ from enum import StrEnum
 
 from qas.model.alarm import Alarm, TreatMissing
 from qas.model.alarm import AlarmState as AlarmState  # noqa: PLC0414 (re-exported: part of this API)
-from qas.model.control_config import FAST_LANE_STEPS as FAST_LANE_STEPS  # noqa: PLC0414 (re-exported)
 from qas.model.control_config import ControlPlaneConfig as ControlPlaneConfig  # noqa: PLC0414 (re-exported)
 from qas.model.control_config import Platform as Platform  # noqa: PLC0414 (re-exported)
 from queue_autoscaler.scaling.scale_in_lane import scale_in_lane_capacity
@@ -89,9 +88,9 @@ class AlarmName(StrEnum):
     SCALE_IN_LANE = "scale-in-lane"
 
 
-# Each alarm's TreatMissingData. The template's own alarms: as template.yaml sets them (tests/template
-# checks they agree). Target tracking's alarms are created by AWS, which documents no TreatMissingData
-# for them: the model takes PutMetricAlarm's default, missing
+# Each alarm's TreatMissingData. The template's own alarms: as template.yaml sets them
+# (tests/template/test_policy_spec.py checks they agree). Target tracking's alarms are created by AWS,
+# which documents no TreatMissingData for them: the model takes PutMetricAlarm's default, missing
 # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
 TREAT_MISSING: dict[AlarmName, TreatMissing] = {
     AlarmName.HIGH: TreatMissing.MISSING,
@@ -193,9 +192,9 @@ class ControlPlane:
 
         self._high = alarm(AlarmName.HIGH, config.high_datapoints)
         self._low = alarm(AlarmName.LOW, config.low_datapoints)
-        self._bootstrap = alarm(AlarmName.BOOTSTRAP, 1)
+        self._bootstrap = alarm(AlarmName.BOOTSTRAP, config.bootstrap_datapoints)
         self._shutdown = alarm(AlarmName.SHUTDOWN, config.shutdown_datapoints)
-        self._fast = alarm(AlarmName.FAST_LANE, 1)
+        self._fast = alarm(AlarmName.FAST_LANE, config.fast_lane_datapoints)
         self._lane = alarm(AlarmName.SCALE_IN_LANE, config.scale_in_lane_datapoints)
         # Sub-periods per step-alarm period, and the current one's (bootstrap, shutdown, scale-in
         # pressure) so far.

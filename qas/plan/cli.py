@@ -4,6 +4,7 @@ the monthly cost (docs/deploy.md, "Planning capacity")."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 from qas import argtypes
 from qas.argtypes import MAX_BOOT_S, MAX_SLO_S
 from qas.model.control_plane import Platform
+from qas.plan import frontier as plan_frontier
 from qas.plan import history, workloads
+from qas.plan import warm_pool as plan_warm_pool
 from qas.plan.prices import HOURS_PER_MONTH, MAX_PRICE_PER_HOUR, PRICES_AS_OF, monthly_costs, prices_for
 from qas.plan.recommend import (
     MAX_CAPACITY_CEILING,
@@ -23,6 +26,7 @@ from qas.plan.recommend import (
     plan,
 )
 from qas.plan.workloads import MAX_SIGMA
+from qas.sim import warm_pool
 from qas.sim.realism import PRESETS
 from qas.sim.traces import MAX_PROCESSING_S, MAX_SPAN_DAYS, Trace
 
@@ -112,6 +116,7 @@ def add_parser(sub: Any) -> None:
         "--realism", choices=PRESETS, default="aws", help="the simulator's AWS model for the prediction (aws)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    warm_pool.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -186,9 +191,13 @@ def request_from(args: argparse.Namespace, defaults: dict[str, Any]) -> PlanRequ
 
 def as_dict(found: Plan, price_per_hour: float | None) -> dict[str, Any]:
     result, workload = found.result, found.workload
-    costs = monthly_costs(
-        found.average_instances, result.peak_capacity, prices_for(found.request.platform, price_per_hour)
-    )
+    prices = prices_for(found.request.platform, price_per_hour)
+    if found.warm_pool is not None:  # On-Demand only, and the pool's volumes and refills on top
+        prices = prices[:1]
+    costs = monthly_costs(found.average_instances, result.peak_capacity, prices)
+    if found.warm_pool is not None:
+        extra = plan_warm_pool.pool_usd_per_month(result, found.warm_pool, prices[0].per_hour)
+        costs = [dataclasses.replace(cost, autoscaled_usd=cost.autoscaled_usd + extra) for cost in costs]
     return {
         "reachable": found.reachable,
         "why_not": found.why_not,
@@ -221,6 +230,7 @@ def as_dict(found: Plan, price_per_hour: float | None) -> dict[str, Any]:
             "busiest_window_instances": round(workload.peak_instances, 2),
         },
         "trials": [vars(t) for t in found.trials],
+        "idle_hold": None if found.hold is None else found.hold.as_dict(),
     }
 
 
@@ -279,7 +289,43 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--rate-per-minute needs --duration-seconds")
         request = request_from(args, {})
         trace, where = _steady(args, request)
-    found = plan(trace, request)
+    pool = _pool_flags(args, request)
+    base = plan(trace, request)
+    options = plan_frontier.explore(
+        base,
+        trace,
+        warm_boot_s=args.warm_boot_seconds,
+        given_size=args.warm_pool,
+        price_per_hour=args.price_per_hour,
+        volume_gb=args.warm_volume_gb,
+        ebs_usd_per_gb_month=args.ebs_price_per_gb_month,
+    )
+    found = plan_frontier.adopt(base, options)
     data = as_dict(found, args.price_per_hour)
-    print(json.dumps(data) if args.json else render(found, data, where))
+    data["frontier"] = options.as_dict()
+    text = None if args.json else "\n".join([render(found, data, where), "", *options.render()])
+    if pool is not None:  # the pool asked for: with and without, at the plan's own parameters
+        verdict = plan_warm_pool.assess(base, trace, pool, args.price_per_hour)
+        data["warm_pool"] = verdict.as_dict()
+        text = None if text is None else "\n".join([text, *verdict.render()])
+    print(json.dumps(data) if text is None else text)
     return 0 if found.reachable else 1
+
+
+def _pool_flags(args: argparse.Namespace, request: PlanRequest) -> warm_pool.WarmPoolSettings | None:
+    """The pool asked for with --warm-pool N (None without); --warm-boot-seconds alone sets the warm
+    start the frontier tries pools with. Both checked before any simulation."""
+    if args.warm_pool:
+        plan_warm_pool.check(request.platform)
+        return warm_pool.from_args(args, request.boot_s)
+    if args.warm_boot_seconds is not None:
+        if request.platform is not Platform.EC2:
+            raise ValueError(
+                "--warm-boot-seconds is EC2 only: a warm pool is an EC2 Auto Scaling feature (ECS has none)"
+            )
+        if args.warm_boot_seconds >= request.boot_s:
+            raise ValueError(
+                f"--warm-boot-seconds {args.warm_boot_seconds:g} must be below --boot-seconds "
+                f"{request.boot_s:g}: a pool would gain nothing"
+            )
+    return None

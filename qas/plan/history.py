@@ -22,6 +22,7 @@ from typing import Any
 
 from qas.model.control_plane import Platform
 from qas.sim.traces import MAX_SPAN_DAYS, Trace
+from queue_autoscaler.scaling.policy_spec import METRICS
 from queue_autoscaler.scaling.target import DurationStats
 
 READ_ONLY_OPERATIONS = frozenset({"DescribeStacks", "GetMetricData", "GetMetricStatistics"})
@@ -124,9 +125,9 @@ def read_history(cloudwatch: Any, facts: StackFacts, days: int, now: datetime | 
     series: dict[str, dict[datetime, float]] = {"sent": {}, "mean": {}, "count": {}, "max": {}}
     queries = [
         _stat(facts, "NumberOfMessagesSent", "Sum", period, "sent"),
-        _stat(facts, "MsgProcessingDuration", "Average", HOUR_S, "mean"),
-        _stat(facts, "MsgProcessingDuration", "SampleCount", HOUR_S, "count"),
-        _stat(facts, "MsgProcessingDuration", "Maximum", HOUR_S, "max"),
+        _stat(facts, METRICS.processing_duration, "Average", HOUR_S, "mean"),
+        _stat(facts, METRICS.processing_duration, "SampleCount", HOUR_S, "count"),
+        _stat(facts, METRICS.processing_duration, "Maximum", HOUR_S, "max"),
     ]
     pages = cloudwatch.get_paginator("get_metric_data").paginate(
         MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampAscending"
@@ -138,7 +139,7 @@ def read_history(cloudwatch: Any, facts: StackFacts, days: int, now: datetime | 
     # period over the whole window is one p99 (the tuner reads it the same way).
     tail_points = cloudwatch.get_metric_statistics(
         Namespace=facts.namespace,
-        MetricName="MsgProcessingDuration",
+        MetricName=METRICS.processing_duration,
         Dimensions=[{"Name": "FleetName", "Value": facts.fleet_name}],
         StartTime=start,
         EndTime=end,

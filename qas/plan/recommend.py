@@ -3,14 +3,18 @@
 Pure (no AWS). From a trace and what the user cannot change (SLO, boot time, slots per instance,
 platform), it derives:
 
-* ``InitialTarget`` with the tuner's own formula (`scaling.target.ideal_target`, the tuner's rails)
+* ``InitialTarget`` with the tuner's own formula (`scaling.target.initial_target`, the tuner's rails)
   from the trace's mean and p99 processing time, at the lead time the tuner will be told;
 * ``CapacityLeadSeconds``: the high alarm's 3 datapoints plus the boot time, as the simulator's
-  tuner reserves it (`FleetSettings.target_model`);
+  tuner reserves it (`SimFleet.target_model`);
 * ``MaxCapacity``: the busiest window's work sized first, then raised until the simulated `tuned`
   policy meets the goal (99% of messages within the SLO, the benchmark's) or the limit is hit;
-* ``ShutdownAfterMinutes`` (``KeepWarmMinutes`` when one instance is kept warm): the cheapest of a
-  few values that still meets the goal, or the first longer one that reaches it when cold starts miss.
+* ``ShutdownAfterMinutes`` (``KeepWarmMinutes`` when one instance is kept warm): derived from the
+  trace's idle gaps and the boot time (`qas.plan.idle_gaps`), simulated against the template's
+  default and kept only when the simulation agrees; when the goal is missed, the derived hold and
+  then longer fixed ones until one reaches it.
+
+`qas.plan.frontier` then weighs the alternatives to a cold start (KeepWarm, an EC2 warm pool).
 
 When the goal is out of reach it says why, from the trace and the always-on reference.
 """
@@ -22,14 +26,17 @@ from dataclasses import dataclass, field, replace
 
 from qas.argtypes import MAX_BOOT_S, MAX_SLO_S
 from qas.model.control_plane import Platform
+from qas.plan import idle_gaps
 from qas.sim.bench import SLO_GOAL
 from qas.sim.engine import SimResult, duration_stats
-from qas.sim.policies import REFERENCE, FleetSettings
+from qas.sim.policies import REFERENCE, SimFleet
 from qas.sim.realism import PRESETS, preset
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
-from queue_autoscaler.scaling.backlog import KEEP_WARM_MINUTES
-from queue_autoscaler.scaling.target import DurationStats, ideal_target
+from qas.sim.warm_pool import WarmPoolSettings
+from queue_autoscaler.scaling.policy_spec import POLICY
+from queue_autoscaler.scaling.target import DurationStats
+from queue_autoscaler.scaling.target import initial_target as formula_target
 
 TAIL_PERCENTILE = 99.0  # the tuner's TAIL_PERCENTILE (p99)
 # template.yaml's own bounds on the parameters the planner prints (tests/plan checks they agree).
@@ -37,8 +44,10 @@ MAX_CAPACITY_CEILING = 1000  # MaxCapacity MaxValue
 MAX_CONCURRENCY = 64  # WorkerConcurrency MaxValue
 MIN_SLO_S = 1.0  # LatencySloSeconds MinValue
 SHUTDOWN_MINUTES_RANGE = (1, 60)  # ShutdownAfterMinutes MinValue, MaxValue
-SHUTDOWN_DEFAULT = FleetSettings.shutdown_minutes  # 5, the template's default (docs/design.md)
+SHUTDOWN_DEFAULT = POLICY.shutdown_after_minutes  # the template's default
+# Longer holds tried, in order, when the goal is missed at the default and at the derived hold.
 SHUTDOWN_CHOICES = (3, 5, 10, 15)  # minutes (ShutdownAfterMinutes, or KeepWarmMinutes with KeepWarm)
+KEEP_WARM_MINUTES_RANGE = (1, 120)  # KeepWarmMinutes MinValue, MaxValue
 HEADROOM = 1.2  # first MaxCapacity guess: the busiest window's instances x this
 GROWTH = 1.5  # MaxCapacity x this per round while the simulated goal is missed
 MAX_ROUNDS = 8
@@ -54,8 +63,8 @@ class PlanRequest:
     max_capacity_limit: int | None = None  # the most the user allows; None: the template's ceiling
     goal: float = SLO_GOAL
     # The simulator's preset the prediction runs under: "aws" (delays, noise, failures of the real
-    # service) by default; on d2 with a 5-minute warm hold "ideal"
-    # predicted 99.94%, "aws" 98.29%.
+    # service) by default: "ideal" predicts an attainment the real service does not reach
+    # (docs/design.md, "Policy spec: why each value").
     realism: str = "aws"
 
     def __post_init__(self) -> None:
@@ -75,16 +84,21 @@ class PlanRequest:
     def ceiling(self) -> int:
         return self.max_capacity_limit or MAX_CAPACITY_CEILING
 
-    def fleet(self, max_capacity: int, idle_minutes: int | None = None) -> FleetSettings:
+    def fleet(
+        self, max_capacity: int, idle_minutes: int | None = None, keep_warm: bool | None = None
+    ) -> SimFleet:
         """``idle_minutes``: how long the queue stays empty before zero: KeepWarmMinutes when the fleet
-        keeps one warm, else ShutdownAfterMinutes (None: the template's default of the one that applies)."""
-        fleet = FleetSettings(
+        keeps one warm, else ShutdownAfterMinutes (None: the template's default of the one that applies).
+        ``keep_warm``: KeepWarm on or off (None: as the SLO and the cold start call for)."""
+        fleet = SimFleet(
             slo_s=self.slo_s,
             max_capacity=max_capacity,
             boot_s=self.boot_s,
             concurrency=self.concurrency,
             platform=self.platform,
         )
+        if keep_warm is not None:
+            fleet = replace(fleet, keep_warm=keep_warm)
         if idle_minutes is None:
             return fleet
         if fleet.keeps_warm:
@@ -97,7 +111,22 @@ class PlanRequest:
 
     @property
     def default_idle_minutes(self) -> int:
-        return KEEP_WARM_MINUTES if self.keeps_warm else SHUTDOWN_DEFAULT
+        return default_hold(self.keeps_warm)
+
+    @property
+    def cold_start_s(self) -> float:
+        """The bootstrap alarm's period plus the boot (as scaling.backlog.keeps_warm counts it)."""
+        return self.fleet(1).period_s + self.boot_s
+
+
+def default_hold(keeps_warm: bool) -> int:
+    """The template's default: KeepWarmMinutes with KeepWarm, else ShutdownAfterMinutes."""
+    return POLICY.keep_warm_minutes if keeps_warm else SHUTDOWN_DEFAULT
+
+
+def hold_range(keeps_warm: bool) -> range:
+    low, high = KEEP_WARM_MINUTES_RANGE if keeps_warm else SHUTDOWN_MINUTES_RANGE
+    return range(low, high + 1)
 
 
 @dataclass(frozen=True)
@@ -169,18 +198,30 @@ def _busiest_work(trace: Trace, window_s: float) -> float:
 
 
 def initial_target(workload: Workload, request: PlanRequest) -> int:
-    """The tuner's formula on the trace's durations, within the tuner's rails; a whole number >= 1."""
+    """The tuner's formula on the trace's durations (`scaling.target.initial_target`), as the whole
+    number >= 1 the template parameter takes."""
     fleet = request.fleet(1)
-    ideal = ideal_target(workload.stats, fleet.target_model())
-    rails = fleet.rails
-    return max(1, round(min(max(ideal, rails.min_target), rails.max_target)))
+    return max(1, round(formula_target(workload.stats, fleet.target_model(), fleet.rails)))
 
 
 def run_simulation(
-    trace: Trace, policy: str, fleet: FleetSettings, target: float, realism: str = "aws"
+    trace: Trace,
+    policy: str,
+    fleet: SimFleet,
+    target: float,
+    realism: str = "aws",
+    *,
+    warm_pool: WarmPoolSettings | None = None,
 ) -> SimResult:
     """The one place the planner simulates."""
-    return simulate(trace, policy, fleet, initial_target=target, realism=preset(realism, fleet.period_s))
+    return simulate(
+        trace,
+        policy,
+        fleet,
+        initial_target=target,
+        realism=preset(realism, fleet.period_s),
+        warm_pool=warm_pool,
+    )
 
 
 @dataclass
@@ -189,6 +230,26 @@ class Trial:
     idle_minutes: int
     slo_attainment: float
     cost_ratio: float
+
+
+@dataclass(frozen=True)
+class IdleHold:
+    """The hold derived from the trace's idle gaps, and whether the simulation kept it."""
+
+    derived: idle_gaps.HoldCost
+    default_minutes: int
+    gaps: int
+    adopted: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "derived_minutes": self.derived.minutes,
+            "default_minutes": self.default_minutes,
+            "idle_gaps": self.gaps,
+            "bridged_gaps": self.derived.bridged,
+            "late_from_cold_starts": self.derived.late,
+            "adopted": self.adopted,
+        }
 
 
 @dataclass
@@ -202,10 +263,21 @@ class Plan:
     reference: SimResult  # always-on at MaxCapacity: the best any policy can do with it
     trials: list[Trial] = field(default_factory=list)
     why_not: list[str] = field(default_factory=list)  # empty when the goal is met
+    hold: IdleHold | None = None
+    keep_warm: bool | None = None  # KeepWarm chosen over the cold-start rule (None: the rule's)
+    warm_pool: WarmPoolSettings | None = None  # an EC2 warm pool chosen by the frontier
 
     @property
     def reachable(self) -> bool:
         return not self.why_not
+
+    @property
+    def keeps_warm(self) -> bool:
+        return self.request.keeps_warm if self.keep_warm is None else self.keep_warm
+
+    @property
+    def fleet(self) -> SimFleet:
+        return self.request.fleet(self.max_capacity, self.idle_minutes, self.keep_warm)
 
     @property
     def capacity_lead_s(self) -> float:
@@ -213,15 +285,16 @@ class Plan:
 
     @property
     def shutdown_after_minutes(self) -> int:
-        return SHUTDOWN_DEFAULT if self.request.keeps_warm else self.idle_minutes
+        return SHUTDOWN_DEFAULT if self.keeps_warm else self.idle_minutes
 
     @property
     def keep_warm_minutes(self) -> int | None:
-        return self.idle_minutes if self.request.keeps_warm else None
+        return self.idle_minutes if self.keeps_warm else None
 
     @property
     def parameter_overrides(self) -> dict[str, str]:
         warm = self.keep_warm_minutes
+        pool = self.warm_pool
         return {
             "WorkerPlatform": str(self.request.platform),
             "WorkerConcurrency": str(self.request.concurrency),
@@ -234,6 +307,12 @@ class Plan:
             # the searched idle time is then KeepWarmMinutes.
             "KeepWarm": str(warm is not None).lower(),
             **({"KeepWarmMinutes": str(warm)} if warm is not None else {}),
+            # AWS refuses Spot in a warm pool's group (the template's Rule WarmPoolNeedsOnDemand).
+            **(
+                {"WarmPool": "Stopped", "WarmPoolSize": str(pool.size), "OnDemandPercentage": "100"}
+                if pool is not None
+                else {}
+            ),
         }
 
     @property
@@ -264,26 +343,50 @@ def plan(trace: Trace, request: PlanRequest) -> Plan:
         capacity, result = trials[-1].max_capacity, grown
 
     idle = default
+    gaps = gaps_of(trace, request, request.boot_s)
+    derived = derive_hold(gaps, workload, request, request.keeps_warm, request.boot_s)
     if result.slo_attainment >= request.goal:
-        for minutes in SHUTDOWN_CHOICES:
-            if minutes == default:
-                continue
-            other = tuned(capacity, minutes)
+        # The derived hold, kept only when the simulation agrees: the goal met for fewer instance-hours.
+        if derived.minutes != default:
+            other = tuned(capacity, derived.minutes)
             if other.slo_attainment >= request.goal and other.instance_seconds < result.instance_seconds:
-                result, idle = other, minutes
+                result, idle = other, derived.minutes
     else:
         # Cold starts, not capacity, may be what misses: a longer wait before zero can reach the goal.
-        for minutes in (m for m in SHUTDOWN_CHOICES if m > default):
+        # The derived hold first, then the fixed ones past it; none reaches it: the closest.
+        start = max(default, derived.minutes)
+        longer = [derived.minutes] if derived.minutes > default else []
+        longer += [m for m in SHUTDOWN_CHOICES if m > start]
+        for minutes in longer:
             other = tuned(capacity, minutes)
-            if other.slo_attainment >= request.goal:
+            if other.slo_attainment > result.slo_attainment:
                 result, idle = other, minutes
+            if other.slo_attainment >= request.goal:
                 break
 
     reference = run_simulation(trace, REFERENCE, request.fleet(capacity, idle), target, request.realism)
-    found = Plan(request, workload, target, capacity, idle, result, reference, trials)
+    hold = IdleHold(derived, default, len(gaps.gaps), idle == derived.minutes)
+    found = Plan(request, workload, target, capacity, idle, result, reference, trials, hold=hold)
     if result.slo_attainment < request.goal:
         found.why_not = explain(found)
     return found
+
+
+def gaps_of(trace: Trace, request: PlanRequest, boot_s: float) -> idle_gaps.Gaps:
+    """The trace's idle gaps, with a cold start of one alarm period plus ``boot_s``."""
+    cold_start_s = request.cold_start_s - request.boot_s + boot_s
+    return idle_gaps.idle_gaps(trace.arrival_s, trace.processing_s, request.slo_s, cold_start_s)
+
+
+def derive_hold(
+    gaps: idle_gaps.Gaps, workload: Workload, request: PlanRequest, keeps_warm: bool, boot_s: float
+) -> idle_gaps.HoldCost:
+    """The hold the gaps call for (KeepWarmMinutes or ShutdownAfterMinutes, within the template's
+    range), with ``boot_s`` the instance time a start bills (from a warm pool: the warm start and
+    its replacement's full boot; the gaps' late messages counted with the pool's shorter start)."""
+    over_slo = round(workload.over_slo_share * workload.messages)
+    budget = idle_gaps.late_budget(workload.messages, request.goal, gaps.first_late + over_slo)
+    return idle_gaps.derive_hold(gaps.gaps, boot_s, budget, hold_range(keeps_warm), default_hold(keeps_warm))
 
 
 def explain(found: Plan) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from qas.model.control_plane import Platform
 from qas.sim import bench_report, clairvoyant, http_bursts, real_traces, realism, traces, workloads
 from qas.sim.engine import SimResult
-from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
+from qas.sim.policies import POLICIES, REFERENCE, SimFleet
 from qas.sim.runner import simulate
 from qas.sim.scenarios_fifo import FIFO_SCENARIOS
 from qas.sim.traces import Trace
@@ -42,7 +42,7 @@ HOUR = 3600.0
 class Scenario:
     name: str
     description: str
-    fleet: FleetSettings
+    fleet: SimFleet
     make: Callable[[float], Trace]  # scale -> trace
     steady: bool = False  # the cost goal applies
     group: str = "synthetic"
@@ -57,8 +57,8 @@ def _fleet(
     concurrency: int = 4,
     boot_s: float = 90.0,
     platform: Platform = Platform.EC2,
-) -> FleetSettings:
-    return FleetSettings(
+) -> SimFleet:
+    return SimFleet(
         slo_s=slo_s, max_capacity=max_capacity, boot_s=boot_s, concurrency=concurrency, platform=platform
     )
 
@@ -368,6 +368,18 @@ def _payload(
 
 
 def _fleet_dict(outcome: ScenarioOutcome) -> list[tuple[str, object]]:
-    fleet = asdict(outcome.scenario.fleet)
-    fleet["platform"] = str(outcome.scenario.fleet.platform)
-    return list(fleet.items())
+    """The fleet's parameters, with the ECS cooldowns the run took from the policy spec where the
+    fleet once carried them (results.json keeps its keys)."""
+    scenario_fleet = outcome.scenario.fleet
+    config = scenario_fleet.control_plane(1.0)
+    cooldowns = {
+        "scale_out_cooldown_s": config.scale_out_cooldown_s,
+        "scale_in_cooldown_s": config.scale_in_cooldown_s,
+        "step_cooldown_s": config.step_cooldown_s,
+    }
+    items: list[tuple[str, object]] = []
+    for key, value in asdict(scenario_fleet).items():
+        items.append((key, str(scenario_fleet.platform) if key == "platform" else value))
+        if key == "instance_warmup_s":
+            items.extend(cooldowns.items())
+    return items

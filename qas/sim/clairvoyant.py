@@ -5,7 +5,7 @@ every metric period (the only moments a policy can change it), and the plan is r
 same engine and accounting as every policy, so its attainment and cost are measured, not claimed.
 
 The plan (`plan`) is a run of the `ideal` engine under a look-ahead controller that reads the
-engine's fleet and queue each period (`Simulation.fleet_view`) and tries each decision on a model of
+engine's fleet and queue each period (`_PlanningRun.fleet_view`) and tries each decision on a model of
 the next minutes: SQS order (first in, first out: with one SLO for every message that is also
 earliest-deadline-first), a message takes the earliest free slot, an instance consumes ``boot_s``
 after the period it was launched in, billing runs from launch to termination, and a busy instance
@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qas.sim.engine import EngineSettings, SimResult, Simulation
-from qas.sim.policies import AlwaysOn, FleetSettings, Observation, StatsFor, Step
+from qas.sim.policies import AlwaysOn, Observation, SimFleet, StatsFor, Step
 from qas.sim.realism import IDEAL, Realism
 from qas.sim.traces import Trace
 from queue_autoscaler.scaling.estimate import RunningJobs
@@ -82,7 +82,7 @@ class Schedule:
         return self.desired[k] if k < len(self.desired) else 0
 
 
-def latest_starts(trace: Trace, fleet: FleetSettings, drain_s: float, margin_s: float = 0.0) -> list[float]:
+def latest_starts(trace: Trace, fleet: SimFleet, drain_s: float, margin_s: float = 0.0) -> list[float]:
     """When each message must start (see the module docstring): FIFO-monotone, never before arrival."""
     arrivals, proc = trace.arrival_s, trace.processing_s
     n = len(arrivals)
@@ -104,15 +104,30 @@ def latest_starts(trace: Trace, fleet: FleetSettings, drain_s: float, margin_s: 
     return out
 
 
+class _PlanningRun(Simulation):
+    """The engine, letting the look-ahead controller read its fleet and queue."""
+
+    def fleet_view(self) -> tuple[list[tuple[float, list[float]]], int | None]:
+        """Each live instance's launch time and when each of its busy slots is free, and the first
+        waiting message (None: none waits)."""
+        proc = self.trace.processing_s
+        fleet = [
+            (i.launched_s, [start + proc[msg] for msg, start in i.started.items()])
+            for i in self._instances.values()
+        ]
+        waiting = self._queue[self._head] if self._fifo is None and self._visible() else None
+        return fleet, waiting
+
+
 class _Lookahead:
     """The planning run's controller: at each period it reads the engine's fleet and queue
-    (`Simulation.fleet_view`) and decides from the trace's future; its decisions are the schedule."""
+    (`_PlanningRun.fleet_view`) and decides from the trace's future; its decisions are the schedule."""
 
     protects_busy = True  # the plan lets a retired busy instance finish (scale-in protection)
     tune_every_s = 3600.0
     lookback_s = 3600.0
 
-    def __init__(self, trace: Trace, fleet: FleetSettings, latest: list[float], price: float | None) -> None:
+    def __init__(self, trace: Trace, fleet: SimFleet, latest: list[float], price: float | None) -> None:
         self.trace = trace
         self.fleet = fleet
         self.latest = latest
@@ -123,7 +138,7 @@ class _Lookahead:
         ]
         self.price = price
         self.head = 0  # first message not started yet
-        self.sim: Simulation | None = None
+        self.sim: _PlanningRun | None = None
         self.decisions: dict[int, int] = {}
 
     @property
@@ -270,9 +285,7 @@ class _Lookahead:
         return lo
 
 
-def plan(
-    trace: Trace, fleet: FleetSettings, *, price: float | None = None, margin_s: float = 0.0
-) -> Schedule:
+def plan(trace: Trace, fleet: SimFleet, *, price: float | None = None, margin_s: float = 0.0) -> Schedule:
     """The capacity schedule; ``price`` None attains as much as the fleet can, else spends misses.
 
     A planning run of the `ideal` engine under the lookahead controller: the schedule is what it
@@ -281,7 +294,7 @@ def plan(
         raise ValueError("the clairvoyant schedule models a standard queue, not FIFO message groups")
     engine = _engine(fleet, IDEAL, False)
     controller = _Lookahead(trace, fleet, latest_starts(trace, fleet, engine.drain_s, margin_s), price)
-    sim = Simulation(trace, controller, engine, fleet.slo_s)
+    sim = _PlanningRun(trace, controller, engine, fleet.slo_s)
     controller.sim = sim
     sim.run()
     last = max(controller.decisions, default=0)
@@ -313,9 +326,7 @@ class Replay:
         return None
 
 
-def _engine(
-    fleet: FleetSettings, realism: Realism, record_timeline: bool, initial: int = 0
-) -> EngineSettings:
+def _engine(fleet: SimFleet, realism: Realism, record_timeline: bool, initial: int = 0) -> EngineSettings:
     return EngineSettings(
         concurrency=fleet.concurrency,
         boot_s=fleet.boot_s,
@@ -330,7 +341,7 @@ def _engine(
 
 def replay(
     trace: Trace,
-    fleet: FleetSettings,
+    fleet: SimFleet,
     schedule: Schedule,
     *,
     realism: Realism = IDEAL,
@@ -340,7 +351,7 @@ def replay(
     return Simulation(trace, Replay(schedule, fleet.max_capacity), engine, fleet.slo_s).run()
 
 
-def ceiling(trace: Trace, fleet: FleetSettings, realism: Realism = IDEAL) -> float:
+def ceiling(trace: Trace, fleet: SimFleet, realism: Realism = IDEAL) -> float:
     """The attainment of ``max_capacity`` running from the start: what no schedule can beat."""
     engine = _engine(fleet, realism, False, fleet.max_capacity)
     return Simulation(trace, AlwaysOn(fleet), engine, fleet.slo_s).run().slo_attainment
@@ -353,7 +364,7 @@ def target_attainment(wanted: float, reachable: float) -> float:
 
 def solve(
     trace: Trace,
-    fleet: FleetSettings,
+    fleet: SimFleet,
     attainment: float = DEFAULT_ATTAINMENT,
     *,
     realism: Realism = IDEAL,
@@ -395,9 +406,7 @@ class Point:
     instance_seconds: float
 
 
-def frontier(
-    trace: Trace, fleet: FleetSettings, prices: Sequence[float | None] = FRONTIER_PRICES
-) -> list[Point]:
+def frontier(trace: Trace, fleet: SimFleet, prices: Sequence[float | None] = FRONTIER_PRICES) -> list[Point]:
     """Replayed (attainment, cost) of schedules from the full one to cheap ones (`ideal` engine)."""
     results = (replay(trace, fleet, plan(trace, fleet, price=price)) for price in prices)
     return [Point(r.slo_attainment, r.instance_seconds) for r in results]

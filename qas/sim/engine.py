@@ -21,8 +21,8 @@ What it takes from the real system:
   slot may take (the FIFO hooks below are the only places the engine asks it).
 * An optional observer (`qas.sim.api_calls`) is told of every worker's start, message and end, and
   counts the AWS API calls they make.
-* The tuner runs on the controller's schedule on the durations completed in its lookback window
-  (exact percentiles, as CloudWatch computes them from the worker's Values/Counts), with the elapsed
+* The tuner runs on the controller's schedule on what `qas.sim.tuner_inputs` measures (the durations
+  completed in its lookback window, exact percentiles as CloudWatch computes them), with the elapsed
   time of every message still in flight.
 
 The AWS effects of `qas.sim.realism` (all off under ``ideal``, which then draws no random number and
@@ -33,29 +33,29 @@ and are retried; Spot instances get a 2-minute notice, drain, and are replaced.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import chain, count
 
 import numpy as np
 
 from qas.model.scale_in_victims import InstanceView, plan_scale_in
 from qas.sim.api_calls import ApiCalls
+from qas.sim.engine_settings import EngineSettings
 from qas.sim.fifo import FifoDispatch
 from qas.sim.policies import Controller, Observation
 from qas.sim.publisher import Publisher
-from qas.sim.realism import HOUR, IDEAL, Realism
+from qas.sim.realism import HOUR
 from qas.sim.results import SimResult, TimelinePoint, duration_stats
 from qas.sim.traces import Trace
+from qas.sim.tuner_inputs import completed_stats, queue_stats
+from qas.sim.warm_pool import WarmPool
 from queue_autoscaler.scaling.estimate import NO_RUNNING_JOBS, RunningJobs
-from queue_autoscaler.scaling.service_time import Interval, estimate_service_time
-from queue_autoscaler.scaling.target import DurationStats
 
-# The result types live in qas.sim.results; importers of qas.sim.engine keep finding them here.
+# The result types live in qas.sim.results and the settings in qas.sim.engine_settings; importers of
+# qas.sim.engine keep finding them here.
 __all__ = ["EngineSettings", "SimResult", "Simulation", "TimelinePoint", "duration_stats"]
 
 # Event kinds; at equal times, lower kinds run first (work finishes before the publisher samples).
@@ -64,29 +64,6 @@ __all__ = ["EngineSettings", "SimResult", "Simulation", "TimelinePoint", "durati
 # the group tries again after a failure.
 _READY, _DONE, _VISIBLE, _SAMPLE, _TICK, _EVAL, _TUNE, _NOTICE, _KILL, _RETRY = range(10)
 _IN_SERVICE = 10  # without a launch hook: the group counts the instance before it consumes
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    concurrency: int
-    boot_s: float
-    period_s: float = 60.0
-    tail_percentile: float = 90.0
-    visibility_timeout_s: float = 60.0
-    drain_s: float = 6 * 3600.0  # how long after the last arrival the run may go on
-    record_timeline: bool = True
-    initial_running: int = 0  # instances already running at t=0 (the always-on reference)
-    # Which part of the boot the published running count sees. None: an instance counts once it
-    # consumes (the template's launch lifecycle hook holds it in Pending:Wait until the worker can
-    # take work; an ECS task is RUNNING once its container started). A number: without the hook EC2
-    # puts it InService this long after launch, while user data still installs and pulls, and the
-    # publisher, the lanes and the tuner count it from then.
-    in_service_s: float | None = None
-    realism: Realism = IDEAL
-    # Where the tuner's durations come from: "worker" (MsgProcessingDuration and the running-jobs
-    # gauge) or "queue" (a consumer of your own: Little's law on the publisher's in-flight samples and
-    # the completions per period, scaling.service_time, as the tuner Lambda falls back to).
-    duration_source: str = "worker"
 
 
 class _Instance:
@@ -148,6 +125,7 @@ class Simulation:
         self._publisher = Publisher(settings.realism, settings.period_s)
         self._queue_samples: list[tuple[float, int]] = []  # (tick, in flight): duration_source "queue"
         self._pending: deque[Observation] = deque()  # datapoints the alarms have not evaluated yet
+        self._warm = WarmPool(settings.warm_pool) if settings.warm_pool is not None else None
         real = self.real
         self._rng_boot, self._rng_launch = real.rng("boot"), real.rng("launch")
         self._rng_spot, self._rng_count, self._rng_miss = (
@@ -186,6 +164,8 @@ class Simulation:
         inst = _Instance(next(self._next_id), t)
         self._add(inst)
         boot = self._boot_s()
+        if self._warm is not None:  # warm pool hook: a stopped instance starts in less
+            boot = self._warm.launch(t, boot)
         self._push(t + boot, _READY, inst.iid)
         in_service_s = self.cfg.in_service_s
         if in_service_s is not None and in_service_s < boot:
@@ -388,49 +368,16 @@ class Simulation:
         if self._calls is not None:
             self._calls.tuned(t)
         if self.cfg.duration_source == "queue":
-            self.controller.retune(self._queue_stats_for(t), NO_RUNNING_JOBS)
+            stats = queue_stats(t, self.cfg.period_s, self._completions_t, self._queue_samples)
+            self.controller.retune(stats, NO_RUNNING_JOBS)
             return
-
-        def stats_for(minutes: int) -> DurationStats | None:
-            first = bisect.bisect_right(self._completions_t, t - minutes * 60.0)
-            return duration_stats(self._completions_d[first:], self.cfg.tail_percentile)
-
         elapsed = [
             t - s
             for inst in chain(self._instances.values(), self._draining.values())
             for s in inst.started.values()
         ]
-        self.controller.retune(stats_for, RunningJobs(len(elapsed), sum(elapsed)))
-
-    def _queue_stats_for(self, t: float) -> Callable[[int], DurationStats | None]:
-        """Little's law per window: the in-flight count sampled each period, the completions between."""
-        period, times, counts = self.cfg.period_s, self._completions_t, self._queue_samples
-
-        def stats_for(minutes: int) -> DurationStats | None:
-            start = t - minutes * 60.0
-            intervals = [
-                Interval(
-                    seconds=period,
-                    in_flight=in_flight,
-                    completed=bisect.bisect_right(times, at) - bisect.bisect_right(times, at - period),
-                )
-                for at, in_flight in counts
-                if at > start
-            ]
-            return estimate_service_time(intervals).stats
-
-        return stats_for
-
-    def fleet_view(self) -> tuple[list[tuple[float, list[float]]], int | None]:
-        """For a controller that knows the trace (qas.sim.clairvoyant): each live instance's launch
-        time and when each of its busy slots is free, and the first waiting message (None: none)."""
-        proc = self.trace.processing_s
-        fleet = [
-            (i.launched_s, [start + proc[msg] for msg, start in i.started.items()])
-            for i in self._instances.values()
-        ]
-        waiting = self._queue[self._head] if self._fifo is None and self._visible() else None
-        return fleet, waiting
+        stats = completed_stats(t, self._completions_t, self._completions_d, self.cfg.tail_percentile)
+        self.controller.retune(stats, RunningJobs(len(elapsed), sum(elapsed)))
 
     def _idle(self, next_arrival: int) -> bool:
         quiet = self._visible() == 0 and self._in_flight == 0 and self._live == 0
@@ -545,4 +492,5 @@ class Simulation:
             launch_failures=self._launch_failures,
             missed_samples=self._publisher.missed,
             timeline=self._timeline,
+            warm_pool=self._warm.close(end_s) if self._warm is not None else None,
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 
-from qas.sim.policies import FleetSettings
+from qas.sim.policies import SimFleet
 from qas.sim.traces import Trace
 
 HOUR = 3600.0
@@ -45,7 +45,7 @@ DESCRIPTION = (
     "8 h of HTTP-triggered functions (median 17 ms, p99 12 s) with 3 burst minutes of mixed work"
     " (up to 880 arrivals, 30-40x the mean minute's work); SLO 5 min, boot 180 s, max 23"
 )
-FLEET = FleetSettings(slo_s=300, max_capacity=23, boot_s=180, concurrency=1)
+FLEET = SimFleet(slo_s=300, max_capacity=23, boot_s=180, concurrency=1)
 
 
 def _request(rng: random.Random) -> float:

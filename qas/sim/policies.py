@@ -15,38 +15,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from qas.model.control_plane import (
-    FAST_LANE_STEPS,
-    ControlPlane,
-    ControlPlaneConfig,
-    PeriodInput,
-    Platform,
-    Source,
-)
-from queue_autoscaler.scaling.backlog import (
-    KEEP_WARM_MINUTES,
-    backlog_per_instance,
-    keeps_warm,
-    published_pressures,
-)
+from qas.model.control_config import Deployment, control_plane_config
+from qas.model.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Platform, Source
+from queue_autoscaler.scaling.backlog import backlog_per_instance, keeps_warm, published_pressures
 from queue_autoscaler.scaling.estimate import RunningJobs
-from queue_autoscaler.scaling.fifo import cap_backlog_per_instance, plan_whole_budget
-from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_STEPS
+from queue_autoscaler.scaling.fifo import cap_backlog_per_instance, queue_model
+from queue_autoscaler.scaling.policy_spec import POLICY, PolicySpec
 from queue_autoscaler.scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge, is_settled
 from queue_autoscaler.scaling.target import (
     DurationStats,
     GuardRails,
     TargetModel,
     aws_guidance_target,
-    decide_target,
+    initial_target,
 )
-from queue_autoscaler.scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tune_target
+from queue_autoscaler.scaling.tuning import (
+    DEFAULT_MAX_LOOKBACK_MINUTES,
+    TunerPolicy,
+    tune_target,
+    tuner_policy,
+)
 
 StatsFor = Callable[[int], DurationStats | None]  # minutes -> completed durations of that window
 
 # Target tracking periods EC2 accepts on a custom metric; Application Auto Scaling (ECS) has no Period.
 EC2_PERIODS = (10, 30, 60)
-STEP_ALARM_PERIOD_S = 60  # the template's bootstrap and shutdown alarms, in every mode
 # Without a launch lifecycle hook: launch -> InService (the EC2 part of a boot); the rest of boot_s is
 # the user data's install, pull and start. An estimate: launch-to-running is tens of seconds
 # (docs/simulator.md); `--in-service-seconds` replaces it.
@@ -54,24 +47,24 @@ IN_SERVICE_S = 30.0
 
 
 @dataclass(frozen=True)
-class FleetSettings:
-    """What the user deploys: the template parameters the policies depend on."""
+class SimFleet:
+    """What the user deploys: the template parameters the policies depend on. The scaling resources
+    come from the policy spec (`queue_autoscaler.scaling.policy_spec`) through
+    `qas.model.control_config.control_plane_config`; the bootstrap fields are the simulator's own
+    knobs for trying other steps (`qas simulate --bootstrap-capacity`, `--bootstrap-steps`)."""
 
     slo_s: float
     max_capacity: int
     boot_s: float
     concurrency: int
     platform: Platform = Platform.EC2
-    period_s: int = 60
-    shutdown_minutes: int = 5  # ShutdownAfterMinutes (the benchmark shows 5 halves a burst's cost)
+    period_s: int = POLICY.period_s
+    shutdown_minutes: int = POLICY.shutdown_after_minutes  # ShutdownAfterMinutes
     instance_warmup_s: float | None = None  # None: the boot time (DefaultInstanceWarmup ~ boot)
-    scale_out_cooldown_s: float = 60.0  # ECS, as template.yaml sets it
-    scale_in_cooldown_s: float = 300.0  # ECS
-    step_cooldown_s: float = 60.0  # ECS step policies' Cooldown, as template.yaml sets it
-    bootstrap_capacity: int = 1
-    # The bootstrap alarm on IF(desired == 0, visible / InitialTarget, 0) with ExactCapacity steps:
-    # this many instances once the visible messages fill that many instances at the initial target.
-    bootstrap_steps: tuple[int, ...] = (2, 4, 8, 16, 32, 64)
+    # The bootstrap step from 0 (ExactCapacity), and the further steps k: k instances once the visible
+    # messages fill k instances at the initial target. Defaults: the spec's.
+    bootstrap_capacity: int = POLICY.bootstrap_steps[0][1]
+    bootstrap_steps: tuple[int, ...] = tuple(k for k, _ in POLICY.bootstrap_steps[1:])
     lead_time_weight: float = 1.0
     rails: GuardRails = field(default_factory=GuardRails)
     tuner_interval_s: float = 300.0  # the tuner's schedule
@@ -89,7 +82,9 @@ class FleetSettings:
     drain_guard: bool = True  # DRAIN_GUARD
     drain_share: float = DRAIN_SHARE  # DRAIN_SHARE
     keep_warm: bool | None = None  # KeepWarm: None = auto (scaling.backlog.keeps_warm)
-    keep_warm_minutes: int = KEEP_WARM_MINUTES  # KeepWarmMinutes: the shutdown alarm's wait with KeepWarm
+    keep_warm_minutes: int = (
+        POLICY.keep_warm_minutes
+    )  # KeepWarmMinutes: the shutdown alarm's wait with KeepWarm
     duration_source: str = "worker"  # "queue": a consumer without our worker's metrics (Little's law)
     # The template's EC2 launch lifecycle hook: InService (the running count) means the worker can take
     # work. False: a group without it (the old template, one you do not own): InService in_service_s
@@ -112,30 +107,43 @@ class FleetSettings:
         if self.period_s not in EC2_PERIODS:
             raise ValueError(f"--period-seconds must be one of {EC2_PERIODS}, got {self.period_s}")
 
-    def control_plane(self, target: float) -> ControlPlaneConfig:
-        warmup = self.boot_s if self.instance_warmup_s is None else self.instance_warmup_s
-        return ControlPlaneConfig(
-            target=target,
+    @property
+    def policy_spec(self) -> PolicySpec:
+        """The spec, or a variant with the bootstrap steps this fleet tries (k instances from k
+        instances' worth of work, as `qas simulate --bootstrap-steps` states them)."""
+        if (self.bootstrap_capacity, self.bootstrap_steps) == (
+            SimFleet.bootstrap_capacity,
+            SimFleet.bootstrap_steps,
+        ):
+            return POLICY
+        steps = ((0, self.bootstrap_capacity), *((k, k) for k in self.bootstrap_steps))
+        return dataclasses.replace(POLICY, bootstrap_steps=steps)
+
+    @property
+    def deployment(self) -> Deployment:
+        return Deployment(
             platform=self.platform,
             max_capacity=self.max_capacity,
             period_s=self.period_s,
-            instance_warmup_s=warmup,
-            scale_out_cooldown_s=self.scale_out_cooldown_s,
-            scale_in_cooldown_s=self.scale_in_cooldown_s,
-            step_cooldown_s=self.step_cooldown_s,
-            bootstrap_capacity=self.bootstrap_capacity,
-            bootstrap_steps=tuple((math.ceil(k * target), k) for k in self.bootstrap_steps),
-            shutdown_after_minutes=self.keep_warm_minutes if self.keeps_warm else self.shutdown_minutes,
-            fast_lane_steps=FAST_LANE_STEPS if self.fast_lane else (),
-            # KeepWarm: scale-in only through the lane and the shutdown alarm (scaling.backlog).
-            disable_scale_in=self.keeps_warm,
-            scale_in_lane_steps=SCALE_IN_LANE_STEPS if self.scale_in_lane or self.keeps_warm else (),
-            step_alarm_period_s=STEP_ALARM_PERIOD_S,
+            instance_warmup_s=self.boot_s if self.instance_warmup_s is None else self.instance_warmup_s,
+            shutdown_after_minutes=self.shutdown_minutes,
+            keep_warm=self.keeps_warm,
+            keep_warm_minutes=self.keep_warm_minutes,
+            fast_lane=self.fast_lane,
+            scale_in_lane=self.scale_in_lane,
+            fifo=self.fifo,
         )
 
+    def control_plane(self, target: float) -> ControlPlaneConfig:
+        return control_plane_config(self.policy_spec, self.deployment, target)
+
     def target_model(self, high_datapoints: int = 3) -> TargetModel:
+        """The tuner's target model for this queue (`scaling.fifo.queue_model`)."""
+        return queue_model(self._base_model(high_datapoints), self.fifo)
+
+    def _base_model(self, high_datapoints: int = 3) -> TargetModel:
         # CAPACITY_LEAD_SECONDS: the high alarm's evaluation plus boot time.
-        model = TargetModel(
+        return TargetModel(
             latency_slo_s=self.slo_s,
             concurrency=self.concurrency,
             capacity_lead_s=high_datapoints * self.period_s + self.boot_s,
@@ -143,7 +151,11 @@ class FleetSettings:
             queue_share=self.queue_share,
             max_wait_share=self.max_wait_share,
         )
-        return plan_whole_budget(model) if self.fifo else model
+
+    def initial_target(self, expected_mean_s: float) -> float:
+        """InitialTarget for the user's estimate of the mean processing time (`scaling.target`)."""
+        expected = DurationStats(samples=1, mean_s=expected_mean_s)
+        return initial_target(expected, self.target_model(), self.rails)
 
     @property
     def published_in_service_s(self) -> float | None:
@@ -157,9 +169,10 @@ class FleetSettings:
         return keeps_warm(self.slo_s, cold_start_s=self.period_s + self.boot_s)
 
     def tuner_policy(self) -> TunerPolicy:
-        return TunerPolicy(
-            model=self.target_model(),
-            rails=self.rails,
+        return tuner_policy(
+            self._base_model(),
+            self.rails,
+            fifo=self.fifo,
             lookback_minutes=round(self.lookback_s / 60),
             max_lookback_minutes=round(self.max_lookback_s / 60),
             guard_share=self.slo_guard_share,
@@ -222,7 +235,7 @@ class TargetTracking:
 
     protects_busy = True
 
-    def __init__(self, settings: FleetSettings, target: float, retune_rule: str, metric: Metric) -> None:
+    def __init__(self, settings: SimFleet, target: float, retune_rule: str, metric: Metric) -> None:
         self.settings = settings
         # AWS's guidance (and the ECS blueprint) retune hourly on the last hour's mean.
         hourly = retune_rule == "aws"
@@ -315,9 +328,7 @@ class Keda:
     tune_every_s = 3600.0
     lookback_s = 3600.0
 
-    def __init__(
-        self, settings: FleetSettings, queue_length: int = 5, stabilization_s: float = 300.0
-    ) -> None:
+    def __init__(self, settings: SimFleet, queue_length: int = 5, stabilization_s: float = 300.0) -> None:
         self.settings = settings
         self.queue_length = queue_length
         self.stabilization_s = stabilization_s
@@ -356,7 +367,7 @@ class AlwaysOn:
     tune_every_s = 3600.0
     lookback_s = 3600.0
 
-    def __init__(self, settings: FleetSettings) -> None:
+    def __init__(self, settings: SimFleet) -> None:
         self.settings = settings
 
     @property
@@ -385,28 +396,16 @@ POLICIES: dict[str, str] = {
 
 
 def make_controller(
-    name: str, settings: FleetSettings, expected_mean_s: float, initial_target: float | None = None
+    name: str, settings: SimFleet, expected_mean_s: float, initial_target: float | None = None
 ) -> Controller:
     """Build a policy; ``expected_mean_s`` is the user's estimate of processing time at deploy time.
 
     ``initial_target``: the `tuned` policy's InitialTarget when the user sets one (`qas plan`).
     """
-    if settings.fifo:
-        # On a FIFO queue the oldest message waits behind its own group, which capacity cannot drain:
-        # no SLO guard and no fast lane (fifo-hot-group: the fast lane took the peak from 2 to 10
-        # instances for the same 70.8% attainment). The template drops both for a .fifo queue; the
-        # target model plans the whole budget (scaling.fifo.plan_whole_budget). No scale-in lane: on
-        # fifo-hot-group under aws it raised the cost from 2.03x to 2.30x (peak 3 -> 8) for the same
-        # 70.65%; fifo-backlog went 4.21x -> 2.97x. (KeepWarm turns the lane back on, as in the template.)
-        settings = dataclasses.replace(settings, slo_guard_share=0.0, fast_lane=False, scale_in_lane=False)
-    if name == "tuned" and initial_target is not None:
-        return TargetTracking(settings, initial_target, "tuned", our_backlog)
+    # On a FIFO queue the template drops the fast lane and the scale-in lane (unless KeepWarm) and the
+    # tuner its SLO guard: control_plane_config and tuner_policy apply those rules from `fifo`.
     if name == "tuned":
-        estimate = DurationStats(samples=1, mean_s=expected_mean_s)
-        first = decide_target(
-            1.0, estimate, settings.target_model(), GuardRails(min_samples=1, max_step_ratio=1e9)
-        )
-        initial = min(max(first.target, settings.rails.min_target), settings.rails.max_target)
+        initial = settings.initial_target(expected_mean_s) if initial_target is None else initial_target
         return TargetTracking(settings, initial, "tuned", our_backlog)
     # The other designs: none of this project's additions (no KeepWarm either: their shutdown alarm
     # waits ShutdownAfterMinutes).

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from qas.sim import traces
-from qas.sim.policies import FleetSettings
+from qas.sim.policies import SimFleet
 from qas.sim.traces import Trace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ _JSON_BLOCK = re.compile(r"## Suggested scenarios.*?```json\s*(\{.*?\})\s*```", 
 class RealSpec:
     name: str
     path: Path
-    fleet: FleetSettings
+    fleet: SimFleet
     steady: bool
     reachable: bool  # the README's own judgement; the bench judges from the always-on reference
 
@@ -78,7 +78,7 @@ def _spec(folder: Path, name: str, entry: object) -> RealSpec:
             raise ValueError(f"{key} must be a whole number >= 1, got {value!r}")
         return value
 
-    fleet = FleetSettings(
+    fleet = SimFleet(
         slo_s=number("slo", positive=True),
         max_capacity=whole("max"),
         boot_s=number("boot", positive=False),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qas.sim.warm_pool import WarmPoolUsage
 from queue_autoscaler.scaling.target import DurationStats
 
 
@@ -41,10 +42,11 @@ class SimResult:
     launch_failures: int = 0
     missed_samples: int = 0
     timeline: list[TimelinePoint] = field(default_factory=list, repr=False)
+    warm_pool: WarmPoolUsage | None = None  # only with a warm pool (qas/sim/warm_pool.py)
 
-    def summary(self) -> dict[str, float | int | None]:
-        """The measures, as ``qas simulate --json`` prints them."""
-        return {
+    def summary(self) -> dict[str, float | int | dict[str, float | int] | None]:
+        """The measures, as ``qas simulate --json`` prints them (``warm_pool`` only with one)."""
+        measures: dict[str, float | int | dict[str, float | int] | None] = {
             "messages": self.messages,
             "completed": self.completed,
             "lost": self.lost,
@@ -64,6 +66,9 @@ class SimResult:
             "launch_failures": self.launch_failures,
             "missed_samples": self.missed_samples,
         }
+        if self.warm_pool is not None:
+            measures["warm_pool"] = self.warm_pool.summary()
+        return measures
 
 
 def duration_stats(durations: list[float], percentile: float) -> DurationStats | None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from qas.model.control_plane import Platform
 from qas.sim import clairvoyant
 from qas.sim.api_calls import ApiCalls
 from qas.sim.engine import EngineSettings, SimResult, Simulation
-from qas.sim.policies import REFERENCE, FleetSettings, make_controller
+from qas.sim.policies import REFERENCE, SimFleet, make_controller
 from qas.sim.realism import IDEAL, Realism
 from qas.sim.traces import Trace
+from qas.sim.warm_pool import WarmPoolSettings
 
 # The user's estimate of processing time at deploy time: the mean of the first messages, which a
 # user who has run the job a few times knows. Policies that retune replace it within the hour.
@@ -21,7 +23,7 @@ def expected_mean(trace: Trace) -> float:
     return max(0.001, sum(first) / len(first)) if first else 1.0
 
 
-def as_fifo(fleet: FleetSettings) -> FleetSettings:
+def as_fifo(fleet: SimFleet) -> SimFleet:
     """The deployment on a FIFO queue: the group cap, and the template's one-instance bootstrap."""
     return dataclasses.replace(fleet, fifo=True, bootstrap_capacity=1, bootstrap_steps=())
 
@@ -29,7 +31,7 @@ def as_fifo(fleet: FleetSettings) -> FleetSettings:
 def simulate(
     trace: Trace,
     policy: str,
-    fleet: FleetSettings,
+    fleet: SimFleet,
     *,
     record_timeline: bool = False,
     drain_s: float | None = None,
@@ -37,12 +39,17 @@ def simulate(
     fifo_aware: bool = True,
     realism: Realism = IDEAL,
     api_calls: ApiCalls | None = None,
+    warm_pool: WarmPoolSettings | None = None,
     attainment: float = clairvoyant.DEFAULT_ATTAINMENT,
 ) -> SimResult:
     """``fifo_aware=False`` runs a grouped trace with the fleet as given (the benchmark's measure of
-    what the group cap and the FIFO bootstrap save). ``attainment``: the clairvoyant schedule's
-    target (qas.sim.clairvoyant.solve)."""
+    what the group cap and the FIFO bootstrap save). ``warm_pool``: an EC2 warm pool (EC2 only).
+    ``attainment``: the clairvoyant schedule's target (qas.sim.clairvoyant.solve)."""
+    if warm_pool is not None and fleet.platform is not Platform.EC2:
+        raise ValueError("--warm-pool is EC2 only: a warm pool is an EC2 Auto Scaling feature (ECS has none)")
     if policy == clairvoyant.NAME:
+        if warm_pool is not None:
+            raise ValueError("--policy clairvoyant models no warm pool: drop --warm-pool")
         return clairvoyant.solve(trace, fleet, attainment, realism=realism, record_timeline=record_timeline)
     engine = EngineSettings(
         concurrency=fleet.concurrency,
@@ -54,8 +61,10 @@ def simulate(
         realism=realism,
         duration_source=fleet.duration_source,
         in_service_s=fleet.published_in_service_s,
-        **({} if drain_s is None else {"drain_s": drain_s}),
+        warm_pool=warm_pool,
     )
+    if drain_s is not None:
+        engine = dataclasses.replace(engine, drain_s=drain_s)
     if fifo_aware and trace.group is not None and not fleet.fifo:
         fleet = as_fifo(fleet)
     controller = make_controller(policy, fleet, expected_mean(trace), initial_target)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qas.sim import traces
-from qas.sim.policies import FleetSettings
+from qas.sim.policies import SimFleet
 from qas.sim.runner import as_fifo
 from qas.sim.traces import Trace
 
@@ -19,13 +19,11 @@ HOUR = 3600.0
 CONCURRENCY = 4
 
 
-def _fleet(slo_s: float, max_capacity: int) -> FleetSettings:
-    return as_fifo(
-        FleetSettings(slo_s=slo_s, max_capacity=max_capacity, boot_s=90.0, concurrency=CONCURRENCY)
-    )
+def _fleet(slo_s: float, max_capacity: int) -> SimFleet:
+    return as_fifo(SimFleet(slo_s=slo_s, max_capacity=max_capacity, boot_s=90.0, concurrency=CONCURRENCY))
 
 
-FifoScenario = tuple[str, str, FleetSettings, Callable[[float], Trace], int]
+FifoScenario = tuple[str, str, SimFleet, Callable[[float], Trace], int]
 
 FIFO_SCENARIOS: tuple[FifoScenario, ...] = (
     (

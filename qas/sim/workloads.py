@@ -10,7 +10,7 @@ import math
 import random
 from collections.abc import Sequence
 
-from qas.sim.policies import FleetSettings
+from qas.sim.policies import SimFleet
 from qas.sim.traces import Sampler, Trace, burst, lognormal, poisson, steady
 
 HOUR = 3600.0
@@ -101,35 +101,35 @@ def silent_nights(scale: float) -> Trace:
 
 
 # The bench's `shapes` group: (name, description, fleet, generator).
-SHAPE_SCENARIOS: tuple[tuple[str, str, FleetSettings, object], ...] = (
+SHAPE_SCENARIOS: tuple[tuple[str, str, SimFleet, object], ...] = (
     (
         "mixed-classes",
         "6 h at 0.5 msg/s: 90% jobs of 20 s, 10% of 10 min; SLO 30 min, 2 slots",
-        FleetSettings(slo_s=1800, max_capacity=60, boot_s=90, concurrency=2),
+        SimFleet(slo_s=1800, max_capacity=60, boot_s=90, concurrency=2),
         mixed_classes,
     ),
     (
         "slow-burst",
         "0.5 msg/s of 20-s jobs for 6 h; 300 jobs of 15 min within one minute at 2 h; SLO 1 h",
-        FleetSettings(slo_s=3600, max_capacity=200, boot_s=90, concurrency=1),
+        SimFleet(slo_s=3600, max_capacity=200, boot_s=90, concurrency=1),
         slow_burst,
     ),
     (
         "pareto-tail",
         "6 h at 0.3 msg/s, Pareto alpha 1.5 from 10 s capped at 2 h; SLO 20 min",
-        FleetSettings(slo_s=1200, max_capacity=60, boot_s=90, concurrency=1),
+        SimFleet(slo_s=1200, max_capacity=60, boot_s=90, concurrency=1),
         pareto_tail,
     ),
     (
         "hour-jobs",
         "12 h of 20 jobs an hour, 1 h on average (lognormal sigma 0.8, at most 5 h); SLO 4 h; boot 180 s",
-        FleetSettings(slo_s=4 * HOUR, max_capacity=100, boot_s=180, concurrency=1),
+        SimFleet(slo_s=4 * HOUR, max_capacity=100, boot_s=180, concurrency=1),
         hour_jobs,
     ),
     (
         "silent-nights",
         "two days of 12 busy hours at 1 msg/s (30-s jobs) and 12 silent ones; SLO 10 min, 4 slots",
-        FleetSettings(slo_s=600, max_capacity=40, boot_s=90, concurrency=4),
+        SimFleet(slo_s=600, max_capacity=40, boot_s=90, concurrency=4),
         silent_nights,
     ),
 )

@@ -11,8 +11,8 @@ from qas.demo.cli import QUICK, add_arguments, config_from
 from qas.demo.config import DemoConfig
 from qas.demo.control import Datapoints, evaluate
 from qas.demo.stack import deploy, stack_parameters
-from qas.model.control_plane import FAST_LANE_STEPS, ControlPlane, ControlPlaneConfig, Source
-from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_STEPS
+from qas.model.control_plane import ControlPlane, ControlPlaneConfig, Source
+from queue_autoscaler.scaling.policy_spec import POLICY
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -68,10 +68,13 @@ def test_policy_parts_reach_the_template_and_the_model() -> None:
     # Deployed on the emulator, the model the demo runs takes what the template then creates: KeepWarm
     # turns target tracking's scale-in off and the scale-in lane back on (scaling.backlog)
     with deploy(cfg) as stack:
-        assert (stack.control.fast_lane_steps, stack.control.scale_in_lane_steps) == ((), SCALE_IN_LANE_STEPS)
+        assert (stack.control.fast_lane_steps, stack.control.scale_in_lane_steps) == (
+            (),
+            POLICY.scale_in_lane_steps,
+        )
         assert stack.control.disable_scale_in
         assert stack.control.shutdown_after_minutes == 7
     with deploy(config_from(parse("--quick"))) as stack:
-        assert stack.control.fast_lane_steps == FAST_LANE_STEPS
-        assert stack.control.scale_in_lane_steps == SCALE_IN_LANE_STEPS
+        assert stack.control.fast_lane_steps == POLICY.fast_lane_steps
+        assert stack.control.scale_in_lane_steps == POLICY.scale_in_lane_steps
         assert stack.control.shutdown_after_minutes == QUICK["shutdown_after_minutes"]

@@ -9,9 +9,9 @@ from qas.demo.fleet import FleetEvents
 from qas.demo.report import MinuteRow
 from qas.demo.ui import Console, Pace, pace_of, summary_lines, why
 from qas.model.control_plane import ControlPlaneConfig, ScalingAction, Source
-from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_DATAPOINTS, SCALE_IN_LANE_STEPS
+from queue_autoscaler.scaling.policy_spec import POLICY
 
-CONFIG = ControlPlaneConfig(target=25.0, max_capacity=6, scale_in_lane_steps=SCALE_IN_LANE_STEPS)
+CONFIG = ControlPlaneConfig(target=25.0, max_capacity=6, scale_in_lane_steps=POLICY.scale_in_lane_steps)
 
 
 def action(source: Source, previous: int, capacity: int, applied: bool = True) -> ScalingAction:
@@ -73,7 +73,7 @@ def test_a_scale_in_says_what_the_backlog_needs_and_flags_going_below_it() -> No
     # The scale-in lane's 6 -> 2 on 11 visible + 12 in flight at target 24.9: one instance's worth
     fine = why(action(Source.SCALE_IN_LANE, 6, 2), CONFIG, visible=11, in_flight=12, target=24.9)
     assert fine.startswith("11 visible + 12 in flight = 0.92 x target 24.9, needs 1; ")
-    assert f"{SCALE_IN_LANE_DATAPOINTS} datapoints of ScaleInPressure" in fine
+    assert f"{POLICY.scale_in_lane_datapoints} datapoints of ScaleInPressure" in fine
     assert "below 0.9" in fine and "BELOW" not in fine
     # Going to 1 with 40 waiting at target 25 leaves less than the backlog needs: said so
     short = why(action(Source.SCALE_IN_LANE, 2, 1), CONFIG, visible=40, in_flight=4, target=25.0)

@@ -1,5 +1,6 @@
-"""The repository's text stands on its own: no numbers of a tracker its readers cannot see, and every
-link between its documents reaches an existing file and heading."""
+"""The repository's text stands on its own: no numbers of a tracker its readers cannot see, every
+link between its documents reaches an existing file and heading, and every repository path the text
+names (in the documents, the code's comments and docstrings, the Makefile, the template) exists."""
 
 from __future__ import annotations
 
@@ -88,3 +89,44 @@ def test_links_between_documents_reach_a_file_and_a_heading() -> None:
             elif anchor and destination.suffix == ".md" and anchor not in _anchors(destination):
                 broken.append(f"{document.name}: {target} (no such heading)")
     assert not broken, broken
+
+
+# A path inside the repository, named in text: it starts at one of these folders.
+_REPO_PATH = re.compile(
+    r"(?<![\w./-])((?:src|worker|qas|tests|docs|lint|benchmarks|events)/(?:[\w./-]*[\w/])?)"
+)
+_PATH_SOURCES = ("src", "qas", "worker", "tests", "lint", "benchmarks")
+
+
+def _texts_naming_paths() -> Iterator[Path]:
+    yield from (REPO / name for name in ("README.md", "Makefile", "template.yaml", "pyproject.toml"))
+    yield from sorted((REPO / "docs").glob("*.md"))
+    for folder in _PATH_SOURCES:
+        yield from (path for path in sorted((REPO / folder).rglob("*.py")) if "__pycache__" not in path.parts)
+
+
+def named_paths(line: str) -> list[str]:
+    """The repository paths a line names, without a ``:symbol`` or ``::test`` suffix; placeholders
+    (``tests/...py``, ``<name>``, globs) are not paths."""
+    return [
+        found.split(":")[0]
+        for found in _REPO_PATH.findall(line)
+        if "..." not in found and not any(mark in found for mark in "<>*{}$")
+    ]
+
+
+def test_named_paths_are_read_as_paths() -> None:
+    line = "see `qas/emulator/server.py:EmulatorServer`, tests/docs/test_packaging.py::t, tests/...py, src/"
+    assert named_paths(line) == ["qas/emulator/server.py", "tests/docs/test_packaging.py", "src/"]
+    assert named_paths("a path like subdir/qas/x.py is not at the root") == []
+
+
+def test_paths_named_in_text_exist() -> None:
+    missing = [
+        f"{path.relative_to(REPO)}:{number}: {named}"
+        for path in _texts_naming_paths()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        for named in named_paths(line)
+        if not (REPO / named).exists()
+    ]
+    assert not missing, missing

@@ -218,6 +218,12 @@ def test_a_fleet_that_is_off_needs_no_image_yet(account: Account) -> None:
         ({"ExistingQueueKmsKeyArn": KEY_ARN}, ("QueueKeyNeedsExistingQueue",)),
         ({"UseFargateSpot": "maybe"}, ("UseFargateSpot", "true, false")),
         ({"WorkerImageTgs": "v1"}, ("WorkerImageTgs", "not a parameter")),
+        # The warm pool's Rules: what AWS refuses with one (docs/deploy.md#warm-pool)
+        ({"WarmPool": "Stopped"}, ("WarmPoolNeedsEc2", "WorkerPlatform=EC2")),
+        (
+            {"WorkerPlatform": "EC2", "WarmPool": "Hibernated", "OnDemandPercentage": "50"},
+            ("WarmPoolNeedsOnDemand", "Spot Instances", "OnDemandPercentage=100"),
+        ),
     ],
 )
 def test_invalid_parameters(account: Account, parameters: dict[str, str], words: tuple[str, ...]) -> None:

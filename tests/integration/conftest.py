@@ -13,8 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from qas.emulator.lambda_context import LocalLambdaContext
 from queue_autoscaler.adapters import clients
-from queue_autoscaler.common.lambda_context import LocalLambdaContext
 from queue_autoscaler.common.observability import logger
 from queue_autoscaler.metric_publisher import app as publisher_app
 from queue_autoscaler.producer import app as producer_app

@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 
 SCRIPT = """
 import json
-from queue_autoscaler.common.lambda_context import LocalLambdaContext
+from qas.emulator.lambda_context import LocalLambdaContext
 from queue_autoscaler.metric_publisher.app import lambda_handler
 print(json.dumps(lambda_handler({}, LocalLambdaContext(function_name="metric-publisher"))))
 """

@@ -9,9 +9,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from qas.emulator.lambda_context import LocalLambdaContext
 from queue_autoscaler.adapters import clients
 from queue_autoscaler.adapters.errors import ResourceNotFoundError
-from queue_autoscaler.common.lambda_context import LocalLambdaContext
 from queue_autoscaler.common.settings import ConfigError
 from queue_autoscaler.metric_publisher import app
 from tests.integration.conftest import (

@@ -51,11 +51,11 @@ def seed_queue_statistics(
         put_point("AWS/SQS", "NumberOfMessagesDeleted", ("QueueName", QUEUE_NAME), at, deleted_per_minute)
 
 
-def run_tuner(monkeypatch, context, caplog) -> tuple[dict[str, Any], Any]:
+def run_tuner(monkeypatch, context, caplog, **env: str) -> tuple[dict[str, Any], Any]:
     """One tuner run on a group whose policy targets 40; its result and its decision log record."""
     make_asg(desired=1)
     make_asg_policy(target=40)
-    set_env(monkeypatch, "EC2", QUEUE_NAME=QUEUE_NAME)
+    set_env(monkeypatch, "EC2", QUEUE_NAME=QUEUE_NAME, **env)
     result = app.lambda_handler(load_event("target_tuner"), context)
     [record] = [r for r in caplog.records if r.getMessage().startswith("target ")]
     return result, record
@@ -85,6 +85,52 @@ def test_the_worker_metric_wins_when_both_exist(monkeypatch, context, caplog):
 
     assert result["target"] == 12.4  # the MsgProcessingDuration answer (test_target_tuner.py)
     assert record.duration_source == "MsgProcessingDuration"
+
+
+def _attached_lines(caplog) -> list[Any]:
+    return [r for r in caplog.records if r.getMessage().startswith("attached fleet")]
+
+
+def test_an_attached_fleet_says_it_runs_on_the_queue(monkeypatch, context, caplog):
+    # Given an attached fleet (the template's AttachFleet) whose consumer publishes no durations
+    seed_queue_statistics(minutes=8, in_flight=4, deleted_per_minute=48)
+
+    result, _ = run_tuner(monkeypatch, context, caplog, FLEET_ATTACHED="true")
+
+    # Then it tunes on Little's law as any fleet would, and one line says so
+    assert result["target"] == 24.6
+    [line] = _attached_lines(caplog)
+    assert line.getMessage() == (
+        "attached fleet: no MsgProcessingDuration from the consumer; durations from the queue (Little's law)"
+    )
+    assert (line.fleet_attached, line.duration_source) == (True, "littles_law")
+
+
+def test_an_attached_fleet_running_our_worker_says_it_uses_its_durations(monkeypatch, context, caplog):
+    seed_durations(ASG_NAME, [5, 10, 15], [20, 20, 20])
+
+    run_tuner(monkeypatch, context, caplog, FLEET_ATTACHED="true")
+
+    [line] = _attached_lines(caplog)
+    assert line.getMessage() == "attached fleet: durations from the consumer's MsgProcessingDuration"
+
+
+def test_an_attached_fleet_without_enough_data_says_the_target_stays(monkeypatch, context, caplog):
+    seed_queue_statistics(minutes=2, in_flight=1, deleted_per_minute=5)
+
+    result, _ = run_tuner(monkeypatch, context, caplog, FLEET_ATTACHED="true")
+
+    assert result["action"] == "keep"
+    [line] = _attached_lines(caplog)
+    assert line.getMessage().endswith("too little queue data; the target stays")
+
+
+def test_a_fleet_of_ours_has_no_attached_line(monkeypatch, context, caplog):
+    seed_queue_statistics(minutes=8, in_flight=4, deleted_per_minute=48)
+
+    run_tuner(monkeypatch, context, caplog)
+
+    assert _attached_lines(caplog) == []
 
 
 def test_too_few_completions_keeps_the_target_and_says_why(monkeypatch, context, caplog):

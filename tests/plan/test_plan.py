@@ -16,11 +16,11 @@ from qas.plan.cli import samconfig_block
 from qas.plan.prices import HOURS_PER_MONTH
 from qas.plan.recommend import PlanRequest, describe, plan
 from qas.sim.bench import SCENARIOS, SLO_GOAL
-from qas.sim.policies import FleetSettings
+from qas.sim.policies import SimFleet
 from qas.sim.realism import preset
 from qas.sim.runner import simulate
 from qas.sim.traces import write_csv
-from queue_autoscaler.scaling.backlog import KEEP_WARM_MINUTES
+from queue_autoscaler.scaling.policy_spec import POLICY
 from queue_autoscaler.scaling.target import Action, TargetModel, decide_target
 
 # Half-length traces keep the test fast; the change of processing time (duration-shift) then weighs
@@ -46,7 +46,7 @@ def test_the_recommendation_simulated_again_meets_the_slo(name: str) -> None:
 
     # Simulate the printed parameters from scratch, as a user would deploy them.
     overrides = found.parameter_overrides
-    fleet = FleetSettings(
+    fleet = SimFleet(
         slo_s=float(overrides["LatencySloSeconds"]),
         max_capacity=int(overrides["MaxCapacity"]),
         boot_s=SCENARIOS[name].fleet.boot_s,
@@ -54,7 +54,7 @@ def test_the_recommendation_simulated_again_meets_the_slo(name: str) -> None:
         platform=Platform(overrides["WorkerPlatform"]),
         shutdown_minutes=int(overrides["ShutdownAfterMinutes"]),
         keep_warm=overrides["KeepWarm"] == "true",
-        keep_warm_minutes=int(overrides.get("KeepWarmMinutes", KEEP_WARM_MINUTES)),
+        keep_warm_minutes=int(overrides.get("KeepWarmMinutes", POLICY.keep_warm_minutes)),
     )
     realism = preset(found.request.realism, fleet.period_s)  # the planner predicts under "aws"
     again = simulate(trace, "tuned", fleet, initial_target=float(overrides["InitialTarget"]), realism=realism)
@@ -148,8 +148,13 @@ def test_price_override_and_fargate_prices(capsys) -> None:
     assert cli.main([*argv, "--price-per-hour", "1.0"]) == 0
     data = json.loads(capsys.readouterr().out)
     (custom,) = data["monthly_cost_usd"].values()
-    expected = data["predicted"]["average_instances"] * HOURS_PER_MONTH
-    assert custom["autoscaled"] == pytest.approx(expected, abs=1.0)
+    fleet = data["predicted"]["average_instances"] * HOURS_PER_MONTH
+    (chosen,) = (o for o in data["frontier"]["options"] if o["recommended"])
+    assert {o["price_per_hour"] for o in data["frontier"]["options"]} == {1.0}
+    # The recommended option's month: its fleet, and with a warm pool its volumes and refills too
+    assert custom["autoscaled"] == pytest.approx(chosen["monthly_usd"], abs=0.02)
+    pooled = "WarmPool" in data["parameter_overrides"]
+    assert custom["autoscaled"] == pytest.approx(fleet, abs=1.0) or (pooled and custom["autoscaled"] > fleet)
     assert custom["always_on_at_peak"] == data["predicted"]["peak_capacity"] * HOURS_PER_MONTH
     assert cli.main([*argv, "--platform", "ECS"]) == 0
     ecs = json.loads(capsys.readouterr().out)
@@ -184,9 +189,9 @@ def test_a_long_cold_start_plans_keep_warm_and_its_minutes(capsys) -> None:
     overrides = data["parameter_overrides"]
     assert overrides["KeepWarm"] == "true"
     assert int(overrides["KeepWarmMinutes"]) == data["keep_warm_minutes"]
-    assert overrides["ShutdownAfterMinutes"] == str(FleetSettings.shutdown_minutes)
-    assert data["shutdown_after_minutes"] == FleetSettings.shutdown_minutes
+    assert overrides["ShutdownAfterMinutes"] == str(SimFleet.shutdown_minutes)
+    assert data["shutdown_after_minutes"] == SimFleet.shutdown_minutes
     # Without a long cold start there is no KeepWarmMinutes to set.
     quick = PlanRequest(slo_s=300, boot_s=60, concurrency=1)
-    assert not quick.keeps_warm and quick.default_idle_minutes == FleetSettings.shutdown_minutes
-    assert PlanRequest(slo_s=300, boot_s=180, concurrency=1).default_idle_minutes == KEEP_WARM_MINUTES
+    assert not quick.keeps_warm and quick.default_idle_minutes == SimFleet.shutdown_minutes
+    assert PlanRequest(slo_s=300, boot_s=180, concurrency=1).default_idle_minutes == POLICY.keep_warm_minutes

@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from qas import cli, emulator
 from qas.model.control_plane import Platform
-from qas.plan import history, recommend, workloads
+from qas.plan import frontier, history, recommend, workloads
 from qas.plan.prices import MAX_PRICE_PER_HOUR, prices_for
 from qas.plan.recommend import PlanRequest
 from qas.sim import traces
@@ -189,6 +189,9 @@ def test_the_bounds_are_the_templates() -> None:
     assert float(parameters["LatencySloSeconds"]["MinValue"]) == recommend.MIN_SLO_S
     shutdown = parameters["ShutdownAfterMinutes"]
     assert (int(shutdown["MinValue"]), int(shutdown["MaxValue"])) == recommend.SHUTDOWN_MINUTES_RANGE
+    warm = parameters["KeepWarmMinutes"]
+    assert (int(warm["MinValue"]), int(warm["MaxValue"])) == recommend.KEEP_WARM_MINUTES_RANGE
+    assert int(parameters["WarmPoolSize"]["MaxValue"]) == frontier.MAX_POOL_SIZE
     assert history.MAX_DAYS == traces.MAX_SPAN_DAYS
 
 

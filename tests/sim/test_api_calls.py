@@ -17,7 +17,7 @@ from qas.sim.api_calls import (
     CallModel,
 )
 from qas.sim.engine import EngineSettings, Simulation
-from qas.sim.policies import AlwaysOn, FleetSettings
+from qas.sim.policies import AlwaysOn, SimFleet
 from qas.sim.traces import Trace
 
 PROTECT_EC2 = "autoscaling:SetInstanceProtection"
@@ -78,7 +78,7 @@ def test_the_publisher_and_the_tuner() -> None:
 def fleet_of(workers: int, flush_offset_s: float | None) -> ApiCalls:
     """``workers`` instances running from t=0, each busy with one long job: a fleet that started together."""
     trace = Trace(tuple([0.0] * workers), tuple([900.0] * workers))
-    fleet = FleetSettings(slo_s=3600, max_capacity=workers, boot_s=60, concurrency=1)
+    fleet = SimFleet(slo_s=3600, max_capacity=workers, boot_s=60, concurrency=1)
     calls = ApiCalls(CallModel(flush_offset_s=flush_offset_s))
     settings = EngineSettings(concurrency=1, boot_s=60, initial_running=workers, drain_s=300)
     Simulation(trace, AlwaysOn(fleet), settings, slo_s=3600, api_calls=calls).run()

@@ -12,13 +12,13 @@ import pytest
 from qas import cli
 from qas.model.control_plane import Platform
 from qas.sim.engine import EngineSettings, SimResult, Simulation
-from qas.sim.policies import FleetSettings, TargetTracking, our_backlog
+from qas.sim.policies import SimFleet, TargetTracking, our_backlog
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace, write_csv
 
 BOOT_S, IN_SERVICE_S = 300.0, 30.0
 # Target tracking alone, at a fixed target of 10 (the lanes would blur the timing).
-FLEET = FleetSettings(
+FLEET = SimFleet(
     slo_s=3600, max_capacity=20, boot_s=BOOT_S, concurrency=1, fast_lane=False, scale_in_lane=False
 )
 

@@ -16,18 +16,18 @@ from qas.sim import clairvoyant, traces
 from qas.sim.bench import cost_vs_bound
 from qas.sim.clairvoyant import Point, bound_at, latest_starts, plan, replay, solve, target_attainment
 from qas.sim.engine import SimResult
-from qas.sim.policies import FleetSettings
+from qas.sim.policies import SimFleet
 from qas.sim.traces import Trace
 
 BOOT = 120.0
 JOB = 100.0
 
 
-def fleet(slo_s: float, max_capacity: int = 5, concurrency: int = 1) -> FleetSettings:
-    return FleetSettings(slo_s=slo_s, max_capacity=max_capacity, boot_s=BOOT, concurrency=concurrency)
+def fleet(slo_s: float, max_capacity: int = 5, concurrency: int = 1) -> SimFleet:
+    return SimFleet(slo_s=slo_s, max_capacity=max_capacity, boot_s=BOOT, concurrency=concurrency)
 
 
-def run(arrivals: list[float], f: FleetSettings, attainment: float = 1.0) -> SimResult:
+def run(arrivals: list[float], f: SimFleet, attainment: float = 1.0) -> SimResult:
     return solve(Trace.from_rows([(a, JOB) for a in arrivals]), f, attainment)
 
 

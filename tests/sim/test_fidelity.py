@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from qas.sim.engine import EngineSettings, SimResult, Simulation
 from qas.sim.policies import (
-    FleetSettings,
     Observation,
+    SimFleet,
     Step,
     TargetTracking,
     our_backlog,
@@ -23,7 +23,7 @@ def run(trace: Trace, controller, concurrency: int = 1, boot_s: float = 60.0, in
 def test_aws_worked_example_grows_ten_instances_to_fifteen() -> None:
     # Given 10 running instances and 1,510 messages (10 in flight, 1,500 visible) that stay queued
     trace = Trace(tuple([0.0] * 1510), tuple([5000.0] * 1510))
-    fleet = FleetSettings(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False)
+    fleet = SimFleet(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False)
     controller = TargetTracking(fleet, 100.0, "static", visible_per_in_service)
     result = run(trace, controller, initial=10)
     desired = [p.desired for p in result.timeline[:4]]
@@ -35,7 +35,7 @@ def test_aws_worked_example_grows_ten_instances_to_fifteen() -> None:
 
 def test_one_message_into_an_empty_fleet_starts_an_instance_and_completes() -> None:
     trace = Trace((5.0,), (30.0,))
-    fleet = FleetSettings(slo_s=600, max_capacity=5, boot_s=60, concurrency=1)
+    fleet = SimFleet(slo_s=600, max_capacity=5, boot_s=60, concurrency=1)
     # The target (>= 1) is never exceeded by one message: only the bootstrap alarm can start it.
     result = simulate(trace, "tuned", fleet, record_timeline=True)
     assert result.completed == 1 and result.lost == 0
@@ -47,7 +47,7 @@ def test_one_message_into_an_empty_fleet_starts_an_instance_and_completes() -> N
 
 def test_scale_out_waits_for_three_one_minute_datapoints() -> None:
     trace = Trace(tuple([0.0] * 200), tuple([1000.0] * 200))
-    fleet = FleetSettings(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False)
+    fleet = SimFleet(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False)
     result = run(trace, TargetTracking(fleet, 10.0, "static", our_backlog), initial=1)
     first_change = next(p.t_s for p in result.timeline if p.desired != 1)
     assert first_change == 180.0
@@ -99,7 +99,7 @@ def test_every_message_is_accounted_for_and_cost_is_at_least_the_work() -> None:
     from qas.sim import traces
 
     trace = traces.steady(0.5, 1800, traces.lognormal(10, 0.5), seed=3)
-    fleet = FleetSettings(slo_s=300, max_capacity=10, boot_s=60, concurrency=2)
+    fleet = SimFleet(slo_s=300, max_capacity=10, boot_s=60, concurrency=2)
     for policy in ("tuned", "static-3", "keda-5"):
         result = simulate(trace, policy, fleet)
         assert result.completed + result.lost == result.messages == len(trace)
@@ -116,7 +116,7 @@ def test_the_tuner_lowers_the_target_when_processing_slows_down() -> None:
 
     sampler = traces.switch_at(1800, traces.lognormal(10, 0.2), traces.lognormal(40, 0.2))
     trace = traces.steady(1.0, 3600, sampler, seed=5)
-    fleet = FleetSettings(slo_s=600, max_capacity=40, boot_s=60, concurrency=4)
+    fleet = SimFleet(slo_s=600, max_capacity=40, boot_s=60, concurrency=4)
     result = simulate(trace, "tuned", fleet, record_timeline=True)
     before = [p.target for p in result.timeline if 1500 <= p.t_s < 1800]
     after = [p.target for p in result.timeline if 3000 <= p.t_s < 3600]

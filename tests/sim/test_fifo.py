@@ -13,7 +13,7 @@ import pytest
 from qas.cli import main
 from qas.sim.bench import SCENARIOS
 from qas.sim.fifo import FifoDispatch
-from qas.sim.policies import REFERENCE, FleetSettings
+from qas.sim.policies import REFERENCE, SimFleet
 from qas.sim.runner import simulate
 from qas.sim.scenarios_fifo import FIFO_SCENARIOS
 from qas.sim.traces import Trace, read_csv, write_csv
@@ -40,7 +40,7 @@ def test_one_message_per_group_in_flight_and_order_kept_within_a_group() -> None
 def test_the_engine_runs_groups_one_at_a_time() -> None:
     # 12 messages of 10 s in 2 groups, arriving at once, on a fleet that could run 8 at a time
     trace = Trace(tuple([0.0] * 12), tuple([10.0] * 12), tuple("ab" * 6))
-    fleet = FleetSettings(slo_s=600, max_capacity=2, boot_s=0, concurrency=4)
+    fleet = SimFleet(slo_s=600, max_capacity=2, boot_s=0, concurrency=4)
     fifo = simulate(trace, REFERENCE, fleet)
     standard = simulate(dataclasses.replace(trace, group=None), REFERENCE, fleet)
     # Each group drains one message per 10 s: the last finishes at 60 s, not at 20 s.
@@ -95,7 +95,7 @@ def test_without_the_group_cap_a_hot_group_scales_to_idle_instances() -> None:
     _name, _description, fleet, make, _groups = scenario
     trace = make(1.0)
     aware = simulate(trace, "tuned", fleet)
-    unaware_fleet = dataclasses.replace(fleet, fifo=False, bootstrap_steps=(2, 4, 8, 16, 32, 64))
+    unaware_fleet = dataclasses.replace(fleet, fifo=False, bootstrap_steps=SimFleet.bootstrap_steps)
     unaware = simulate(trace, "tuned", unaware_fleet, fifo_aware=False)
     # The same SLO attainment (the hot group is the bottleneck) for a third of the instance-hours.
     assert aware.slo_attainment >= unaware.slo_attainment

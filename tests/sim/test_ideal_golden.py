@@ -1,8 +1,8 @@
 """`--realism ideal` gives the results it gave when the golden file was written, line for line.
 
-The golden file (tests/sim/golden/ideal_baselines.json) was first written from the engine that
-tests/sim/test_ideal_is_the_old_engine.py had proved equal, summary for summary, to the engine of
-before the AWS effects; no git history is needed to check it.
+The golden file (tests/sim/golden/ideal_baselines.json) was first written from the engine that an
+earlier test (test_ideal_is_the_old_engine.py, since removed) had proved equal, summary for summary,
+to the engine of before the AWS effects; no git history is needed to check it.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ import pytest
 
 from qas.model.control_plane import ControlPlane, PeriodInput, Source
 from qas.sim.engine import EngineSettings, SimResult, Simulation
-from qas.sim.policies import FleetSettings, TargetTracking, make_controller
+from qas.sim.policies import SimFleet, TargetTracking, make_controller
 from qas.sim.traces import Trace
 
 # Cold start 60 + 180 s against a 300-s SLO: KeepWarm (auto)
-FLEET = FleetSettings(slo_s=300, max_capacity=10, boot_s=180, concurrency=1)
+FLEET = SimFleet(slo_s=300, max_capacity=10, boot_s=180, concurrency=1)
 
 
 def trickle() -> Trace:

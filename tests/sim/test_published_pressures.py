@@ -5,12 +5,12 @@ the publish and the alarm's evaluation (AWS's alarms evaluate the published data
 from __future__ import annotations
 
 from qas.sim.engine import EngineSettings, Simulation
-from qas.sim.policies import FleetSettings, Observation, StatsFor, Step, TargetTracking, our_backlog
+from qas.sim.policies import Observation, SimFleet, StatsFor, Step, TargetTracking, our_backlog
 from qas.sim.realism import Realism
 from qas.sim.traces import Trace
 from queue_autoscaler.scaling.estimate import RunningJobs
 
-SETTINGS = FleetSettings(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, scale_in_lane=False)
+SETTINGS = SimFleet(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, scale_in_lane=False)
 
 
 def test_the_fast_lane_sees_the_pressure_published_with_the_target_read_then() -> None:

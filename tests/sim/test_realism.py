@@ -7,16 +7,14 @@ import pytest
 from qas.model.control_plane import Platform
 from qas.sim import traces
 from qas.sim.engine import EngineSettings, SimResult, Simulation
-from qas.sim.policies import FleetSettings, Observation, StatsFor, Step, TargetTracking, our_backlog
+from qas.sim.policies import Observation, SimFleet, StatsFor, Step, TargetTracking, our_backlog
 from qas.sim.realism import IDEAL, Realism, preset
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
 from queue_autoscaler.scaling.estimate import RunningJobs
 
 # Target tracking alone (the fast lane reacts on one datapoint and would blur these timings).
-FLEET = FleetSettings(
-    slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False, scale_in_lane=False
-)
+FLEET = SimFleet(slo_s=600, max_capacity=50, boot_s=60, concurrency=1, fast_lane=False, scale_in_lane=False)
 
 
 def run(
@@ -132,7 +130,7 @@ def test_count_noise_is_relative_and_never_negative() -> None:
 def test_a_spot_interruption_loses_no_message() -> None:
     # Short jobs finish within the 2-minute notice: every one completes on its first delivery.
     trace = traces.steady(0.2, 4 * 3600, traces.lognormal(30, 0.3), seed=4)
-    fleet = FleetSettings(slo_s=900, max_capacity=20, boot_s=60, concurrency=2)
+    fleet = SimFleet(slo_s=900, max_capacity=20, boot_s=60, concurrency=2)
     spot = Realism(spot_interruptions_per_hour=2.0, seed=5)
     short = simulate(trace, "tuned", fleet, realism=spot)
     assert short.spot_interruptions > 0
@@ -174,8 +172,8 @@ def test_boot_jitter_spreads_boots_around_the_median() -> None:
 
 def test_ten_second_periods_react_faster_on_a_burst() -> None:
     burst = traces.burst(2000, 1800, 60, 3600, traces.lognormal(20, 0.5), seed=14)
-    fleet60 = FleetSettings(slo_s=600, max_capacity=40, boot_s=90, concurrency=4)
-    fleet10 = FleetSettings(slo_s=600, max_capacity=40, boot_s=90, concurrency=4, period_s=10)
+    fleet60 = SimFleet(slo_s=600, max_capacity=40, boot_s=90, concurrency=4)
+    fleet10 = SimFleet(slo_s=600, max_capacity=40, boot_s=90, concurrency=4, period_s=10)
     # A fixed target: `tuned` derives a different one from the shorter alarm lead time.
     slow = simulate(burst, "static-8", fleet60, record_timeline=True)
     fast = simulate(burst, "static-8", fleet10, record_timeline=True)
@@ -187,14 +185,14 @@ def test_ten_second_periods_react_faster_on_a_burst() -> None:
 
 def test_high_resolution_is_ec2_only() -> None:
     with pytest.raises(ValueError, match=r"EC2 only.*no Period"):
-        FleetSettings(slo_s=600, max_capacity=4, boot_s=60, concurrency=1, platform=Platform.ECS, period_s=10)
+        SimFleet(slo_s=600, max_capacity=4, boot_s=60, concurrency=1, platform=Platform.ECS, period_s=10)
     with pytest.raises(ValueError, match="period-seconds"):
-        FleetSettings(slo_s=600, max_capacity=4, boot_s=60, concurrency=1, period_s=15)
+        SimFleet(slo_s=600, max_capacity=4, boot_s=60, concurrency=1, period_s=15)
 
 
 def test_the_same_seed_gives_the_same_run_and_another_seed_another() -> None:
     trace = traces.steady(0.5, 3 * 3600, traces.lognormal(60, 0.5), seed=8)
-    fleet = FleetSettings(slo_s=600, max_capacity=30, boot_s=90, concurrency=2)
+    fleet = SimFleet(slo_s=600, max_capacity=30, boot_s=90, concurrency=2)
 
     def with_seed(seed: int) -> dict[str, float | int | None]:
         real = preset("aws", seed=seed, spot_interruptions_per_hour=1.0, launch_failure_rate=0.2)

@@ -20,6 +20,16 @@ from qas import emulator
 
 _READ_PREFIXES = ("Describe", "Get", "List")
 
+# The FleetName dimension of every metric and alarm: the attached group or service (attach mode,
+# tests/template/test_attach.py), else the fleet the stack creates.
+FLEET_NAME = {
+    "Fn::If": [
+        "AttachFleet",
+        {"Fn::Join": ["", [{"Ref": "ExistingAutoScalingGroupName"}, {"Ref": "ExistingEcsServiceName"}]]},
+        {"Fn::Sub": "${AWS::StackName}-workers"},
+    ]
+}
+
 
 def _shared_name(platform: str) -> str:
     return f"qas-{platform.lower()}"

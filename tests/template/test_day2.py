@@ -141,7 +141,14 @@ def test_the_stack_never_creates_the_ecs_service_linked_role(platform: str) -> N
 def test_rules_reject_what_aws_can_never_run(parameters: dict[str, str], rules: set[str]) -> None:
     # The translated template is what CloudFormation evaluates: SAM must pass the Rules through.
     template = emulator.translate(parameters={"WorkerPlatform": parameters.get("WorkerPlatform", "EC2")})
-    assert set(template["Rules"]) == {"QueueKeyNeedsExistingQueue"}
+    assert set(template["Rules"]) == {
+        "QueueKeyNeedsExistingQueue",
+        "EcsServiceNamesTogether",
+        "AttachedFleetMatchesPlatform",
+        "AttachedServiceMatchesPlatform",
+        "WarmPoolNeedsEc2",
+        "WarmPoolNeedsOnDemand",
+    }
     values = config.effective_parameters(template, parameters)
     assert {name for name, _ in config.broken_rules(template, values)} == rules
 

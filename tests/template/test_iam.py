@@ -16,8 +16,8 @@ import botocore.client
 import pytest
 
 from qas import emulator
+from qas.emulator.lambda_context import LocalLambdaContext
 from queue_autoscaler.adapters import clients
-from queue_autoscaler.common.lambda_context import LocalLambdaContext
 from queue_autoscaler.metric_publisher import app as publisher_app
 from queue_autoscaler.producer import app as producer_app
 from queue_autoscaler.target_tuner import app as tuner_app

@@ -1,13 +1,12 @@
 """KeepWarm on the translated template: the shutdown alarm waits KeepWarmMinutes instead of
-ShutdownAfterMinutes, as the simulator's FleetSettings.control_plane does."""
+ShutdownAfterMinutes and target tracking's scale-in is off, as `qas.model.control_config.control_plane_config`
+(the simulator's and the demo's settings) has it."""
 
 from __future__ import annotations
 
 import pytest
 
-from qas import emulator
-from qas.sim.policies import FleetSettings
-from queue_autoscaler.scaling.backlog import KEEP_WARM_MINUTES
+from qas.sim.policies import SimFleet
 from tests.template.conftest import active, resolved
 
 
@@ -15,12 +14,6 @@ def shutdown_datapoints(parameters: dict[str, str]) -> tuple[int, int]:
     translated, resolver = resolved(parameters)
     props = resolver.resolve(translated["Resources"]["ShutdownAlarm"]["Properties"])
     return int(props["EvaluationPeriods"]), int(props["DatapointsToAlarm"])
-
-
-def test_keep_warm_minutes_default_is_the_models() -> None:
-    translated = emulator.translate(parameters={})
-    assert int(translated["Parameters"]["KeepWarmMinutes"]["Default"]) == KEEP_WARM_MINUTES
-    assert int(translated["Parameters"]["ShutdownAfterMinutes"]["Default"]) == FleetSettings.shutdown_minutes
 
 
 @pytest.mark.parametrize("platform", ["EC2", "ECS"])
@@ -32,9 +25,9 @@ def test_the_shutdown_alarm_waits_keep_warm_minutes_only_with_keep_warm(platform
 
 
 def test_the_simulator_uses_the_same_rule() -> None:
-    cold = FleetSettings(slo_s=300, max_capacity=5, boot_s=180, concurrency=1, keep_warm_minutes=12)
+    cold = SimFleet(slo_s=300, max_capacity=5, boot_s=180, concurrency=1, keep_warm_minutes=12)
     assert cold.keeps_warm and cold.control_plane(4.0).shutdown_after_minutes == 12
-    quick = FleetSettings(slo_s=300, max_capacity=5, boot_s=60, concurrency=1, keep_warm_minutes=12)
+    quick = SimFleet(slo_s=300, max_capacity=5, boot_s=60, concurrency=1, keep_warm_minutes=12)
     assert not quick.keeps_warm and quick.control_plane(4.0).shutdown_after_minutes == 5
 
 
@@ -67,8 +60,8 @@ def test_keep_warm_scales_in_only_through_step_policies(platform: str, others: d
 
 
 def test_the_simulator_models_keep_warm_the_same_way() -> None:
-    cold_start = FleetSettings(slo_s=300, max_capacity=5, boot_s=180, concurrency=1, scale_in_lane=False)
+    cold_start = SimFleet(slo_s=300, max_capacity=5, boot_s=180, concurrency=1, scale_in_lane=False)
     config = cold_start.control_plane(4.0)
     assert cold_start.keeps_warm and config.disable_scale_in and config.scale_in_lane_steps
-    quick = FleetSettings(slo_s=300, max_capacity=5, boot_s=60, concurrency=1)
+    quick = SimFleet(slo_s=300, max_capacity=5, boot_s=60, concurrency=1)
     assert not quick.keeps_warm and not quick.control_plane(4.0).disable_scale_in

@@ -11,7 +11,7 @@ import pytest
 
 from qas import emulator
 from qas.demo.stack import fast_lane_steps
-from qas.model.control_plane import FAST_LANE_STEPS
+from queue_autoscaler.scaling.policy_spec import POLICY
 from tests.template.conftest import aws
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(f"ignore:{emulator.SKIPPED_WARNING}")]
@@ -98,12 +98,11 @@ def test_bootstrap_alarm_starts_capacity_for_the_waiting_work_when_nothing_is_de
     config = _step_config(stack, policy)
     assert policy["PolicyType"] == "StepScaling"
     assert config["AdjustmentType"] == "ExactCapacity"
-    # 1 instance for less than 2 instances' worth of work, then powers of two (clamped to the max).
+    # The spec's steps, as the scaling service stores them (test_policy_spec.py checks the template).
     steps = config["StepAdjustments"]
-    first = {"MetricIntervalLowerBound": 0.0, "MetricIntervalUpperBound": 2.0, "ScalingAdjustment": 1}
-    assert steps[0] == first
-    assert steps[-1] == {"MetricIntervalLowerBound": 64.0, "ScalingAdjustment": 64}
-    assert [s["ScalingAdjustment"] for s in steps] == [1, 2, 4, 8, 16, 32, 64]
+    assert [(s["MetricIntervalLowerBound"], s["ScalingAdjustment"]) for s in steps] == list(
+        POLICY.bootstrap_steps
+    )
     # Contiguous intervals: no gap and no overlap, as the APIs require.
     pairs = itertools.pairwise(steps)
     assert all(a["MetricIntervalUpperBound"] == b["MetricIntervalLowerBound"] for a, b in pairs)
@@ -243,10 +242,12 @@ def test_fast_lane_alarm_triggers_the_percent_step_policy(stack: emulator.Deploy
     config = _step_config(stack, policy)
     assert policy["PolicyType"] == "StepScaling"
     assert (config["AdjustmentType"], config["MinAdjustmentMagnitude"]) == ("PercentChangeInCapacity", 1)
-    assert [s["ScalingAdjustment"] for s in config["StepAdjustments"]] == [20, 50, 100, 200, 400]
+    assert [s["ScalingAdjustment"] for s in config["StepAdjustments"]] == [
+        round(share * 100) for _, share in POLICY.fast_lane_steps
+    ]
     # The demo hands the deployed steps to the control-plane model: exactly the simulator's.
     assert stack.scaling is not None
-    assert fast_lane_steps(stack.scaling) == FAST_LANE_STEPS
+    assert fast_lane_steps(stack.scaling) == POLICY.fast_lane_steps
 
 
 def test_tuner_reads_the_age_of_the_stacks_own_queue(stack: emulator.DeployedStack) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 
 from qas.model.control_plane import (
-    FAST_LANE_STEPS,
     AlarmName,
     AlarmState,
     ControlPlane,
@@ -21,13 +20,14 @@ from qas.model.control_plane import (
     ScalingAction,
     Source,
 )
+from queue_autoscaler.scaling.policy_spec import POLICY
 
-TEMPLATE_STEPS = ControlPlaneConfig(target=4.0, fast_lane_steps=FAST_LANE_STEPS)
+TEMPLATE_STEPS = ControlPlaneConfig(target=4.0, fast_lane_steps=POLICY.fast_lane_steps)
 
 
 def fast_plane(max_capacity: int = 50) -> ControlPlane:
     return ControlPlane(
-        ControlPlaneConfig(target=4.0, max_capacity=max_capacity, fast_lane_steps=FAST_LANE_STEPS)
+        ControlPlaneConfig(target=4.0, max_capacity=max_capacity, fast_lane_steps=POLICY.fast_lane_steps)
     )
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import pytest
 
 from qas.model.control_plane import (
-    FAST_LANE_STEPS,
     AlarmName,
     AlarmState,
     ControlPlane,
@@ -27,7 +26,8 @@ from qas.model.control_plane import (
     Source,
 )
 from queue_autoscaler.scaling.backlog import backlog_per_instance
-from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_STEPS, scale_in_pressure
+from queue_autoscaler.scaling.policy_spec import POLICY
+from queue_autoscaler.scaling.scale_in_lane import scale_in_pressure
 
 # ------------------------------------------------------------------ step bounds
 
@@ -36,12 +36,12 @@ from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_STEPS, scale_in
 def test_a_pressure_exactly_on_a_step_bound_takes_that_step(pressure: float, capacity: int) -> None:
     # Above the threshold a lower bound is inclusive: 1.5 is +50% of 10 = 15 (not +20% = 12),
     # 2 is +100% = 20, 3 is +200% = 30, 5 is +400% = 50
-    config = ControlPlaneConfig(target=10, fast_lane_steps=FAST_LANE_STEPS)
+    config = ControlPlaneConfig(target=10, fast_lane_steps=POLICY.fast_lane_steps)
     assert config.fast_lane_for(pressure, 10) == capacity
 
 
 def test_on_the_lowest_bound_the_policy_has_a_step_but_its_alarm_does_not_fire() -> None:
-    config = ControlPlaneConfig(target=10, max_capacity=60, fast_lane_steps=FAST_LANE_STEPS)
+    config = ControlPlaneConfig(target=10, max_capacity=60, fast_lane_steps=POLICY.fast_lane_steps)
     # The policy's first step is [1.2, 1.5): +20% of 10 = 12
     assert config.fast_lane_for(1.2, 10) == 12
     # The alarm stays GreaterThanThreshold 1.2: a datapoint of exactly 1.2 does not invoke it
@@ -53,7 +53,7 @@ def test_on_the_lowest_bound_the_policy_has_a_step_but_its_alarm_does_not_fire()
 
 
 def test_the_model_scales_out_by_the_step_of_a_bound_the_pressure_sits_on() -> None:
-    cp = ControlPlane(ControlPlaneConfig(target=10, max_capacity=60, fast_lane_steps=FAST_LANE_STEPS))
+    cp = ControlPlane(ControlPlaneConfig(target=10, max_capacity=60, fast_lane_steps=POLICY.fast_lane_steps))
     result = cp.evaluate(
         PeriodInput(60.0, 15.0, 150, 0, 10, 10, scale_out_pressure=1.5, scale_in_pressure=1.0)
     )
@@ -73,7 +73,7 @@ def empty_queue_run(platform: Platform, minutes: int, **config: object) -> list[
             max_capacity=20,
             disable_scale_in=True,
             shutdown_after_minutes=5,
-            scale_in_lane_steps=SCALE_IN_LANE_STEPS,
+            scale_in_lane_steps=POLICY.scale_in_lane_steps,
             **config,  # type: ignore[arg-type]
         )
     )
@@ -147,7 +147,7 @@ def test_a_not_breaching_alarm_skips_a_missing_datapoint_when_its_range_holds_en
 
 
 def test_a_missed_minute_reevaluates_the_fast_lanes_previous_datapoint() -> None:
-    cp = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=50, fast_lane_steps=FAST_LANE_STEPS))
+    cp = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=50, fast_lane_steps=POLICY.fast_lane_steps))
     first = cp.evaluate(PeriodInput(60.0, 10.0, 20, 0, 2, 2, scale_out_pressure=2.5, scale_in_pressure=1.0))
     assert first.desired == 4  # +100% of 2
     # Nothing published next minute (TreatMissingData missing): the alarm evaluates 2.5 again and
@@ -194,7 +194,7 @@ def test_a_stale_bootstrap_datapoint_re_fires_its_exact_capacity() -> None:
 def test_the_fast_lane_compares_the_pressure_the_publisher_published() -> None:
     # The publisher read the target 4: 10 / 4 = 2.5. The tuner then set 8 before the alarm evaluated;
     # the alarm still sees 2.5 (+100% of 2 = 4), not 10 / 8 = 1.25 (+20%: 3)
-    cp = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=50, fast_lane_steps=FAST_LANE_STEPS))
+    cp = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=50, fast_lane_steps=POLICY.fast_lane_steps))
     cp.set_target(8.0)
     result = cp.evaluate(PeriodInput(60.0, 10.0, 20, 0, 2, 2, scale_out_pressure=2.5, scale_in_pressure=1.0))
     assert result.desired == 4
@@ -206,7 +206,7 @@ def test_the_scale_in_lane_compares_the_pressure_the_publisher_published() -> No
     # tuner set since, the model would have found 4 / (10 x 1) = 0.4 (-50%: 5)
     cp = ControlPlane(
         ControlPlaneConfig(
-            target=4.0, max_capacity=20, disable_scale_in=True, scale_in_lane_steps=SCALE_IN_LANE_STEPS
+            target=4.0, max_capacity=20, disable_scale_in=True, scale_in_lane_steps=POLICY.scale_in_lane_steps
         )
     )
     cp.set_target(1.0)
@@ -219,7 +219,7 @@ def test_the_scale_in_lane_compares_the_pressure_the_publisher_published() -> No
 def test_pressures_that_were_not_published_are_missing_datapoints() -> None:
     # The publisher could not read the target: BacklogPerInstance is there, the pressures are not.
     # The model does not make them up: the fast lane's alarm has no datapoint and does nothing.
-    cp = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=50, fast_lane_steps=FAST_LANE_STEPS))
+    cp = ControlPlane(ControlPlaneConfig(target=4.0, max_capacity=50, fast_lane_steps=POLICY.fast_lane_steps))
     result = cp.evaluate(PeriodInput(60.0, backlog_per_instance(20, 0, 2), 20, 0, 2, 2))
     assert result.actions == ()
     assert result.alarms[AlarmName.FAST_LANE] is AlarmState.INSUFFICIENT_DATA
@@ -236,7 +236,7 @@ def lane_run(platform: Platform, minutes: int, **config: object) -> list[int]:
             platform=platform,
             max_capacity=20,
             disable_scale_in=True,
-            scale_in_lane_steps=SCALE_IN_LANE_STEPS,
+            scale_in_lane_steps=POLICY.scale_in_lane_steps,
             **config,  # type: ignore[arg-type]
         )
     )
@@ -279,7 +279,7 @@ def test_an_ecs_lane_step_landing_on_desired_asks_nothing() -> None:
             platform=Platform.ECS,
             max_capacity=40,
             disable_scale_in=True,
-            scale_in_lane_steps=SCALE_IN_LANE_STEPS,
+            scale_in_lane_steps=POLICY.scale_in_lane_steps,
         )
     )
     results = [
@@ -296,8 +296,8 @@ def test_a_scale_out_during_a_scale_in_cooldown_acts_at_once() -> None:
             platform=Platform.ECS,
             max_capacity=20,
             disable_scale_in=True,
-            fast_lane_steps=FAST_LANE_STEPS,
-            scale_in_lane_steps=SCALE_IN_LANE_STEPS,
+            fast_lane_steps=POLICY.fast_lane_steps,
+            scale_in_lane_steps=POLICY.scale_in_lane_steps,
             step_cooldown_s=60.0,
         )
     )
@@ -317,7 +317,7 @@ def test_during_a_scale_out_cooldown_only_a_larger_step_adds_and_only_the_differ
             target=4.0,
             platform=Platform.ECS,
             max_capacity=50,
-            fast_lane_steps=FAST_LANE_STEPS,
+            fast_lane_steps=POLICY.fast_lane_steps,
             step_cooldown_s=60.0,
             high_datapoints=5,  # target tracking out of the way
         )

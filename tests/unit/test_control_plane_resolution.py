@@ -20,7 +20,8 @@ from qas.model.control_plane import (
     ScalingAction,
     Source,
 )
-from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_STEPS, scale_in_pressure
+from queue_autoscaler.scaling.policy_spec import POLICY
+from queue_autoscaler.scaling.scale_in_lane import scale_in_pressure
 
 
 def same(cp: ControlPlane, minutes: int, **inputs: object) -> list[PeriodResult]:
@@ -57,7 +58,7 @@ def test_the_largest_scale_in_wins_the_lane_over_target_tracking() -> None:
     # Target tracking: ceil(10 x 0.4 / 4) = 1. Lane: pressure 4 / (10 x 4) = 0.1, -75% of 10 -> 3.
     # AWS applies the policy that leaves the largest capacity: 3 (target tracking asks again next minute)
     config = ControlPlaneConfig(
-        target=4.0, max_capacity=20, low_datapoints=5, scale_in_lane_steps=SCALE_IN_LANE_STEPS
+        target=4.0, max_capacity=20, low_datapoints=5, scale_in_lane_steps=POLICY.scale_in_lane_steps
     )
     fifth = same(
         ControlPlane(config),
@@ -275,7 +276,7 @@ def lane_plane(**kw: object) -> ControlPlane:
 def test_the_lane_removes_by_its_latest_datapoint() -> None:
     # 10 instances; 24 in flight for four minutes (pressure 24 / 40 = 0.6), then 4 (0.1):
     # the latest picks the -75% step: 10 - 7 = 3
-    cp = lane_plane(scale_in_lane_steps=SCALE_IN_LANE_STEPS)
+    cp = lane_plane(scale_in_lane_steps=POLICY.scale_in_lane_steps)
     for minute, backlog in enumerate([24, 24, 24, 24, 4], start=1):
         published = scale_in_pressure(backlog / 10, 10, 10, 4.0)
         result = cp.evaluate(
@@ -295,7 +296,7 @@ def test_the_lane_uses_the_configured_steps() -> None:
 def test_the_lane_at_exactly_its_threshold_does_not_breach() -> None:
     # 36 in flight on 10: pressure 36 / 40 = 0.9, the threshold
     results = same(
-        lane_plane(scale_in_lane_steps=SCALE_IN_LANE_STEPS),
+        lane_plane(scale_in_lane_steps=POLICY.scale_in_lane_steps),
         5,
         metric=3.6,
         visible=0,
@@ -310,7 +311,7 @@ def test_the_lane_at_exactly_its_threshold_does_not_breach() -> None:
 
 def test_the_lane_never_goes_below_min_capacity() -> None:
     # Pressure 0.25 on 4 would remove 75%, but min_capacity is 4: nothing to do
-    cp = lane_plane(scale_in_lane_steps=SCALE_IN_LANE_STEPS, min_capacity=4)
+    cp = lane_plane(scale_in_lane_steps=POLICY.scale_in_lane_steps, min_capacity=4)
     results = same(cp, 5, metric=0.0, visible=0, in_flight=0, running=4, desired=4, scale_in_pressure=0.25)
     assert results[-1].alarms[AlarmName.SCALE_IN_LANE] is AlarmState.ALARM
     assert results[-1].actions == ()

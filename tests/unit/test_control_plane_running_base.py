@@ -22,11 +22,8 @@ from qas.model.control_plane import (
     Source,
 )
 from queue_autoscaler.scaling.backlog import backlog_per_instance
-from queue_autoscaler.scaling.scale_in_lane import (
-    SCALE_IN_LANE_DATAPOINTS,
-    SCALE_IN_LANE_STEPS,
-    scale_in_pressure,
-)
+from queue_autoscaler.scaling.policy_spec import POLICY
+from queue_autoscaler.scaling.scale_in_lane import scale_in_pressure
 
 TARGET = 4.0
 
@@ -37,10 +34,10 @@ def plane(platform: Platform) -> ControlPlane:
             target=TARGET,
             platform=platform,
             max_capacity=40,
-            scale_in_lane_steps=SCALE_IN_LANE_STEPS,
+            scale_in_lane_steps=POLICY.scale_in_lane_steps,
             # The lane alone: no target-tracking scale-in, and no scale-out within the five minutes
             disable_scale_in=True,
-            high_datapoints=SCALE_IN_LANE_DATAPOINTS + 1,
+            high_datapoints=POLICY.scale_in_lane_datapoints + 1,
         )
     )
 
@@ -50,7 +47,7 @@ def lane_run(
 ) -> PeriodResult:
     """Five one-minute periods at a fixed running and desired capacity; the last one's result."""
     result = None
-    for minute in range(1, SCALE_IN_LANE_DATAPOINTS + 1):
+    for minute in range(1, POLICY.scale_in_lane_datapoints + 1):
         metric = backlog_per_instance(0, in_flight, running)
         published = scale_in_pressure(metric, running, desired, TARGET) if pressure is None else pressure
         result = cp.evaluate(

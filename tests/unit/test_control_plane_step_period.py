@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qas.model.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Source
-from queue_autoscaler.scaling.scale_in_lane import SCALE_IN_LANE_STEPS
+from queue_autoscaler.scaling.policy_spec import POLICY
 
 
 def plane(**kw: object) -> ControlPlane:
@@ -34,7 +34,7 @@ def test_shutdown_needs_every_sample_of_its_minutes_empty() -> None:
 
 
 def test_the_scale_in_lane_takes_the_maximum_pressure_of_its_minute() -> None:
-    cp = plane(step_alarm_period_s=60, disable_scale_in=True, scale_in_lane_steps=SCALE_IN_LANE_STEPS)
+    cp = plane(step_alarm_period_s=60, disable_scale_in=True, scale_in_lane_steps=POLICY.scale_in_lane_steps)
     # Five minutes whose first sample reports 0.95 (nothing to remove) and the rest 0.1: each minute's
     # Maximum is 0.95, not below 0.9: the lane never acts
     desired = []

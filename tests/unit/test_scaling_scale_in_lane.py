@@ -15,13 +15,8 @@ from qas.model.control_plane import (
     Source,
 )
 from queue_autoscaler.scaling.backlog import BacklogSample, FleetCapacity, QueueCounts, backlog_per_instance
-from queue_autoscaler.scaling.scale_in_lane import (
-    SCALE_IN_LANE_DATAPOINTS,
-    SCALE_IN_LANE_STEPS,
-    SCALE_IN_LANE_THRESHOLD,
-    scale_in_lane_capacity,
-    scale_in_pressure,
-)
+from queue_autoscaler.scaling.policy_spec import POLICY
+from queue_autoscaler.scaling.scale_in_lane import scale_in_lane_capacity, scale_in_pressure
 
 
 def test_pressure_is_backlog_per_running_instance_over_the_target() -> None:
@@ -58,7 +53,7 @@ def test_the_lane_never_removes_what_target_tracking_would_keep(desired: int, ba
     target = 4.0
     pressure = scale_in_pressure(backlog_per_instance(backlog, 0, desired), desired, desired, target)
     capacity = scale_in_lane_capacity(pressure, desired)
-    if pressure >= SCALE_IN_LANE_THRESHOLD:
+    if pressure >= POLICY.scale_in_lane_threshold:
         assert capacity is None
         return
     assert capacity is not None
@@ -74,11 +69,13 @@ def test_steps_round_a_removal_like_aws() -> None:
     assert scale_in_lane_capacity(0.3, 2) == 1
     assert scale_in_lane_capacity(0.1, 1) is None
     assert scale_in_lane_capacity(0.95, 10) is None
-    assert max(upper for upper, _ in SCALE_IN_LANE_STEPS) == SCALE_IN_LANE_THRESHOLD
+    assert max(upper for upper, _ in POLICY.scale_in_lane_steps) == POLICY.scale_in_lane_threshold
     # Below the threshold a step's upper bound is inclusive: exactly 0.5 takes the -50% step
     assert scale_in_lane_capacity(0.5, 8) == 4
     assert scale_in_lane_capacity(0.25, 8) == 2
-    assert scale_in_lane_capacity(SCALE_IN_LANE_THRESHOLD, 8) is None  # LessThanThreshold: not in alarm
+    assert (
+        scale_in_lane_capacity(POLICY.scale_in_lane_threshold, 8) is None
+    )  # LessThanThreshold: not in alarm
 
 
 def test_publisher_publishes_the_pressure_with_the_target() -> None:
@@ -93,7 +90,7 @@ def lane_plane(**overrides: object) -> ControlPlane:
     config = ControlPlaneConfig(
         target=4.0,
         max_capacity=20,
-        scale_in_lane_steps=SCALE_IN_LANE_STEPS,
+        scale_in_lane_steps=POLICY.scale_in_lane_steps,
         **overrides,  # type: ignore[arg-type]
     )
     return ControlPlane(config)
@@ -121,10 +118,10 @@ def run(
 def test_the_lane_scales_in_after_five_datapoints_not_fifteen() -> None:
     # 10 instances left by a burst, 4 messages in flight, target 4: target tracking wants 1 after 15 minutes
     cp = lane_plane()
-    desired = run(cp, SCALE_IN_LANE_DATAPOINTS, backlog=4, running=None, desired=10)
-    assert desired[: SCALE_IN_LANE_DATAPOINTS - 1] == [10] * (SCALE_IN_LANE_DATAPOINTS - 1)
+    desired = run(cp, POLICY.scale_in_lane_datapoints, backlog=4, running=None, desired=10)
+    assert desired[: POLICY.scale_in_lane_datapoints - 1] == [10] * (POLICY.scale_in_lane_datapoints - 1)
     assert desired[-1] == 3  # pressure 0.1: -75% of 10 = -7.5 -> -7
-    later = run(cp, 3, backlog=4, running=None, desired=desired[-1], start=SCALE_IN_LANE_DATAPOINTS)
+    later = run(cp, 3, backlog=4, running=None, desired=desired[-1], start=POLICY.scale_in_lane_datapoints)
     assert later[-1] == 1  # the alarm re-fires each period while in ALARM, down to one instance
     assert cp.alarm_states()[AlarmName.SCALE_IN_LANE] is AlarmState.OK  # at one instance it stops
 
@@ -137,13 +134,13 @@ def test_without_steps_only_target_tracking_scales_in() -> None:
 
 def test_a_missing_datapoint_never_scales_in() -> None:
     cp = lane_plane()
-    run(cp, SCALE_IN_LANE_DATAPOINTS - 1, backlog=4, running=None, desired=10)
-    result = cp.evaluate(PeriodInput.missing(60.0 * SCALE_IN_LANE_DATAPOINTS, running=10, desired=10))
+    run(cp, POLICY.scale_in_lane_datapoints - 1, backlog=4, running=None, desired=10)
+    result = cp.evaluate(PeriodInput.missing(60.0 * POLICY.scale_in_lane_datapoints, running=10, desired=10))
     # Four datapoints in the range and a fill-in that counts as not breaching (notBreaching): no action
     assert result.desired == 10
     assert result.alarms[AlarmName.SCALE_IN_LANE] is AlarmState.OK
     # The next datapoint makes five in the range: CloudWatch evaluates those, skipping the missing one
-    after = run(cp, 1, 4, None, 10, start=SCALE_IN_LANE_DATAPOINTS)
+    after = run(cp, 1, 4, None, 10, start=POLICY.scale_in_lane_datapoints)
     assert after == [3]  # pressure 0.1: -75% of 10
 
 
@@ -156,7 +153,7 @@ def test_lane_action_is_named_and_high_resolution_uses_minute_periods() -> None:
     # (Target tracking's own scale-in is off here: on 10 s periods its 15 datapoints take 150 s.)
     cp = lane_plane(period_s=10, step_alarm_period_s=60, disable_scale_in=True)
     desired, actions = 10, []
-    for tick in range(6 * SCALE_IN_LANE_DATAPOINTS):  # 10 s periods: five minutes
+    for tick in range(6 * POLICY.scale_in_lane_datapoints):  # 10 s periods: five minutes
         metric = backlog_per_instance(0, 4, 10)
         published = scale_in_pressure(metric, 10, desired, 4.0)
         result = cp.evaluate(
@@ -166,7 +163,7 @@ def test_lane_action_is_named_and_high_resolution_uses_minute_periods() -> None:
         desired = result.desired
     assert desired == 3
     assert [a.source for a in actions] == [Source.SCALE_IN_LANE]
-    assert actions[0].time_s == 60.0 * SCALE_IN_LANE_DATAPOINTS
+    assert actions[0].time_s == 60.0 * POLICY.scale_in_lane_datapoints
 
 
 def test_config_rejects_bad_lane_steps() -> None:

@@ -3,7 +3,8 @@ instance in a wait state and does not implement the lifecycle-action calls).
 
 The model holds the lifecycle state of the instances a test puts in it: DescribeAutoScalingInstances
 reports it, CompleteLifecycleAction moves Pending:Wait to InService (CONTINUE) or Terminating
-(ABANDON) and Terminating:Wait to Terminating:Proceed, and a completion or heartbeat with no action
+(ABANDON), Warmed:Pending:Wait to Warmed:Stopped (CONTINUE) or Warmed:Terminating (ABANDON), and
+Terminating:Wait to Terminating:Proceed, and a completion or heartbeat with no action
 waiting is refused as AWS refuses it (ValidationError "No active Lifecycle Action found ...").
 Instances it does not hold are left to moto (DescribeAutoScalingInstances) or, for the two
 lifecycle calls moto lacks, answered as if an action waited.
@@ -25,6 +26,9 @@ _AFTER = {
     ("Pending:Wait", "ABANDON"): "Terminating",
     ("Terminating:Wait", "CONTINUE"): "Terminating:Proceed",
     ("Terminating:Wait", "ABANDON"): "Terminating:Proceed",
+    # Launched into a warm pool (pool state Stopped): stopped once the action is complete.
+    ("Warmed:Pending:Wait", "CONTINUE"): "Warmed:Stopped",
+    ("Warmed:Pending:Wait", "ABANDON"): "Warmed:Terminating",
 }
 
 

@@ -10,7 +10,7 @@ import signal
 import boto3
 import pytest
 
-from qas.metadata_stubs import ImdsStub
+from qas.emulator.metadata_stubs import ImdsStub
 from tests.worker.aws_proxy import AwsProxy, Fault
 from tests.worker.conftest import NO_RETRY, REGION, Aws, job, wait_until
 from worker.imds import Imds

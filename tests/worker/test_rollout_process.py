@@ -19,7 +19,7 @@ import pytest
 from moto.core.utils import utcnow
 from moto.ecs.models import ecs_backends
 
-from qas.metadata_stubs import EcsAgentStub, ImdsStub
+from qas.emulator.metadata_stubs import EcsAgentStub, ImdsStub
 from queue_autoscaler.scaling.rollout import PREFERENCES
 from tests.worker.aws_proxy import AwsProxy
 from tests.worker.conftest import NO_RETRY, REGION, Aws, WorkerProcess, job, wait_until

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from qas.metadata_stubs import EcsAgentStub
+from qas.emulator.metadata_stubs import EcsAgentStub
 from worker.protection import EcsTaskProtection, ProtectionState
 from worker.rollout_watch import (
     FLEET_CHECKS_PER_SECOND,

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from qas.metadata_stubs import ImdsStub
+from qas.emulator.metadata_stubs import ImdsStub
 from tests.worker.aws_proxy import AwsProxy
 from tests.worker.conftest import Aws, job, wait_until
 from worker.termination import TERMINATING_EXIT_CODE

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from qas.metadata_stubs import EcsAgentStub, ImdsStub
+from qas.emulator.metadata_stubs import EcsAgentStub, ImdsStub
 from worker import handlers
 from worker.backoff import heartbeat_visibility, needs_extension, retry_visibility
 from worker.histogram import MAX_DISTINCT_VALUES, Histogram, bucket, round_significant

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from qas.metadata_stubs import EcsAgentStub, ImdsStub
+from qas.emulator.metadata_stubs import EcsAgentStub, ImdsStub
 from tests.worker.conftest import Aws, job, wait_until
 
 pytestmark = pytest.mark.slow

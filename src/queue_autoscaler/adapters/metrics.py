@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from queue_autoscaler.adapters import clients
 from queue_autoscaler.scaling.estimate import NO_RUNNING_JOBS, RunningJobs
+from queue_autoscaler.scaling.policy_spec import METRICS
 from queue_autoscaler.scaling.service_time import Interval
 from queue_autoscaler.scaling.slo_guard import is_settled
 from queue_autoscaler.scaling.target import DurationStats
@@ -25,31 +26,31 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import DatapointTypeDef, MetricDatumTypeDef
 
 FLEET_DIMENSION = "FleetName"
-DURATION_METRIC = "MsgProcessingDuration"
+DURATION_METRIC = METRICS.processing_duration
 # What each worker publishes at each metrics flush: the jobs it is running and their summed elapsed seconds.
-RUNNING_JOBS_METRIC = "RunningJobs"
-RUNNING_JOB_SECONDS_METRIC = "RunningJobSeconds"
+RUNNING_JOBS_METRIC = METRICS.running_jobs
+RUNNING_JOB_SECONDS_METRIC = METRICS.running_job_seconds
 SQS_NAMESPACE = "AWS/SQS"
 OLDEST_AGE_METRIC = "ApproximateAgeOfOldestMessage"
 LATEST_WINDOW_MINUTES = 5  # SQS publishes every minute; a longer silence means no reading
-IN_FLIGHT_METRIC = "InFlightMessages"
+IN_FLIGHT_METRIC = METRICS.in_flight
 SQS_DELETED_METRIC = "NumberOfMessagesDeleted"  # AWS/SQS, dimension QueueName
 _QUEUE_PERIOD_SECONDS = 60  # AWS/SQS publishes one-minute data
-RUNNING_CAPACITY_METRIC = "RunningCapacity"  # the publisher's, every minute
-DESIRED_CAPACITY_METRIC = "DesiredCapacity"
+RUNNING_CAPACITY_METRIC = METRICS.running  # the publisher's, every minute
+DESIRED_CAPACITY_METRIC = METRICS.desired
 
 # Units of the metrics this bundle publishes (docs/contracts.md).
 UNITS: dict[str, StandardUnitType] = {
-    "BacklogPerInstance": "None",
-    "VisibleMessages": "Count",
-    "InFlightMessages": "Count",
-    "RunningCapacity": "Count",
-    "PeerRunningCapacity": "Count",
-    "GroupBoundBacklogCeiling": "None",
-    "DesiredCapacity": "Count",
-    "TargetBacklogPerInstance": "None",
-    "ScaleOutPressure": "None",
-    "ScaleInPressure": "None",
+    METRICS.backlog_per_instance: "None",
+    METRICS.visible: "Count",
+    METRICS.in_flight: "Count",
+    METRICS.running: "Count",
+    METRICS.peer_running: "Count",
+    METRICS.group_ceiling: "None",
+    METRICS.desired: "Count",
+    METRICS.target: "None",
+    METRICS.scale_out_pressure: "None",
+    METRICS.scale_in_pressure: "None",
 }
 
 

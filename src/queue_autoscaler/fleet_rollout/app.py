@@ -17,8 +17,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from queue_autoscaler.adapters.failures import fail_loudly
 from queue_autoscaler.adapters.rollout import AsgRollout
-from queue_autoscaler.common.errors import fail_loudly
 from queue_autoscaler.common.observability import logger, tracer
 from queue_autoscaler.common.settings import FleetSettings, load_settings
 from queue_autoscaler.scaling.rollout import PREFERENCES, outdated, rollout_reason, skipped_because

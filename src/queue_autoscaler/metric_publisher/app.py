@@ -17,11 +17,9 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 
-from queue_autoscaler.adapters.errors import AdapterError
+from queue_autoscaler.adapters.failures import AWS_FAILURES, error_code, fail_loudly
 from queue_autoscaler.adapters.metrics import FleetMetrics
-from queue_autoscaler.common.errors import fail_loudly
 from queue_autoscaler.common.observability import logger, tracer
 from queue_autoscaler.common.scaling_policy import make_target_policy
 from queue_autoscaler.common.settings import load_settings
@@ -48,13 +46,12 @@ def target_in_force(settings: PublisherSettings) -> float | None:
         return None
     try:
         return make_target_policy(settings, settings.policy_name).current_target()
-    except (ClientError, BotoCoreError, AdapterError) as err:
-        code = err.response.get("Error", {}).get("Code") if isinstance(err, ClientError) else None
+    except AWS_FAILURES as err:
         logger.warning(
             "cannot read the target in force: ScaleOutPressure not published",
             extra={
                 "policy": settings.policy_name,
-                "error_code": code or type(err).__name__,
+                "error_code": error_code(err),
                 "error_message": str(err),
             },
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from queue_autoscaler.adapters.failures import fail_loudly
 from queue_autoscaler.adapters.fleet import (
     AsgFleet,
     EcsServiceFleet,
@@ -14,7 +15,6 @@ from queue_autoscaler.adapters.fleet import (
     peer_fleet,
 )
 from queue_autoscaler.adapters.queue import SqsQueue
-from queue_autoscaler.common.errors import fail_loudly
 from queue_autoscaler.common.observability import logger
 from queue_autoscaler.common.scaling_policy import make_target_policy
 from queue_autoscaler.common.settings import Platform

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from queue_autoscaler.adapters.failures import fail_loudly
 from queue_autoscaler.adapters.queue import SqsQueue
-from queue_autoscaler.common.errors import fail_loudly
 from queue_autoscaler.common.observability import logger, metrics, tracer, use_namespace
 from queue_autoscaler.common.settings import load_settings
 from queue_autoscaler.producer.messages import build_bodies

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from queue_autoscaler.scaling.policy_spec import METRICS, POLICY
 from queue_autoscaler.scaling.scale_in_lane import scale_in_pressure
 
 
@@ -43,19 +44,13 @@ class FleetCapacity:
 # tracking computes and rounds a scale-in is documented only as "conservative", so KeepWarm does not
 # lean on it: target tracking's scale-in is off (DisableScaleIn), the scale-in lane brings the fleet
 # down to one instance (step rounding is documented, and its pressure never selects the last one), and
-# the shutdown alarm takes that one. docs/design.md has the measurements behind both numbers.
-#
-# KeepWarm=auto keeps one warm when a cold start (the bootstrap alarm's period plus the boot) takes
-# more than this share of the SLO.
-COLD_START_SHARE = 0.6
-# How long the warm instance stays once the queue is empty (template KeepWarmMinutes; it replaces
-# ShutdownAfterMinutes with KeepWarm).
-KEEP_WARM_MINUTES = 10
+# the shutdown alarm takes that one. The share and the wait are `PolicySpec.cold_start_share` and
+# `PolicySpec.keep_warm_minutes`; docs/design.md has the measurements behind both.
 
 
 def keeps_warm(latency_slo_s: float, cold_start_s: float) -> bool:
     """KeepWarm=auto: is a cold start too long for the SLO?"""
-    return cold_start_s > COLD_START_SHARE * latency_slo_s
+    return cold_start_s > POLICY.cold_start_share * latency_slo_s
 
 
 def backlog_per_instance(visible: int, in_flight: int, running: int) -> float:
@@ -74,7 +69,7 @@ def backlog_per_instance(visible: int, in_flight: int, running: int) -> float:
 def scale_out_pressure(backlog_per_instance: float, target: float) -> float:
     """BacklogPerInstance / the target in force: how many times the capacity the target asks for.
 
-    The fast-lane alarm compares it with the lowest step of ``qas.model.control_plane.FAST_LANE_STEPS``
+    The fast-lane alarm compares it with the lowest step of ``PolicySpec.fast_lane_steps``
     (a CloudWatch alarm cannot divide by a target the tuner moves, so the publisher does).
     """
     if target <= 0:
@@ -125,18 +120,18 @@ class BacklogSample:
     def metrics(self) -> dict[str, float]:
         """Metric name -> value, as published under the project's namespace (see docs/contracts.md)."""
         values = {
-            "BacklogPerInstance": self.backlog_per_instance,
-            "VisibleMessages": float(self.queue.visible),
-            "InFlightMessages": float(self.queue.in_flight),
-            "RunningCapacity": float(self.capacity.running),
-            "DesiredCapacity": float(self.capacity.desired),
+            METRICS.backlog_per_instance: self.backlog_per_instance,
+            METRICS.visible: float(self.queue.visible),
+            METRICS.in_flight: float(self.queue.in_flight),
+            METRICS.running: float(self.capacity.running),
+            METRICS.desired: float(self.capacity.desired),
         }
         if self.peer_running is not None:
-            values["PeerRunningCapacity"] = float(self.peer_running)
+            values[METRICS.peer_running] = float(self.peer_running)
         if self.ceiling is not None:
-            values["GroupBoundBacklogCeiling"] = self.ceiling
+            values[METRICS.group_ceiling] = self.ceiling
         if self.target is not None:
-            values["ScaleOutPressure"], values["ScaleInPressure"] = published_pressures(
+            values[METRICS.scale_out_pressure], values[METRICS.scale_in_pressure] = published_pressures(
                 self.backlog_per_instance, self.capacity.running, self.capacity.desired, self.target
             )
         return values

@@ -73,6 +73,11 @@ def cap_backlog_per_instance(
     return min(metric, target * usable / running)
 
 
+def queue_model(model: TargetModel, fifo: bool) -> TargetModel:
+    """The target model for a queue: :func:`plan_whole_budget` on FIFO, the model as is otherwise."""
+    return plan_whole_budget(model) if fifo else model
+
+
 def plan_whole_budget(model: TargetModel) -> TargetModel:
     """The target model on a FIFO queue: the groups, not the target, bound the wait, and there is no
     SLO guard to stay below (the oldest message waits behind its own group), so the formula plans the

@@ -1,17 +1,16 @@
 """The scale-in lane: a step policy that removes idle capacity after 5 minutes, not 15.
 
 Pure: the metric publisher publishes :func:`scale_in_pressure` as ``ScaleInPressure``; the template's
-ScaleInLaneAlarm (below ``SCALE_IN_LANE_THRESHOLD`` for ``SCALE_IN_LANE_DATAPOINTS`` one-minute
-datapoints, Maximum) invokes a step policy with ``SCALE_IN_LANE_STEPS``; `qas.model.control_plane` models
-it for the simulator and the demo with the same numbers (tests/template checks they agree).
+ScaleInLaneAlarm (below ``PolicySpec.scale_in_lane_threshold`` for ``scale_in_lane_datapoints``
+one-minute datapoints, Maximum) invokes a step policy with ``PolicySpec.scale_in_lane_steps``;
+`qas.model.control_plane` models it for the simulator and the demo from the same spec
+(tests/template/test_policy_spec.py checks the template against it).
 
 Why: AWS target tracking scales in only after 15 datapoints below about 90% of the target (observed,
 not documented: ../shared/aws-facts.md), and that delay cannot be changed: its alarms must not be edited
 (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-target-tracking.html).
-On bursty, low-rate workloads the fleet a burst raised
-then idles for 15 minutes: without the lane the d2 trace costs 2.24x the work instead of 1.96x
-(ideal) at the same attainment, steady-tight under the aws realism 1.33x instead of 1.18x, and
-`burst` 2.74x instead of 1.89x (docs/design.md).
+On bursty, low-rate workloads the fleet a burst raised then idles for 15 minutes, which costs
+capacity at no gain in attainment (docs/design.md, "Policy spec: why each value").
 
 Safety, so the lane never removes what target tracking would keep:
 
@@ -36,10 +35,7 @@ from __future__ import annotations
 
 import math
 
-SCALE_IN_LANE_THRESHOLD = 0.9  # target tracking's own scale-in threshold (90% of the target)
-SCALE_IN_LANE_DATAPOINTS = 5  # minutes below it; target tracking needs 15
-# (pressure below, percentage of desired capacity removed). template.yaml writes the same steps.
-SCALE_IN_LANE_STEPS: tuple[tuple[float, int], ...] = ((0.25, 75), (0.5, 50), (0.75, 25), (0.9, 10))
+from queue_autoscaler.scaling.policy_spec import POLICY
 
 
 def scale_in_pressure(
@@ -47,7 +43,7 @@ def scale_in_pressure(
     running: int,
     desired: int,
     target: float,
-    steps: tuple[tuple[float, int], ...] = SCALE_IN_LANE_STEPS,
+    steps: tuple[tuple[float, int], ...] = POLICY.scale_in_lane_steps,
 ) -> float:
     """This fleet's backlog per running instance, as a share of the target (1.0: nothing to remove).
 
@@ -72,7 +68,7 @@ def scale_in_pressure(
 
 
 def scale_in_lane_capacity(
-    pressure: float, running: int, steps: tuple[tuple[float, int], ...] = SCALE_IN_LANE_STEPS
+    pressure: float, running: int, steps: tuple[tuple[float, int], ...] = POLICY.scale_in_lane_steps
 ) -> int | None:
     """The step policy's new capacity for this pressure, counted from the running capacity (the step's
     starting point on EC2 and ECS), or None when no step applies."""

@@ -24,15 +24,15 @@ for up to ``tail``. Requiring that plus the reserved lead time to fit in the SLO
 
 Why the cap: the metric counts in-flight messages, so a target near ``c`` leaves almost no standing
 queue, and target tracking then oscillates (scale-in to ``backlog / target`` when the queue is
-empty sizes the fleet for ``target`` messages per instance while each holds ``c``; the simulator's
-``steady-tight`` scenario costs 1.8x the work at target 6.4 and 1.2x at 19 for a 4-slot worker).
+empty sizes the fleet for ``target`` messages per instance while each holds ``c``; measured on the
+simulator's ``steady-tight`` scenario in docs/design.md, "Policy spec: why each value").
 Reserving at most half the waiting time keeps a standing queue of at least half the budget.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 # Without a percentile (moto, or statistic sets) the tail is estimated from the maximum, capped so
@@ -46,7 +46,7 @@ class DurationStats:
 
     samples: int
     mean_s: float
-    tail_s: float | None = None  # a high percentile (p90 by default) when the source computes one
+    tail_s: float | None = None  # a high percentile (the tuner's TAIL_PERCENTILE, p99 by default) if computed
     max_s: float | None = None
 
     def tail_estimate(self) -> float:
@@ -68,15 +68,14 @@ class TargetModel:
     lead_time_weight: float = 1.0  # share of the lead time reserved from the latency budget
     max_lead_share: float = 0.5  # the reserve never takes more than this share of the waiting time
     # The share of the remaining budget a message is planned to wait in the queue. Real workloads
-    # (bursts of one job class, heavy tails) need headroom that steady Poisson loads do not: at 1.0
-    # the RICC trace (d5) held 78% under the aws realism, at 0.75 100% (docs/design.md).
+    # (bursts of one job class, heavy tails) need headroom that steady Poisson loads do not (the RICC
+    # trace, d5: docs/design.md, "Policy spec: why each value").
     queue_share: float = 0.75
     # The planned queue wait never exceeds this share of the waiting budget (``slo - tail``), so the
     # design point sits below the SLO guard's limit (scaling.slo_guard.DEFAULT_SHARE, 0.5). Without
-    # it, long SLOs planned 0.75 of the budget: on slow-burst the guard and the formula fought (the
-    # target swung 80 <-> 124 around the guard's 1,780 s) and a burst of slow jobs queued behind 30
-    # minutes of fast ones (ideal / aws 96.57% / 95.22% without the cap, 99.61% / 99.62% with it; d5
-    # 93.78% / 96.91% -> 100% / 100%, docs/design.md).
+    # it, long SLOs planned 0.75 of the budget: on slow-burst the guard and the formula fought and a
+    # burst of slow jobs queued behind minutes of fast ones (docs/design.md, "Policy spec: why each
+    # value").
     max_wait_share: float = 0.4
 
     def __post_init__(self) -> None:
@@ -217,3 +216,14 @@ def decide_target(
             ideal,
         )
     return TargetDecision(Action.UPDATE, current, proposed, reason, ideal)
+
+
+def initial_target(expected: DurationStats, model: TargetModel, rails: GuardRails) -> float:
+    """InitialTarget: the formula on the durations expected at deploy time, as the tuner's first run
+    would set it from the rails' lowest target (within the rails, three significant figures; a change
+    below ``min_change_ratio`` keeps the lowest). `qas plan` and the demo round it to the whole number
+    the template parameter takes; the simulator deploys it as is."""
+    first = decide_target(
+        rails.min_target, expected, model, replace(rails, min_samples=1, max_step_ratio=math.inf)
+    )
+    return first.target

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from queue_autoscaler.scaling.estimate import RunningJobs, count_running_jobs, widen_lookback
+from queue_autoscaler.scaling.fifo import queue_model
 from queue_autoscaler.scaling.slo_guard import DEFAULT_SHARE, DRAIN_SHARE, QueueAge, guard_target
 from queue_autoscaler.scaling.target import (
     DurationStats,
@@ -40,6 +41,33 @@ class TunerPolicy:
             raise ValueError("need 1 <= lookback_minutes <= max_lookback_minutes")
         if not 0 <= self.guard_share <= 1:
             raise ValueError("guard_share must be within [0, 1]")
+
+
+def tuner_policy(
+    model: TargetModel,
+    rails: GuardRails,
+    *,
+    fifo: bool,
+    lookback_minutes: int,
+    max_lookback_minutes: int,
+    guard_share: float,
+    drain_guard: bool = True,
+    drain_share: float = DRAIN_SHARE,
+) -> TunerPolicy:
+    """The tuner's policy for one queue: the Lambda's (from its environment) and the simulator's.
+
+    On a FIFO queue the formula plans the whole budget (`scaling.fifo.queue_model`) and there is no
+    SLO guard: the oldest message waits behind its own group, which more capacity cannot drain.
+    """
+    return TunerPolicy(
+        model=queue_model(model, fifo),
+        rails=rails,
+        lookback_minutes=lookback_minutes,
+        max_lookback_minutes=max_lookback_minutes,
+        guard_share=0.0 if fifo else guard_share,
+        drain_guard=drain_guard,
+        drain_share=drain_share,
+    )
 
 
 @dataclass(frozen=True)

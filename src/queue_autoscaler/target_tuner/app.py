@@ -27,13 +27,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from queue_autoscaler.adapters.failures import fail_loudly
 from queue_autoscaler.adapters.fleet import TargetPolicy
 from queue_autoscaler.adapters.metrics import FleetMetrics, oldest_message_age
-from queue_autoscaler.common.errors import fail_loudly
 from queue_autoscaler.common.observability import logger, metrics, tracer, use_namespace
 from queue_autoscaler.common.scaling_policy import make_target_policy
 from queue_autoscaler.common.settings import load_settings
 from queue_autoscaler.scaling.estimate import RunningJobs
+from queue_autoscaler.scaling.policy_spec import METRICS
 from queue_autoscaler.scaling.service_time import estimate_service_time
 from queue_autoscaler.scaling.slo_guard import QueueAge, is_settled
 from queue_autoscaler.scaling.target import DurationStats, TargetDecision
@@ -63,7 +64,7 @@ def duration_reader(
         with fail_loudly("read processing durations"):
             stats = fleet_metrics.duration_stats(now, minutes, settings.tail_percentile)
         if stats is not None:
-            source.update(duration_source="MsgProcessingDuration", duration_source_reason="")
+            source.update(duration_source=METRICS.processing_duration, duration_source_reason="")
             return stats
         if not settings.queue_name:
             source.update(
@@ -97,9 +98,9 @@ def read_queue_age(settings: TunerSettings, fleet_metrics: FleetMetrics, now: da
         if newest is None:
             return None
         age_minute, age = newest[0], max(0.0, newest[1])
-        running = fleet_metrics.latest("RunningCapacity", now)
-        desired = fleet_metrics.latest("DesiredCapacity", now)
-        visible = fleet_metrics.latest("VisibleMessages", now)
+        running = fleet_metrics.latest(METRICS.running, now)
+        desired = fleet_metrics.latest(METRICS.desired, now)
+        visible = fleet_metrics.latest(METRICS.visible, now)
         settled = is_settled(running, desired)
         # Only the part of the age spent on a settled fleet is blamed on the target: the age bounds
         # the minutes worth reading, counted back from the age datapoint's own minute (it may be a few
@@ -135,6 +136,8 @@ def tune(
     run = tune_target(current, stats_for, read_running_jobs(fleet_metrics, now), age, settings.policy)
     decision = run.decision
     log_decision(settings, run, age, source)
+    if settings.fleet_attached:
+        logger.info(attached_source_line(source), extra={"fleet_attached": True, **source})
 
     in_force = current
     if decision.changed and not settings.dry_run:
@@ -143,8 +146,22 @@ def tune(
         in_force = decision.target
     metrics.add_metric(name="TargetUpdates", unit=MetricUnit.Count, value=1 if in_force != current else 0)
     with fail_loudly("publish target"):
-        fleet_metrics.put({"TargetBacklogPerInstance": in_force}, now)
+        fleet_metrics.put({METRICS.target: in_force}, now)
     return decision
+
+
+def attached_source_line(source: dict[str, str]) -> str:
+    """What an attached fleet's tuner run says about its durations: the consumer's own
+    MsgProcessingDuration (it runs our worker) or the queue's statistics (Little's law)."""
+    used = source.get("duration_source", "none")
+    if used == METRICS.processing_duration:
+        return "attached fleet: durations from the consumer's MsgProcessingDuration"
+    if used == "littles_law":
+        return (
+            "attached fleet: no MsgProcessingDuration from the consumer; "
+            "durations from the queue (Little's law)"
+        )
+    return "attached fleet: no MsgProcessingDuration and too little queue data; the target stays"
 
 
 def log_decision(

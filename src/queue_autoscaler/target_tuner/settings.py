@@ -5,10 +5,9 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from queue_autoscaler.common.settings import FleetSettings
-from queue_autoscaler.scaling.fifo import plan_whole_budget
 from queue_autoscaler.scaling.slo_guard import DEFAULT_SHARE
 from queue_autoscaler.scaling.target import GuardRails, TargetModel
-from queue_autoscaler.scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy
+from queue_autoscaler.scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tuner_policy
 
 # Defaults come from the pure models so the Lambda, the simulator and the docs cannot disagree.
 _MODEL = TargetModel(latency_slo_s=1)
@@ -44,6 +43,9 @@ class TunerSettings(FleetSettings):
     # p99: the SLO promises 99% of messages, so plan for the 99th percentile's own processing time.
     tail_percentile: str = Field(default="p99", alias="TAIL_PERCENTILE", pattern=r"^p(\d{1,2}(\.\d{1,2})?)$")
     dry_run: bool = Field(default=False, alias="DRY_RUN")
+    # Attach mode (the template's AttachFleet): the consumer is not ours, so each run says where the
+    # durations came from (docs/attach.md).
+    fleet_attached: bool = Field(default=False, alias="FLEET_ATTACHED")
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> TunerSettings:
@@ -58,13 +60,13 @@ class TunerSettings(FleetSettings):
 
     @property
     def model(self) -> TargetModel:
-        model = TargetModel(
+        """The target model before the queue's type (`tuner_policy` adapts it to a FIFO queue)."""
+        return TargetModel(
             latency_slo_s=self.latency_slo_s,
             concurrency=self.worker_concurrency,
             capacity_lead_s=self.capacity_lead_s,
             lead_time_weight=self.lead_time_weight,
         )
-        return plan_whole_budget(model) if self.fifo else model
 
     @property
     def fifo(self) -> bool:
@@ -83,11 +85,11 @@ class TunerSettings(FleetSettings):
 
     @property
     def policy(self) -> TunerPolicy:
-        return TunerPolicy(
-            model=self.model,
-            rails=self.rails,
+        return tuner_policy(
+            self.model,
+            self.rails,
+            fifo=self.fifo,
             lookback_minutes=self.lookback_minutes,
             max_lookback_minutes=self.max_lookback_minutes,
-            # FIFO: the oldest message waits behind its own group; more capacity cannot drain it.
-            guard_share=0.0 if self.fifo else self.slo_guard_share,
+            guard_share=self.slo_guard_share,
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from qas.model.control_plane import Platform
 from qas.sim import traces
-from qas.sim.policies import POLICIES, REFERENCE, FleetSettings
+from qas.sim.policies import POLICIES, REFERENCE, SimFleet
 from qas.sim.runner import simulate
 from qas.sim.traces import Trace
 
@@ -28,20 +28,20 @@ REGENERATE = ".venv/bin/python -m tests.sim.golden --write"
 BASELINES = (*(name for name in POLICIES if name != "tuned"), REFERENCE)
 
 
-def cases() -> dict[str, tuple[Trace, FleetSettings]]:
+def cases() -> dict[str, tuple[Trace, SimFleet]]:
     """The benchmark's kinds of load, small: steady, a burst, ECS with a heavy tail, slow jobs."""
     lognormal = traces.lognormal
     return {
-        "steady": (traces.steady(0.5, 5400, lognormal(20, 0.5), seed=11), FleetSettings(600, 10, 90, 4)),
+        "steady": (traces.steady(0.5, 5400, lognormal(20, 0.5), seed=11), SimFleet(600, 10, 90, 4)),
         "burst": (
             traces.burst(500, 600, 60, 3600, lognormal(20, 0.5), seed=14),
-            FleetSettings(300, 20, 90, 4),
+            SimFleet(300, 20, 90, 4),
         ),
         "ecs": (
             traces.steady(0.5, 3600, lognormal(30, 1.0), seed=3),
-            FleetSettings(600, 10, 60, 2, platform=Platform.ECS),
+            SimFleet(600, 10, 60, 2, platform=Platform.ECS),
         ),
-        "slow": (traces.steady(0.02, 7200, lognormal(400, 0.3), seed=5), FleetSettings(900, 5, 120, 1)),
+        "slow": (traces.steady(0.02, 7200, lognormal(400, 0.3), seed=5), SimFleet(900, 5, 120, 1)),
     }
 
 

@@ -1,4 +1,5 @@
-"""One clear log line for a failed AWS call, then a failed invocation."""
+"""One clear log line for a failed AWS call, then a failed invocation: the handlers wrap each AWS step
+in `fail_loudly`, and only the adapters know what an AWS failure looks like (botocore's errors, ours)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from queue_autoscaler.adapters.errors import AdapterError
 from queue_autoscaler.common.observability import logger
+
+# What an AWS step can fail with once botocore's retries are spent: its errors and the adapters' own.
+AWS_FAILURES: tuple[type[Exception], ...] = (ClientError, BotoCoreError, AdapterError)
+
+
+def error_code(err: Exception) -> str:
+    """AWS's error code of a failed call (AccessDenied, ...), else the error's class name."""
+    code = err.response.get("Error", {}).get("Code") if isinstance(err, ClientError) else None
+    return code or type(err).__name__
 
 
 @contextmanager
