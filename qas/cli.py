@@ -20,9 +20,9 @@ from qas.argtypes import MAX_SIMULATED_CAPACITY
 from qas.model.control_plane import Platform
 from qas.plan import cli as plan_cli
 from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
-from qas.sim import api_report, realism, warm_pool
+from qas.sim import api_report, clairvoyant, realism, warm_pool
 from qas.sim.api_calls import CallModel
-from qas.sim.bench import GROUPS, SCENARIOS, run_bench
+from qas.sim.bench import EXTRA_GROUPS, GROUPS, SCENARIOS, run_bench
 from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, SimFleet
 from qas.sim.runner import simulate
 from qas.sim.traces import read_csv, write_csv
@@ -144,6 +144,7 @@ def _simulate(args: argparse.Namespace) -> int:
         fleet,
         realism=realism.from_args(args, fleet.period_s),
         warm_pool=warm_pool.from_args(args, args.boot_seconds),
+        attainment=args.attainment,
     )
     summary: dict[str, object] = {"policy": args.policy, **result.summary()}
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
@@ -169,6 +170,7 @@ def _bench(args: argparse.Namespace) -> int:
         groups=args.groups,
         seed=args.seed,
         in_service_s=None if args.launch_hook else args.in_service_seconds,
+        bound=args.bound,
     )
     print(report.markdown_path.read_text())
     return 0 if report.goal_met or not args.strict else 1
@@ -215,8 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="replay a trace under one scaling policy")
     required = sim.add_argument_group("required")
     required.add_argument("--trace", required=True, help="CSV with header arrival_s,processing_s[,group]")
-    required.add_argument("--policy", required=True, choices=[*POLICIES, REFERENCE])
+    required.add_argument("--policy", required=True, choices=[*POLICIES, REFERENCE, clairvoyant.NAME])
     sim.add_argument("--json", action="store_true", help="print one JSON object")
+    sim.add_argument(
+        "--attainment",
+        type=argtypes.real(0, 1, low_open=True),
+        default=clairvoyant.DEFAULT_ATTAINMENT,
+        help="clairvoyant only: the SLO attainment its schedule must reach (the always-on ceiling minus"
+        " half a point when that is lower)",
+    )
     sim.add_argument(
         "--fifo", action="store_true", help="FIFO queue by the trace's group column (default if present)"
     )
@@ -241,11 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--groups",
-        type=argtypes.names(GROUPS),
+        type=argtypes.names(GROUPS + EXTRA_GROUPS),
         default=list(GROUPS),
-        help=f"comma-separated scenario groups: {', '.join(GROUPS)} (default: all)",
+        help=f"comma-separated scenario groups: {', '.join(GROUPS + EXTRA_GROUPS)} (default:"
+        f" {', '.join(GROUPS)})",
     )
     bench.add_argument("--seed", type=int, default=1, help="seed of the realism's random draws")
+    bench.add_argument(
+        "--no-bound",
+        dest="bound",
+        action="store_false",
+        help="skip the clairvoyant bound (each policy's cost / the bound at its attainment)",
+    )
     _add_boot_options(bench)
     bench.set_defaults(func=_bench)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from qas.model.control_plane import Platform
 from qas.model.platforms import model_platform
-from qas.sim import bench_report, real_traces, realism, traces, workloads
+from qas.sim import bench_report, clairvoyant, http_bursts, real_traces, realism, traces, workloads
 from qas.sim.engine import SimResult
 from qas.sim.policies import POLICIES, REFERENCE, SimFleet
 from qas.sim.runner import simulate
@@ -34,6 +34,8 @@ DOMINATED_POINTS = 0.005  # a baseline must attain more than half a point more..
 DOMINATED_COST = 0.02  # ...and cost more than 2% less to dominate tuned
 CHEAPEST_WITHIN = 1.1  # among the policies that attain SLO_GOAL, tuned is within 10% of the cheapest
 GROUPS = ("synthetic", "real", "shapes")
+# Run only when asked for (`--groups http`), so that the default report keeps its lines and its goal.
+EXTRA_GROUPS = ("http",)
 HOUR = 3600.0
 
 
@@ -151,6 +153,8 @@ class ScenarioOutcome:
     results: dict[str, SimResult]
     reference: SimResult
     goal: dict[str, object] = field(default_factory=dict)
+    # policy -> its attainment, the clairvoyant bound's cost there and its cost / that (empty: no bound)
+    bound: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -204,13 +208,23 @@ def judge(results: dict[str, SimResult], reference: SimResult, steady: bool) -> 
 
 
 def scenarios_of(groups: Sequence[str]) -> dict[str, Scenario]:
-    unknown = [g for g in groups if g not in GROUPS]
+    unknown = [g for g in groups if g not in GROUPS + EXTRA_GROUPS]
     if unknown:
-        raise ValueError(f"unknown scenario group: {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+        choices = ", ".join(GROUPS + EXTRA_GROUPS)
+        raise ValueError(f"unknown scenario group: {', '.join(unknown)}; choose from {choices}")
     chosen = dict(SCENARIOS) if "synthetic" in groups else {}
     if "shapes" in groups:
         for name, description, fleet, make in workloads.SHAPE_SCENARIOS:
             chosen[name] = Scenario(name, description, fleet, make, False, "shapes")  # type: ignore[arg-type]
+    if "http" in groups:
+        chosen[http_bursts.NAME] = Scenario(
+            http_bursts.NAME,
+            http_bursts.DESCRIPTION,
+            http_bursts.FLEET,
+            http_bursts.http_bursts_mixed,
+            False,
+            "http",
+        )
     if "real" in groups:
         for spec in real_traces.specs():
             description = f"measured trace {spec.path.name} (../shared/traces/README.md)"
@@ -231,9 +245,12 @@ def run_bench(
     groups: Sequence[str] = ("synthetic",),
     seed: int = 1,
     in_service_s: float | None = None,
+    bound: bool = True,
 ) -> BenchReport:
     """``in_service_s``: run the EC2 scenarios without the launch lifecycle hook, InService this long
-    after launch (qas.sim.engine.EngineSettings.in_service_s); None: with the template's hook."""
+    after launch (qas.sim.engine.EngineSettings.in_service_s); None: with the template's hook.
+    ``bound``: compare each policy with the clairvoyant schedule at its own attainment
+    (`cost_vs_bound`; standard queues only: the schedule does not model message groups)."""
     unknown_realisms = [r for r in realisms if r not in realism.PRESETS]
     if unknown_realisms or not realisms:
         raise ValueError(
@@ -255,6 +272,8 @@ def run_bench(
     for name in names:
         scenario = without_hook(available[name], in_service_s)
         trace = scenario.trace(scale)
+        # Once per scenario, on the ideal engine: the cheapest replayed schedule at each attainment.
+        points = clairvoyant.frontier(trace, scenario.fleet) if bound and trace.group is None else []
         for real_name in realisms:
             real = realism.preset(real_name, scenario.fleet.period_s, seed)
             results = {
@@ -263,6 +282,7 @@ def run_bench(
             reference = simulate(trace, REFERENCE, scenario.fleet, realism=real)
             outcome = ScenarioOutcome(scenario, real_name, len(trace), results, reference)
             outcome.goal = judge(results, reference, scenario.steady)
+            outcome.bound = cost_vs_bound(results, points)
             outcomes.append(outcome)
             if charts:
                 path = out_dir / (f"{name}.png" if real_name == "ideal" else f"{name}-{real_name}.png")
@@ -275,6 +295,25 @@ def run_bench(
     return BenchReport(outcomes, md_path, json_path, chart_paths)
 
 
+def cost_vs_bound(
+    results: dict[str, SimResult], points: Sequence[clairvoyant.Point]
+) -> dict[str, dict[str, float]]:
+    """Each policy's cost over the clairvoyant bound at the attainment it reached (clamped to the
+    best attainment the bound reaches)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, r in results.items():
+        point = clairvoyant.bound_at(points, r.slo_attainment)
+        if point is None or point.instance_seconds <= 0:
+            continue
+        out[name] = {
+            "slo_attainment": round(r.slo_attainment, 6),
+            "bound_slo_attainment": round(point.attainment, 6),
+            "bound_instance_seconds": round(point.instance_seconds, 3),
+            "cost_vs_bound": round(r.instance_seconds / point.instance_seconds, 4),
+        }
+    return out
+
+
 def without_hook(scenario: Scenario, in_service_s: float | None) -> Scenario:
     """The scenario on a group without the launch hook (a platform with one: ECS counts a task once it
     runs)."""
@@ -285,8 +324,9 @@ def without_hook(scenario: Scenario, in_service_s: float | None) -> Scenario:
 
 
 def _groups_for(names: Sequence[str]) -> list[str]:
-    """The real group is read only when a named scenario is not a synthetic one."""
-    return ["real"] if any(n not in SCENARIOS for n in names) else []
+    """The real group is read only when a named scenario is not a synthetic (or http) one."""
+    groups = ["http"] if http_bursts.NAME in names else []
+    return [*groups, "real"] if any(n not in SCENARIOS and n != http_bursts.NAME for n in names) else groups
 
 
 def _payload(
@@ -314,6 +354,8 @@ def _payload(
             "reference": o.reference.summary(),
             "goal": o.goal,
         }
+        if o.bound:
+            entry["realisms"][o.realism]["clairvoyant_bound"] = o.bound  # type: ignore[index]
     return {
         "scale": scale,
         "seed": seed,

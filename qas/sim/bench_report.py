@@ -133,4 +133,30 @@ def markdown(outcomes: Sequence[ScenarioOutcome], scale: float, realisms: Sequen
                     f"| {r.spot_interruptions} | {r.launch_failures} | {r.missed_samples} |"
                 )
         lines.append("")
+    lines += _bound_table(outcomes, realisms)
     return "\n".join(lines)
+
+
+def _bound_table(outcomes: Sequence[ScenarioOutcome], realisms: Sequence[str]) -> list[str]:
+    """After every existing line: each policy's cost / the clairvoyant bound at its own attainment."""
+    bounded = {name: runs for name, runs in _by_scenario(outcomes).items() if any(o.bound for o in runs)}
+    if not bounded:
+        return []
+    policies = list(outcomes[0].results)
+    lines = [
+        f"## Cost / clairvoyant bound ({' · '.join(realisms)})",
+        "",
+        "Each policy's instance-seconds over the cheapest replayed clairvoyant schedule (qas.sim.clairvoyant,"
+        " planned and replayed on the `ideal` engine) that attains what the policy attained, clamped to the"
+        " best the schedule reaches; docs/simulator.md says what the bound is and is not.",
+        "",
+        "| scenario | " + " | ".join(policies) + " |",
+        "|---|" + "---:|" * len(policies),
+    ]
+    for name, runs in bounded.items():
+        cells = [
+            " · ".join(f"{o.bound[p]['cost_vs_bound']:.2f}" if p in o.bound else "n/a" for o in runs)
+            for p in policies
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from qas.model.platforms import model_platform
+from qas.sim import clairvoyant
 from qas.sim.api_calls import ApiCalls
 from qas.sim.engine import EngineSettings, SimResult, Simulation
 from qas.sim.policies import REFERENCE, SimFleet, make_controller
@@ -39,11 +40,17 @@ def simulate(
     realism: Realism = IDEAL,
     api_calls: ApiCalls | None = None,
     warm_pool: WarmPoolSettings | None = None,
+    attainment: float = clairvoyant.DEFAULT_ATTAINMENT,
 ) -> SimResult:
     """``fifo_aware=False`` runs a grouped trace with the fleet as given (the benchmark's measure of
-    what the group cap and the FIFO bootstrap save). ``warm_pool``: an EC2 warm pool (EC2 only)."""
+    what the group cap and the FIFO bootstrap save). ``warm_pool``: an EC2 warm pool (EC2 only).
+    ``attainment``: the clairvoyant schedule's target (qas.sim.clairvoyant.solve)."""
     if warm_pool is not None and not model_platform(fleet.platform).warm_pool:
         raise ValueError("--warm-pool is EC2 only: a warm pool is an EC2 Auto Scaling feature (ECS has none)")
+    if policy == clairvoyant.NAME:
+        if warm_pool is not None:
+            raise ValueError("--policy clairvoyant models no warm pool: drop --warm-pool")
+        return clairvoyant.solve(trace, fleet, attainment, realism=realism, record_timeline=record_timeline)
     engine = EngineSettings(
         concurrency=fleet.concurrency,
         boot_s=fleet.boot_s,
