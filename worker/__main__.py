@@ -12,21 +12,13 @@ from worker import handlers, logs
 from worker.clients import make_clients
 from worker.command import CommandHandler
 from worker.consumer import Consumer
-from worker.imds import Imds
-from worker.launch import LaunchReadiness
-from worker.lifecycle import LifecycleActions
 from worker.metrics import Publisher, Recorder
-from worker.protection import (
-    Ec2InstanceProtection,
-    EcsTaskProtection,
-    NoProtection,
-    ProtectionState,
-    Protector,
-)
+from worker.platform_parts import PARTS
+from worker.protection import ProtectionState
 from worker.queues import QueueUnusable, check_queues
 from worker.rollout_watch import watch_rollouts
-from worker.settings import Platform, Settings, SettingsError
-from worker.termination import TERMINATING_EXIT_CODE, TerminationWatcher
+from worker.settings import Settings, SettingsError
+from worker.termination import TERMINATING_EXIT_CODE
 from worker.warm_pool import WarmPoolExit, WarmPoolGate
 
 
@@ -65,39 +57,14 @@ def main() -> int:
         # report it (ECS stops the task, systemd restarts with backoff).
         print(f"worker: {SettingsError(settings.queues_variable, str(unusable))}", file=sys.stderr)
         return 2
-    protector: Protector
-    watcher: TerminationWatcher | None = None
-    readiness: LaunchReadiness | None = None
-    gate: WarmPoolGate | None = None
-    if settings.platform is Platform.EC2:
-        imds = Imds(settings.imds_endpoint)
-        ec2 = Ec2InstanceProtection(clients.autoscaling, settings.fleet_name, imds)
-        protector = ec2
-        lifecycle = LifecycleActions(
-            clients.autoscaling, settings.fleet_name, ec2.instance_id, settings.hook_timeouts
-        )
-        watcher = TerminationWatcher(
-            imds,
-            lifecycle,
-            settings.lifecycle_hook_name,
-            poll_seconds=settings.termination_poll_seconds,
-        )
-        if settings.launch_hook_name:
-            readiness = LaunchReadiness(lifecycle, settings.launch_hook_name)
-            readiness.watch(clients.sqs)
-            gate = WarmPoolGate(
-                imds, lifecycle, settings.launch_hook_name, poll_seconds=settings.termination_poll_seconds
-            )
-    elif settings.platform is Platform.ECS:
-        protector = EcsTaskProtection(settings.ecs_agent_uri, settings.protection_expires_minutes)
-    else:
-        protector = NoProtection()
+    parts = PARTS[settings.platform](settings, clients)
+    watcher, readiness, gate = parts.watcher, parts.readiness, parts.gate
     recorder = Recorder()
     consumer = Consumer(
         settings,
         clients.sqs,
         handler,
-        protection=ProtectionState(protector),
+        protection=ProtectionState(parts.protector),
         recorder=recorder,
         publisher=Publisher(clients.cloudwatch, settings.metric_namespace, settings.fleet_name, recorder),
         api_calls=clients.counter.snapshot if clients.counter else None,

@@ -48,7 +48,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from worker.settings import Platform, Settings
+from worker.fleet_platform import TRAITS
+from worker.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -264,7 +265,7 @@ class RolloutWatch:
 
 def watch_rollouts(settings: Settings, ecs: ECSClient, retiree: Retiree) -> RolloutWatch | None:
     """The watch for an ECS worker (not started), or None: another platform, or turned off."""
-    if settings.platform is not Platform.ECS or settings.rollout_check_seconds == 0:
+    if not TRAITS[settings.platform].watches_rollouts or settings.rollout_check_seconds == 0:
         return None
     if not settings.ecs_metadata_uri:
         # ECS sets it in every container (Fargate platform 1.4.0+); without it a deployment can

@@ -8,10 +8,11 @@ import shlex
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import urlparse
 
+from worker.fleet_platform import TRAITS
+from worker.fleet_platform import Platform as Platform  # noqa: PLC0414 (re-exported)
 from worker.queues import queue_url as queue_url_of
 
 # SQS hard limits: docs/aws-behaviour.md#sqs-visibility-12h and #sqs-long-poll-20.
@@ -32,12 +33,6 @@ class SettingsError(ValueError):
     def __init__(self, variable: str, problem: str) -> None:
         super().__init__(f"invalid setting {variable}: {problem}")
         self.variable = variable
-
-
-class Platform(StrEnum):
-    LOCAL = "LOCAL"
-    EC2 = "EC2"
-    ECS = "ECS"
 
 
 @dataclass(frozen=True)
@@ -115,8 +110,10 @@ class Settings:
         if not _is_http_url(imds_endpoint):
             raise SettingsError("WORKER_IMDS_ENDPOINT", f"{imds_endpoint!r} is not an http(s) URL")
         ecs_agent_uri = env.get("ECS_AGENT_URI", "").strip().rstrip("/")
-        if platform is Platform.ECS and not _is_http_url(ecs_agent_uri):
-            raise SettingsError("ECS_AGENT_URI", "WORKER_PLATFORM=ECS needs the ECS agent URL (set by ECS)")
+        if TRAITS[platform].needs_ecs_agent and not _is_http_url(ecs_agent_uri):
+            raise SettingsError(
+                "ECS_AGENT_URI", f"WORKER_PLATFORM={platform} needs the ECS agent URL (set by ECS)"
+            )
         ecs_metadata_uri = env.get("ECS_CONTAINER_METADATA_URI_V4", "").strip().rstrip("/")
         if ecs_metadata_uri and not _is_http_url(ecs_metadata_uri):
             raise SettingsError(

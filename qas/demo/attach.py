@@ -11,6 +11,8 @@ scale-in protection and drain on termination (docs/attach.md, "our worker as a w
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from qas import emulator
 from qas.model.control_plane import Platform
 
@@ -25,19 +27,14 @@ GROUP_WARMUP_S = 60
 
 def attach_parameters(platform: Platform) -> dict[str, str]:
     """The stack parameters that attach the stack to the fleet `create_fleet` builds."""
-    if platform is Platform.EC2:
-        return {"ExistingAutoScalingGroupName": GROUP}
-    return {"ExistingEcsClusterName": CLUSTER, "ExistingEcsServiceName": SERVICE}
+    return dict(ATTACH_PARAMETERS[platform])
 
 
 def create_fleet(endpoint: str, platform: Platform, max_capacity: int) -> dict[str, str]:
     """Create the user's fleet at 0 on the emulator, outside any stack; returns the network
     parameters (the stack ignores them in attach mode, but SubnetIds has no default)."""
     network = emulator.create_network(endpoint, "their")
-    if platform is Platform.EC2:
-        _create_group(endpoint, network, max_capacity)
-    else:
-        _create_service(endpoint, network)
+    CREATE_FLEET[platform](endpoint, network, max_capacity)
     return {"SubnetIds": ",".join(network.subnet_ids), "SecurityGroupIds": network.security_group_id}
 
 
@@ -84,3 +81,15 @@ def _create_service(endpoint: str, network: emulator.Network) -> None:
             }
         },
     )
+
+
+# Each platform's existing fleet, as the demo builds it and the stack's parameters name it
+# (tests/unit/test_platform_seam.py: one per platform).
+ATTACH_PARAMETERS: dict[Platform, dict[str, str]] = {
+    Platform.EC2: {"ExistingAutoScalingGroupName": GROUP},
+    Platform.ECS: {"ExistingEcsClusterName": CLUSTER, "ExistingEcsServiceName": SERVICE},
+}
+CREATE_FLEET: dict[Platform, Callable[[str, emulator.Network, int], None]] = {
+    Platform.EC2: _create_group,
+    Platform.ECS: lambda endpoint, network, max_capacity: _create_service(endpoint, network),
+}

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -96,6 +97,10 @@ class Ec2Capacity:
         self._group = group
         self._lifecycle = Ec2Lifecycle(group)
 
+    @classmethod
+    def from_stack(cls, client: Callable[[str], Any], outputs: Mapping[str, str], fleet: str) -> Ec2Capacity:
+        return cls(client("autoscaling"), fleet)
+
     def _ids(self) -> set[str]:
         groups = self._client.describe_auto_scaling_groups(AutoScalingGroupNames=[self._group])
         return {i["InstanceId"] for i in groups["AutoScalingGroups"][0].get("Instances", [])}
@@ -137,6 +142,10 @@ class EcsCapacity:
         [described] = client.describe_services(cluster=cluster, services=[service])["services"]
         self._task_definition = described["taskDefinition"]
 
+    @classmethod
+    def from_stack(cls, client: Callable[[str], Any], outputs: Mapping[str, str], fleet: str) -> EcsCapacity:
+        return cls(client("ecs"), outputs["ClusterName"], fleet)
+
     def set_desired(self, desired: int, members: dict[str, Member]) -> tuple[list[str], list[str], int]:
         self._client.update_service(cluster=self._cluster, service=self._service, desiredCount=desired)
         live = [m for m in members.values() if m.state is not MemberState.STOPPING]
@@ -176,6 +185,14 @@ class EcsCapacity:
 
     def stub_for(self, member_id: str) -> MetadataStub:
         return start_ecs_agent(member_id, self._cluster, self._task_definition)
+
+
+# The demo's side of each platform (what moto does not do: the ASG's lifecycle states, the tasks), by
+# platform; tests/unit/test_platform_seam.py checks every platform has one.
+CAPACITY_APIS: dict[Platform, Callable[[Callable[[str], Any], Mapping[str, str], str], CapacityApi]] = {
+    Platform.EC2: Ec2Capacity.from_stack,
+    Platform.ECS: EcsCapacity.from_stack,
+}
 
 
 class Fleet:

@@ -19,9 +19,7 @@ from qas.demo.chart import write_timeline
 from qas.demo.config import DemoConfig, Phase
 from qas.demo.control import Datapoints, evaluate, read_datapoints, utc
 from qas.demo.fleet import (
-    CapacityApi,
-    Ec2Capacity,
-    EcsCapacity,
+    CAPACITY_APIS,
     Fleet,
     FleetEvents,
     MemberState,
@@ -40,9 +38,11 @@ from qas.demo.report import (
 )
 from qas.demo.stack import DeployedStack, initial_target
 from qas.demo.ui import Console, brief_answer, header_lines, pace_of, why
-from qas.model.control_plane import AlarmName, AlarmState, ControlPlane, Platform
+from qas.model.control_plane import AlarmName, AlarmState, ControlPlane
+from qas.model.platforms import model_platform
 from queue_autoscaler.adapters.errors import AdapterError
-from queue_autoscaler.adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
+from queue_autoscaler.adapters.fleet import TargetPolicy
+from queue_autoscaler.platforms import platform_of
 
 # Polling the fleet between minutes: often enough that a worker starts when its boot ends.
 POLL_S = 0.1
@@ -89,8 +89,7 @@ class DemoRun:
         self.fleet_name = out["FleetName"]
         self.state = _State()
         self.model = ControlPlane(stack.control)
-        ec2 = cfg.platform is Platform.EC2
-        self._policy_client = self._client("autoscaling" if ec2 else "application-autoscaling")
+        self._policy_client = self._client(platform_of(cfg.platform).policy_service)
         self.completions = Completions()
         self.functions: dict[str, WarmFunction] = {}
         self.fleet = self._fleet()
@@ -107,18 +106,12 @@ class DemoRun:
     def _target_policy(self) -> TargetPolicy:
         """A new reader of the policy (the adapter keeps its first read), on one long-lived client."""
         out = self.stack.outputs
-        if self.cfg.platform is Platform.EC2:
-            return AsgTargetPolicy(self.fleet_name, out["ScalingPolicyName"], client=self._policy_client)
-        return EcsTargetPolicy(
-            out["ClusterName"], self.fleet_name, out["ScalingPolicyName"], client=self._policy_client
+        return platform_of(self.cfg.platform).target_policy(
+            out.get("ClusterName", ""), self.fleet_name, out["ScalingPolicyName"], client=self._policy_client
         )
 
     def _fleet(self) -> Fleet:
-        api: CapacityApi
-        if self.cfg.platform is Platform.EC2:
-            api = Ec2Capacity(self._client("autoscaling"), self.fleet_name)
-        else:
-            api = EcsCapacity(self._client("ecs"), self.stack.outputs["ClusterName"], self.fleet_name)
+        api = CAPACITY_APIS[self.cfg.platform](self._client, self.stack.outputs, self.fleet_name)
         visibility = int(
             self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])[
                 "Attributes"
@@ -374,7 +367,7 @@ class DemoRun:
 
     @property
     def _noun(self) -> str:
-        return "instance" if self.cfg.platform is Platform.EC2 else "task"
+        return model_platform(self.cfg.platform).noun
 
     def _visible(self, url: str) -> int:
         counts = self._queue_counts(url)

@@ -14,7 +14,8 @@ from qas.demo.config import DemoConfig
 from qas.emulator import AlarmDefinition, ScalingResources, StepAdjustment, StepPolicyDefinition
 from qas.model.control_config import Deployment
 from qas.model.control_config import control_plane_config as model_config
-from qas.model.control_plane import ControlPlaneConfig, Platform
+from qas.model.control_plane import ControlPlaneConfig
+from qas.model.platforms import model_platform
 from queue_autoscaler.scaling.policy_spec import POLICY
 from queue_autoscaler.scaling.target import DurationStats, GuardRails, TargetModel
 from queue_autoscaler.scaling.target import initial_target as formula_target
@@ -138,7 +139,8 @@ def step_cooldown_s(scaling: ScalingResources) -> float | None:
 def deployment(cfg: DemoConfig) -> Deployment:
     """The parameters `stack_parameters` deploys, as the model's settings take them."""
     # Attached (EC2): the user's group's warm-up, which the stack does not set (qas.demo.attach).
-    attached_warmup = float(attach.GROUP_WARMUP_S) if cfg.attach and cfg.platform is Platform.EC2 else None
+    warms_up = model_platform(cfg.platform).instance_warmup
+    attached_warmup = float(attach.GROUP_WARMUP_S) if cfg.attach and warms_up else None
     return Deployment(
         platform=cfg.platform,
         max_capacity=cfg.max_capacity,
@@ -196,7 +198,7 @@ def deployed_differences(config: ControlPlaneConfig, scaling: ScalingResources) 
             config.scale_in_lane_datapoints if lane is None else lane[0].datapoints_to_alarm
         ),
     }
-    if config.platform is Platform.ECS:
+    if not model_platform(config.platform).instance_warmup:  # cooldowns instead
         deployed |= {
             "scale_out_cooldown_s": float(tracking.scale_out_cooldown_s or 0),
             "scale_in_cooldown_s": float(tracking.scale_in_cooldown_s or 0),

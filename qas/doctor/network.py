@@ -10,17 +10,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from qas.doctor.findings import Finding, note, ok, problem
+from queue_autoscaler.common.platform import Platform
 
 # What the workers (and, on EC2, the instance's agents) call. S3 serves ECR's image layers and the
 # Amazon Linux package repositories; Session Manager needs ssm, ssmmessages and ec2messages
 # (https://docs.aws.amazon.com/systems-manager/latest/userguide/setup-create-vpc.html).
 COMMON_SERVICES = ("sqs", "ecr.api", "ecr.dkr", "s3", "logs", "monitoring")
 EC2_SERVICES = ("autoscaling", "ssm", "ssmmessages", "ec2messages")
+# What each platform's members call beyond COMMON_SERVICES (tests/unit/test_platform_seam.py: every
+# platform has an entry).
+PLATFORM_SERVICES: dict[Platform, tuple[str, ...]] = {Platform.EC2: EC2_SERVICES, Platform.ECS: ()}
 CHECK = "network"
 
 
 def required_services(platform: str) -> tuple[str, ...]:
-    return COMMON_SERVICES + (EC2_SERVICES if platform == "EC2" else ())
+    return COMMON_SERVICES + PLATFORM_SERVICES[Platform(platform)]
 
 
 def check_subnets(ec2: Any, subnet_ids: Sequence[str], platform: str, region: str) -> list[Finding]:

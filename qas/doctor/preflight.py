@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from qas import emulator
 from qas.doctor import config, network
 from qas.doctor.findings import Finding, note, ok, problem
 from qas.doctor.parameters import check_parameters
+from queue_autoscaler.common.platform import Platform
 from queue_autoscaler.common.regions import queue_region
 
 SERVICE_LINKED_ROLE = "AWSServiceRoleForECS"
@@ -62,8 +63,7 @@ def run(
     findings += network.check_subnets(ec2, context.as_list("SubnetIds"), context.platform, context.region)
     findings += network.check_security_groups(ec2, context.as_list("SecurityGroupIds"))
     findings.append(check_queue_regions(context))
-    if context.platform == "ECS":
-        findings.append(check_service_linked_role(session.client("iam")))
+    findings += ACCOUNT_CHECKS[Platform(context.platform)](session)
     findings.append(check_image(session.client("ecr"), context, stack))
     findings += check_quotas(session, context)
     if sam_validate:
@@ -138,22 +138,28 @@ def check_image(ecr: Any, context: Preflight, stack: Mapping[str, str] | None) -
     if context.values.get("MaxCapacity") == "0":
         return ok(check, f"the fleet is off (MaxCapacity=0): {tag} is not needed until MaxCapacity is set")
     if not repository:
-        if context.platform == "ECS":
-            # ECS starts one task when it creates the service, the create waits for it, and the
-            # stack's repository (created by the same deploy) cannot hold the image yet.
-            return problem(
-                check,
-                "first deploy: ECS would start a task that cannot pull the worker image (the stack's"
-                " repository does not exist yet) and the deploy would roll back",
-                "deploy with MaxCapacity=0 first, push the image to WorkerRepositoryUri, then deploy with"
-                " your MaxCapacity (docs/deploy.md, first deploy)",
-            )
-        return note(
-            check,
-            f"first deploy: the group starts at 0; push {tag} to WorkerRepositoryUri before messages arrive,"
-            " or deploy with MaxCapacity=0 first (docs/deploy.md, first deploy)",
-        )
+        return FIRST_DEPLOY[Platform(context.platform)](check, tag)
     return _image_present(ecr, repository, {"imageTag": tag}, f"{repository}:{tag}", None)
+
+
+def _ec2_first_deploy(check: str, tag: str) -> Finding:
+    return note(
+        check,
+        f"first deploy: the group starts at 0; push {tag} to WorkerRepositoryUri before messages arrive,"
+        " or deploy with MaxCapacity=0 first (docs/deploy.md, first deploy)",
+    )
+
+
+def _ecs_first_deploy(check: str, tag: str) -> Finding:
+    # ECS starts one task when it creates the service, the create waits for it, and the
+    # stack's repository (created by the same deploy) cannot hold the image yet.
+    return problem(
+        check,
+        "first deploy: ECS would start a task that cannot pull the worker image (the stack's"
+        " repository does not exist yet) and the deploy would roll back",
+        "deploy with MaxCapacity=0 first, push the image to WorkerRepositoryUri, then deploy with"
+        " your MaxCapacity (docs/deploy.md, first deploy)",
+    )
 
 
 def _image_present(
@@ -198,13 +204,21 @@ def _quota_finding(name: str, service: str, code: str, needed: int, value: float
 
 
 def check_quotas(session: Any, context: Preflight) -> list[Finding]:
+    return QUOTAS[Platform(context.platform)](session, context)
+
+
+def _fargate_quotas(session: Any, context: Preflight) -> list[Finding]:
     quotas = session.client("service-quotas")
     capacity = int(context.values.get("MaxCapacity", "10"))
-    if context.platform == "ECS":
-        needed = math.ceil(capacity * int(context.values.get("TaskCpu", "512")) / 1024)
-        kind = "spot" if context.values.get("UseFargateSpot") == "true" else "on-demand"
-        code = FARGATE_QUOTAS[kind]
-        return [_quota_finding(f"Fargate {kind}", "fargate", code, needed, _quota(quotas, "fargate", code))]
+    needed = math.ceil(capacity * int(context.values.get("TaskCpu", "512")) / 1024)
+    kind = "spot" if context.values.get("UseFargateSpot") == "true" else "on-demand"
+    code = FARGATE_QUOTAS[kind]
+    return [_quota_finding(f"Fargate {kind}", "fargate", code, needed, _quota(quotas, "fargate", code))]
+
+
+def _ec2_quotas(session: Any, context: Preflight) -> list[Finding]:
+    quotas = session.client("service-quotas")
+    capacity = int(context.values.get("MaxCapacity", "10"))
     types = context.as_list("InstanceTypes")
     families = {name[0].lower() for name in types}
     family = (
@@ -228,6 +242,24 @@ def check_quotas(session: Any, context: Preflight) -> list[Finding]:
         value = _quota(quotas, "ec2", spot_code)
         findings.append(_quota_finding("EC2 Spot", "ec2", spot_code, needed - on_demand, value))
     return findings
+
+
+# Each platform's own preflight checks, by platform (tests/unit/test_platform_seam.py: one per platform).
+# The account: ECS needs its service-linked role before the first service.
+ACCOUNT_CHECKS: dict[Platform, Callable[[Any], list[Finding]]] = {
+    Platform.EC2: lambda session: [],
+    Platform.ECS: lambda session: [check_service_linked_role(session.client("iam"))],
+}
+# A first deploy with the fleet on, before the stack's repository holds the image.
+FIRST_DEPLOY: dict[Platform, Callable[[str, str], Finding]] = {
+    Platform.EC2: _ec2_first_deploy,
+    Platform.ECS: _ecs_first_deploy,
+}
+# The vCPU quotas MaxCapacity draws on.
+QUOTAS: dict[Platform, Callable[[Any, Preflight], list[Finding]]] = {
+    Platform.EC2: _ec2_quotas,
+    Platform.ECS: _fargate_quotas,
+}
 
 
 def _sam() -> str:

@@ -10,12 +10,14 @@ instance, then fails (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/A
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from qas.doctor.findings import Finding, note, ok, problem
 from queue_autoscaler.adapters.errors import ResourceNotFoundError
 from queue_autoscaler.adapters.rollout import AsgRollout
+from queue_autoscaler.common.platform import Platform
 from queue_autoscaler.scaling.rollout import outdated
 
 # A rollout running this long is reported as stuck rather than as in progress.
@@ -27,9 +29,15 @@ _TASK_PROTECTION_BATCH = 10  # GetTaskProtection takes up to 10 tasks
 def check_rollout(
     session: Any, *, platform: str, stack_name: str, fleet: str, cluster: str, now: datetime
 ) -> Finding:
-    if platform == "ECS":
-        return ecs_deployment(session.client("ecs"), cluster, fleet, now)
+    return ROLLOUTS[Platform(platform)](session, stack_name, fleet, cluster, now)
+
+
+def _ec2(session: Any, stack_name: str, fleet: str, cluster: str, now: datetime) -> Finding:
     return ec2_rollout(session.client("autoscaling"), stack_name, fleet)
+
+
+def _ecs(session: Any, stack_name: str, fleet: str, cluster: str, now: datetime) -> Finding:
+    return ecs_deployment(session.client("ecs"), cluster, fleet, now)
 
 
 def _minutes(since: datetime, now: datetime) -> int:
@@ -145,3 +153,10 @@ def ec2_rollout(autoscaling: Any, stack_name: str, group: str) -> Finding:
     return ok(
         "rollout", f"every instance runs launch template version {version}; last refresh: {status or 'none'}"
     )
+
+
+# Each platform's rollout check (tests/unit/test_platform_seam.py: one per platform).
+ROLLOUTS: dict[Platform, Callable[[Any, str, str, str, datetime], Finding]] = {
+    Platform.EC2: _ec2,
+    Platform.ECS: _ecs,
+}

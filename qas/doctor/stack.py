@@ -14,7 +14,9 @@ from botocore.exceptions import ClientError
 from qas.doctor.findings import Finding, note, ok, problem
 from qas.doctor.rollout import check_rollout
 from qas.doctor.starts import DEFAULT_BOOT_TIMEOUT_S, check_failed_starts
-from queue_autoscaler.adapters.fleet import AsgTargetPolicy, EcsTargetPolicy, TargetPolicy
+from queue_autoscaler.adapters.fleet import TargetPolicy
+from queue_autoscaler.common.platform import Platform
+from queue_autoscaler.platforms import platform_of
 from queue_autoscaler.scaling.policy_spec import METRICS
 
 PUBLISHER_STALE_S = 180  # three missed one-minute runs
@@ -38,6 +40,12 @@ ALARM_MEANINGS = {
         "no BacklogPerInstance for 5 minutes: target tracking is blind",
         "aws events describe-rule --name {stack}-metric-publisher; aws logs tail {logs}-metric-publisher",
     ),
+}
+# The name prefix of the alarms AWS creates for a target-tracking policy: its resource's id, by platform
+# (tests/unit/test_platform_seam.py: every platform has one).
+TRACKING_ALARM_PREFIX: dict[Platform, Callable[[str, str], str]] = {
+    Platform.EC2: lambda cluster, fleet: f"TargetTracking-{fleet}",
+    Platform.ECS: lambda cluster, fleet: f"TargetTracking-service/{cluster}/{fleet}",
 }
 INSUFFICIENT = (
     "INSUFFICIENT_DATA: no datapoints in its period. Normal in the minutes after a deploy; AWS/SQS metrics"
@@ -128,9 +136,10 @@ def run(session: Any, stack_name: str, now: datetime | None = None) -> list[Find
 
 
 def check_alarms(cloudwatch: Any, stack: Stack) -> list[Finding]:
-    prefixes = [f"{stack.name}-", f"TargetTracking-{stack.fleet}"]
-    if stack.platform == "ECS":
-        prefixes[1] = f"TargetTracking-service/{stack.outputs.get('ClusterName', '')}/{stack.fleet}"
+    tracking = TRACKING_ALARM_PREFIX[Platform(stack.platform)](
+        stack.outputs.get("ClusterName", ""), stack.fleet
+    )
+    prefixes = [f"{stack.name}-", tracking]
     alarms = [
         alarm
         for prefix in prefixes
@@ -247,10 +256,9 @@ def check_tuner(logs: Any, stack: Stack, now: datetime) -> Finding:
 
 def policy_of(session: Any, stack: Stack) -> TargetPolicy:
     name = stack.outputs["ScalingPolicyName"]
-    if stack.platform == "EC2":
-        return AsgTargetPolicy(stack.fleet, name, client=session.client("autoscaling"))
+    platform = platform_of(Platform(stack.platform))
     cluster = stack.outputs.get("ClusterName", "")
-    return EcsTargetPolicy(cluster, stack.fleet, name, client=session.client("application-autoscaling"))
+    return platform.target_policy(cluster, stack.fleet, name, client=session.client(platform.policy_service))
 
 
 def check_target(session: Any, stack: Stack) -> Finding:

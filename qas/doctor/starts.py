@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from qas.doctor.findings import Finding, note, ok, problem
+from queue_autoscaler.common.platform import Platform
 
 # ECS stops tasks on scale-in too: those are not failures.
 _NORMAL_STOP_CODES = frozenset({"ServiceSchedulerInitiated", "UserInitiated", "SpotInterruption"})
@@ -29,8 +31,12 @@ def check_failed_starts(
     now: datetime,
     boot_timeout_s: float = DEFAULT_BOOT_TIMEOUT_S,
 ) -> list[Finding]:
-    if platform == "ECS":
-        return [_ecs(session.client("ecs"), cluster, fleet)]
+    return STARTS[Platform(platform)](session, fleet, cluster, now, boot_timeout_s)
+
+
+def _ec2_starts(
+    session: Any, fleet: str, cluster: str, now: datetime, boot_timeout_s: float
+) -> list[Finding]:
     autoscaling = session.client("autoscaling")
     activities = autoscaling.describe_scaling_activities(AutoScalingGroupName=fleet, MaxRecords=50)[
         "Activities"
@@ -39,6 +45,12 @@ def check_failed_starts(
         _ec2_activities(activities),
         _ec2_booting(autoscaling, fleet, activities, boot_timeout_s, now),
     ]
+
+
+def _ecs_starts(
+    session: Any, fleet: str, cluster: str, now: datetime, boot_timeout_s: float
+) -> list[Finding]:
+    return [_ecs(session.client("ecs"), cluster, fleet)]
 
 
 def _failures(reasons: Counter[str], none: str, what: str, fix: str) -> Finding:
@@ -115,3 +127,10 @@ def _ec2_booting(
             " /var/log/cloud-init-output.log (docs/deploy.md, troubleshooting)",
         )
     return note(check, f"{len(waiting)} instance(s) booting (Pending:Wait until the worker first receives)")
+
+
+# Each platform's reading of its failed starts (tests/unit/test_platform_seam.py: one per platform).
+STARTS: dict[Platform, Callable[[Any, str, str, datetime, float], list[Finding]]] = {
+    Platform.EC2: _ec2_starts,
+    Platform.ECS: _ecs_starts,
+}

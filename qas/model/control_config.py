@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 
+from queue_autoscaler.common.platform import Platform
 from queue_autoscaler.scaling.policy_spec import POLICY, PolicySpec
-
-
-class Platform(StrEnum):
-    EC2 = "EC2"
-    ECS = "ECS"
 
 
 @dataclass(frozen=True)

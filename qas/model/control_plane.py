@@ -65,7 +65,8 @@ from enum import StrEnum
 from qas.model.alarm import Alarm, TreatMissing
 from qas.model.alarm import AlarmState as AlarmState  # noqa: PLC0414 (re-exported: part of this API)
 from qas.model.control_config import ControlPlaneConfig as ControlPlaneConfig  # noqa: PLC0414 (re-exported)
-from qas.model.control_config import Platform as Platform  # noqa: PLC0414 (re-exported)
+from qas.model.platforms import model_platform
+from queue_autoscaler.common.platform import Platform as Platform  # noqa: PLC0414 (re-exported)
 from queue_autoscaler.scaling.scale_in_lane import scale_in_lane_capacity
 
 
@@ -185,6 +186,7 @@ class ControlPlane:
 
     def __init__(self, config: ControlPlaneConfig) -> None:
         self.config = config
+        self._platform = model_platform(config.platform)
         self._target = config.target
 
         def alarm(name: AlarmName, periods: int) -> Alarm:
@@ -316,11 +318,12 @@ class ControlPlane:
         The cooldown starts when the scaling activity completes, a moment after the action, so a
         request exactly one cooldown after it is still inside. EC2 step policies have no cooldown."""
         last = self._step_scale_in_s.get(source)
+        cooldown = self._platform.step_scale_in_cooldown_s(self.config)
         return (
-            self.config.platform is Platform.ECS
+            cooldown is not None
             and capacity < period.desired
             and last is not None
-            and period.now_s - last <= self.config.step_cooldown_s
+            and period.now_s - last <= cooldown
         )
 
     def _push_step_alarms(self, period: PeriodInput) -> bool:
@@ -361,7 +364,7 @@ class ControlPlane:
         if stepped is None:
             return None
         capacity = self._clamp(stepped)
-        if capacity < period.desired or (self.config.platform is Platform.ECS and capacity > period.desired):
+        if capacity < period.desired or (self._platform.step_may_raise_desired and capacity > period.desired):
             return capacity
         return None
 
@@ -373,7 +376,7 @@ class ControlPlane:
         newest datapoint the alarm in ALARM holds."""
         cfg, desired, now = self.config, period.desired, period.now_s
         src = Source.TARGET_TRACKING
-        if cfg.platform is Platform.ECS and desired == 0 and cfg.ecs_scale_out_from_zero:
+        if self._platform.scales_out_from_zero(cfg, desired):
             metric = self._high.latest()
             if metric is not None and metric > self._target:
                 return (src, self._clamp(1), f"ECS from 0: metric {metric:g} > target {self._target:g}")
@@ -388,14 +391,8 @@ class ControlPlane:
         low = self._low.latest()
         if low is None or self._low_state() is not AlarmState.ALARM:
             return None
-        if cfg.platform is Platform.EC2:
-            if self._last_scale_out_s is not None and now < self._last_scale_out_s + cfg.instance_warmup_s:
-                return None
-        else:
-            if self._last_scale_in_s is not None and now < self._last_scale_in_s + cfg.scale_in_cooldown_s:
-                return None
-            if self._last_scale_out_s is not None and now < self._last_scale_out_s + cfg.scale_out_cooldown_s:
-                return None
+        if self._platform.scale_in_held(cfg, now, self._last_scale_out_s, self._last_scale_in_s):
+            return None
         wanted = math.ceil(max(1, period.running) * low / self._target)
         if self._clamp(wanted) < desired:
             threshold = cfg.scale_in_ratio * self._target

@@ -12,6 +12,7 @@ from typing import Any
 from qas import argtypes
 from qas.argtypes import MAX_BOOT_S, MAX_SLO_S
 from qas.model.control_plane import Platform
+from qas.model.platforms import model_platform
 from qas.plan import frontier as plan_frontier
 from qas.plan import history, workloads
 from qas.plan import warm_pool as plan_warm_pool
@@ -319,7 +320,7 @@ def _pool_flags(args: argparse.Namespace, request: PlanRequest) -> warm_pool.War
         plan_warm_pool.check(request.platform)
         return warm_pool.from_args(args, request.boot_s)
     if args.warm_boot_seconds is not None:
-        if request.platform is not Platform.EC2:
+        if not model_platform(request.platform).warm_pool:
             raise ValueError(
                 "--warm-boot-seconds is EC2 only: a warm pool is an EC2 Auto Scaling feature (ECS has none)"
             )

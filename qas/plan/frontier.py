@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qas.model.control_plane import Platform
+from qas.model.platforms import model_platform
 from qas.plan import idle_gaps
-from qas.plan.prices import HOURS_PER_MONTH, Price, prices_for
+from qas.plan.prices import HOURS_PER_MONTH, Price, default_price, prices_for
 from qas.plan.recommend import Plan, derive_hold, gaps_of, run_simulation
 from qas.plan.warm_pool import monthly_fleet_usd, pool_usd_per_month
 from qas.sim.results import SimResult
@@ -177,7 +177,7 @@ class Frontier:
 def _warm_boot(found: Plan, warm_boot_s: float | None) -> tuple[float | None, bool, list[str]]:
     """The warm start to try pools with (None: no pool), whether it is assumed, and why not."""
     request = found.request
-    if request.platform is not Platform.EC2:
+    if not model_platform(request.platform).warm_pool:
         return None, False, []
     boot = DEFAULT_WARM_BOOT_S if warm_boot_s is None else warm_boot_s
     if boot >= request.boot_s:
@@ -214,9 +214,9 @@ def explore(
     """The plan and its alternatives against cold starts, simulated at the plan's capacity and target."""
     request, workload = found.request, found.workload
     prices = prices_for(request.platform, price_per_hour)
-    # EC2 without a pool: the template's default OnDemandPercentage (0) runs Spot; a pool needs
-    # On-Demand. ECS: Fargate (UseFargateSpot defaults to false). --price-per-hour: the one price.
-    plain = prices[1] if price_per_hour is None and request.platform is Platform.EC2 else prices[0]
+    # Without a pool: what the template's defaults buy (EC2 Spot, ECS Fargate); a pool needs
+    # On-Demand. --price-per-hour: the one price.
+    plain = prices[0] if price_per_hour is not None else default_price(request.platform)
     on_demand = prices[0]
 
     def option(keep_warm: bool, minutes: int, pool: WarmPoolSettings | None = None) -> Option:

@@ -72,7 +72,9 @@ def describe_stack(cloudformation: Any, name: str) -> StackFacts:
 
     platform = params.get("WorkerPlatform") or "EC2"
     if platform not in {p.value for p in Platform}:
-        raise ValueError(f"--stack {name}: parameter WorkerPlatform is {platform!r}, not EC2 or ECS")
+        raise ValueError(
+            f"--stack {name}: parameter WorkerPlatform is {platform!r}, not {' or '.join(Platform)}"
+        )
     return StackFacts(
         name=name,
         queue_name=outputs["QueueUrl"].rstrip("/").rsplit("/", 1)[-1],

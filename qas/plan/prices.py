@@ -42,6 +42,15 @@ PRICES: dict[Platform, tuple[Price, ...]] = {
 }
 
 
+# Which of PRICES the template's defaults buy: EC2 runs Spot (OnDemandPercentage 0), ECS Fargate
+# (UseFargateSpot false).
+DEFAULT_PRICE: dict[Platform, str] = {Platform.EC2: "spot", Platform.ECS: "fargate"}
+
+
+def default_price(platform: Platform) -> Price:
+    return next(p for p in PRICES[platform] if p.name == DEFAULT_PRICE[platform])
+
+
 def prices_for(platform: Platform, custom_per_hour: float | None) -> tuple[Price, ...]:
     if custom_per_hour is not None:
         if not 0 < custom_per_hour <= MAX_PRICE_PER_HOUR:  # False for NaN too

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qas.model.control_plane import Platform
+from qas.model.platforms import model_platform
 from qas.plan.prices import HOURS_PER_MONTH, Price, prices_for
 from qas.plan.recommend import Plan, run_simulation
 from qas.sim.results import SimResult
@@ -150,7 +151,7 @@ class WarmPoolVerdict:
 
 def check(platform: Platform) -> None:
     """Before any simulation: a pool on ECS is a usage error."""
-    if platform is not Platform.EC2:
+    if not model_platform(platform).warm_pool:
         raise ValueError("--warm-pool is EC2 only: a warm pool is an EC2 Auto Scaling feature (ECS has none)")
 
 

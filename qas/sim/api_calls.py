@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qas.model.control_plane import Platform
+from qas.model.platforms import MODEL_PLATFORMS, model_platform
+from qas.model.platforms.apis import PlatformApis
 from worker.lifecycle import COMPLETION_CALLS
 from worker.rollout_watch import check_interval, first_check_delay, next_check_delay
 from worker.settings import Settings
@@ -63,31 +65,8 @@ PUBLISHER_INVOCATION_S = 60.0  # EventBridge schedules fire at most once a minut
 SHARED_BUCKET_SERVICES = ("autoscaling",)
 
 
-@dataclass(frozen=True)
-class PlatformApis:
-    protection: str
-    fleet_describe: str  # the publisher's capacity read
-    policy_describe: str
-    policy_put: str
-    rollout_check: str | None  # the per-worker check of the fleet's rollout state (ECS only)
-
-
-APIS = {
-    Platform.EC2: PlatformApis(
-        "autoscaling:SetInstanceProtection",
-        "autoscaling:DescribeAutoScalingGroups",
-        "autoscaling:DescribePolicies",
-        "autoscaling:PutScalingPolicy",
-        None,
-    ),
-    Platform.ECS: PlatformApis(
-        "ecs:UpdateTaskProtection",
-        "ecs:DescribeServices",
-        "application-autoscaling:DescribeScalingPolicies",
-        "application-autoscaling:PutScalingPolicy",
-        "ecs:DescribeServices",
-    ),
-}
+# Each platform's calls: its model module (qas.model.platforms) names them.
+APIS = {platform: spec.apis for platform, spec in MODEL_PLATFORMS.items()}
 
 
 def tuner_calls(apis: PlatformApis) -> dict[str, int]:
@@ -155,6 +134,7 @@ class ApiCalls:
     def __init__(self, model: CallModel) -> None:
         self.model = model
         self.apis = APIS[model.platform]
+        self.platform = model_platform(model.platform)
         self.calls: dict[str, list[float]] = defaultdict(list)
         self._workers: dict[int, _Worker] = {}
         self._buckets: set[tuple[str, int, int]] = set()  # (api, worker, settle tick): one call each
@@ -188,7 +168,7 @@ class ApiCalls:
         worker = _Worker(started_s=t, next_flush_s=t + offset, poll_since_s=t)
         self._workers[iid] = worker
         self._count_running(t)
-        if m.platform is Platform.EC2 and m.launch_hook:
+        if self.platform.launch_hook and m.launch_hook:
             self._complete(t)
         if self.apis.rollout_check is not None and m.rollout_check_s > 0:
             worker.next_check_s = t + first_check_delay(m.rollout_check_s, self._rng_rollout)
@@ -212,7 +192,7 @@ class ApiCalls:
             self._call(RECEIVE, worker.poll_since_s, m.queues)
             if worker.protected and worker.busy == 0:
                 self._protect(worker, False, worker.poll_since_s)
-        renew_s = m.protection_expires_minutes * 30.0 if m.platform is Platform.ECS else math.inf
+        renew_s = m.protection_expires_minutes * 30.0 if self.platform.protection_expires else math.inf
         while worker.next_flush_s <= t:
             at = worker.next_flush_s
             if worker.busy or worker.processed:
@@ -276,7 +256,7 @@ class ApiCalls:
         if worker.protected:
             self._protect(worker, False, t)
         self._count_running(t)
-        if m.platform is Platform.EC2:  # the termination hook, once the worker's IMDS poll noticed
+        if self.platform.termination_hook:  # once the worker's IMDS poll noticed
             noticed = t + self._rng_poll.uniform(0.0, m.termination_poll_s)
             drained = noticed
             if worker.poll_since_s is not None:  # the drain waits for the long poll in flight

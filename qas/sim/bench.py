@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from qas.model.control_plane import Platform
+from qas.model.platforms import model_platform
 from qas.sim import bench_report, clairvoyant, http_bursts, real_traces, realism, traces, workloads
 from qas.sim.engine import SimResult
 from qas.sim.policies import POLICIES, REFERENCE, SimFleet
@@ -314,8 +315,9 @@ def cost_vs_bound(
 
 
 def without_hook(scenario: Scenario, in_service_s: float | None) -> Scenario:
-    """The scenario on a group without the launch hook (EC2 only: ECS counts a task once it runs)."""
-    if in_service_s is None or scenario.fleet.platform is not Platform.EC2:
+    """The scenario on a group without the launch hook (a platform with one: ECS counts a task once it
+    runs)."""
+    if in_service_s is None or not model_platform(scenario.fleet.platform).launch_hook:
         return scenario
     fleet = dataclasses.replace(scenario.fleet, launch_hook=False, in_service_s=in_service_s)
     return dataclasses.replace(scenario, fleet=fleet)

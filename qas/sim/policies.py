@@ -17,6 +17,7 @@ from typing import Protocol
 
 from qas.model.control_config import Deployment, control_plane_config
 from qas.model.control_plane import ControlPlane, ControlPlaneConfig, PeriodInput, Platform, Source
+from qas.model.platforms import model_platform
 from queue_autoscaler.scaling.backlog import backlog_per_instance, keeps_warm, published_pressures
 from queue_autoscaler.scaling.estimate import RunningJobs
 from queue_autoscaler.scaling.fifo import cap_backlog_per_instance, queue_model
@@ -93,13 +94,14 @@ class SimFleet:
     in_service_s: float = IN_SERVICE_S
 
     def __post_init__(self) -> None:
-        if not self.launch_hook and self.platform is Platform.ECS:
+        platform = model_platform(self.platform)
+        if not self.launch_hook and not platform.launch_hook:
             raise ValueError(
                 "--no-launch-hook is EC2 only: ECS counts a task as running once its container started"
             )
         if not (math.isfinite(self.in_service_s) and self.in_service_s >= 0):
             raise ValueError(f"--in-service-seconds must be a finite number >= 0, got {self.in_service_s!r}")
-        if self.platform is Platform.ECS and self.period_s != 60:
+        if not platform.custom_metric_period and self.period_s != 60:
             raise ValueError(
                 f"--period-seconds {self.period_s} is EC2 only: Application Auto Scaling (ECS) target"
                 " tracking has no Period for custom metrics, so ECS runs on 60 s periods"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from qas.model.control_plane import Platform
+from qas.model.platforms import model_platform
 from qas.sim import clairvoyant
 from qas.sim.api_calls import ApiCalls
 from qas.sim.engine import EngineSettings, SimResult, Simulation
@@ -45,7 +45,7 @@ def simulate(
     """``fifo_aware=False`` runs a grouped trace with the fleet as given (the benchmark's measure of
     what the group cap and the FIFO bootstrap save). ``warm_pool``: an EC2 warm pool (EC2 only).
     ``attainment``: the clairvoyant schedule's target (qas.sim.clairvoyant.solve)."""
-    if warm_pool is not None and fleet.platform is not Platform.EC2:
+    if warm_pool is not None and not model_platform(fleet.platform).warm_pool:
         raise ValueError("--warm-pool is EC2 only: a warm pool is an EC2 Auto Scaling feature (ECS has none)")
     if policy == clairvoyant.NAME:
         if warm_pool is not None:

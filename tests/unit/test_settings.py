@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from queue_autoscaler.common.settings import ConfigError, FleetSettings, Platform, load_settings
+from queue_autoscaler.common.settings import ConfigError, Platform, load_settings
 from queue_autoscaler.metric_publisher.settings import PublisherSettings
+from queue_autoscaler.platforms.settings import FleetSettings
 from queue_autoscaler.producer.messages import LogNormal
 from queue_autoscaler.producer.settings import ProducerSettings
 from queue_autoscaler.target_tuner.settings import TunerSettings

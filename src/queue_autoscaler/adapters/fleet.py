@@ -194,15 +194,6 @@ class EcsTargetPolicy:
 # --- other fleets on the same queue (blue/green) -------------------------------------------------
 
 
-def peer_fleet(platform: str, spec: str, default_cluster: str) -> Fleet:
-    """A peer named in PEER_FLEETS: an ASG name (EC2), or "cluster/service" or a service of this
-    fleet's cluster (ECS)."""
-    if platform == "EC2":
-        return AsgFleet(spec)
-    cluster, _, service = spec.rpartition("/")
-    return EcsServiceFleet(cluster or default_cluster, service)
-
-
 def peer_capacity(fleet: Fleet) -> FleetCapacity | None:
     """The peer's capacity, or None when it does not exist (yet, or any more): a blue/green peer
     comes and goes, and a missing one consumes nothing."""

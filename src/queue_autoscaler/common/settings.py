@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from queue_autoscaler.common.platform import Platform as Platform  # noqa: PLC0414 (re-exported)
 
 DEFAULT_NAMESPACE = "QueueAutoscaler"
 
@@ -62,28 +63,9 @@ def _describe(model: type[EnvModel], err: ValidationError) -> str:
     return "; ".join(problems)
 
 
-class Platform(StrEnum):
-    EC2 = "EC2"
-    ECS = "ECS"
-
-
 class NamespaceSettings(EnvModel):
     """The metrics namespace: the template's Globals set it for Powertools and for PutMetricData."""
 
     namespace: str = Field(default=DEFAULT_NAMESPACE, alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)
     # Lambda sets it: the region of the function, so of the stack (empty outside Lambda: not checked).
     region: str = Field(default="", alias="AWS_REGION")
-
-
-class FleetSettings(NamespaceSettings):
-    """Which fleet the function looks at: an Auto Scaling group or an ECS service."""
-
-    platform: Platform = Field(alias="FLEET_PLATFORM")
-    fleet_name: str = Field(alias="FLEET_NAME", min_length=1)
-    ecs_cluster: str = Field(default="", alias="ECS_CLUSTER")
-
-    @model_validator(mode="after")
-    def _cluster_for_ecs(self) -> FleetSettings:
-        if self.platform is Platform.ECS and not self.ecs_cluster:
-            raise ValueError("ECS_CLUSTER is required when FLEET_PLATFORM is ECS")
-        return self

@@ -20,7 +20,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from queue_autoscaler.adapters.failures import fail_loudly
 from queue_autoscaler.adapters.rollout import AsgRollout
 from queue_autoscaler.common.observability import logger, tracer
-from queue_autoscaler.common.settings import FleetSettings, load_settings
+from queue_autoscaler.common.settings import load_settings
+from queue_autoscaler.platforms.settings import FleetSettings
 from queue_autoscaler.scaling.rollout import PREFERENCES, outdated, rollout_reason, skipped_because
 
 

@@ -21,10 +21,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from queue_autoscaler.adapters.failures import AWS_FAILURES, error_code, fail_loudly
 from queue_autoscaler.adapters.metrics import FleetMetrics
 from queue_autoscaler.common.observability import logger, tracer
-from queue_autoscaler.common.scaling_policy import make_target_policy
 from queue_autoscaler.common.settings import load_settings
 from queue_autoscaler.metric_publisher.settings import PublisherSettings
 from queue_autoscaler.metric_publisher.sources import Sources
+from queue_autoscaler.platforms import make_target_policy
 from queue_autoscaler.scaling.backlog import BacklogSample
 
 # Stop sampling when less than this is left before the Lambda timeout after the next sleep.

@@ -8,7 +8,8 @@ import re
 from pydantic import Field, model_validator
 
 from queue_autoscaler.common.regions import require_region
-from queue_autoscaler.common.settings import FleetSettings, Platform
+from queue_autoscaler.platforms import PLATFORMS, platform_of
+from queue_autoscaler.platforms.settings import FleetSettings
 
 # arn:<partition>:sqs:<region>:<account>:<name>, as the template's ExistingQueueArn pattern.
 _QUEUE_ARN = re.compile(r"^arn:(aws[a-z-]*):sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,75}(\.fifo)?)$")
@@ -46,10 +47,12 @@ class PublisherSettings(FleetSettings):
 
     @model_validator(mode="after")
     def _high_resolution_on_ec2_only(self) -> PublisherSettings:
-        # Application Auto Scaling (ECS) has no Period for custom metrics: 10 s samples would be
-        # paid for and never used.
-        if self.high_resolution and self.platform is Platform.ECS:
-            raise ValueError("HIGH_RESOLUTION=true is supported only with FLEET_PLATFORM=EC2 (ECS uses 60 s)")
+        # A platform whose target tracking has no Period for custom metrics (ECS) would pay for
+        # 10 s samples and never use them.
+        if self.high_resolution and not platform_of(self.platform).high_resolution:
+            able = " or ".join(str(p) for p, spec in PLATFORMS.items() if spec.high_resolution)
+            message = f"HIGH_RESOLUTION=true is supported only with FLEET_PLATFORM={able}"
+            raise ValueError(f"{message} ({self.platform} uses 60 s)")
         return self
 
     @model_validator(mode="after")

@@ -6,19 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from queue_autoscaler.adapters.failures import fail_loudly
-from queue_autoscaler.adapters.fleet import (
-    AsgFleet,
-    EcsServiceFleet,
-    Fleet,
-    TargetPolicy,
-    peer_capacity,
-    peer_fleet,
-)
+from queue_autoscaler.adapters.fleet import Fleet, TargetPolicy, peer_capacity
 from queue_autoscaler.adapters.queue import SqsQueue
 from queue_autoscaler.common.observability import logger
-from queue_autoscaler.common.scaling_policy import make_target_policy
-from queue_autoscaler.common.settings import Platform
 from queue_autoscaler.metric_publisher.settings import PublisherSettings
+from queue_autoscaler.platforms import make_target_policy, platform_of
 from queue_autoscaler.scaling.backlog import BacklogSample
 from queue_autoscaler.scaling.fifo import cap_backlog_per_instance
 from queue_autoscaler.scaling.fleets import WeightedQueue, combine_queues
@@ -36,17 +28,13 @@ class Sources:
 
     @classmethod
     def from_settings(cls, settings: PublisherSettings) -> Sources:
-        fleet: Fleet
-        if settings.platform is Platform.EC2:
-            fleet = AsgFleet(settings.fleet_name)
-        else:
-            fleet = EcsServiceFleet(settings.ecs_cluster, settings.fleet_name)
+        platform = platform_of(settings.platform)
         policy = make_target_policy(settings, settings.policy_name) if settings.fifo else None
         return cls(
             queues=[SqsQueue(url) for url in settings.queue_urls],
             weights=settings.weights,
-            fleet=fleet,
-            peers={n: peer_fleet(settings.platform.value, n, settings.ecs_cluster) for n in settings.peers},
+            fleet=platform.fleet(settings.ecs_cluster, settings.fleet_name),
+            peers={n: platform.peer_fleet(n, settings.ecs_cluster) for n in settings.peers},
             policy=policy,
             concurrency=settings.worker_concurrency,
         )

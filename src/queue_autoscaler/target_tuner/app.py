@@ -31,8 +31,8 @@ from queue_autoscaler.adapters.failures import fail_loudly
 from queue_autoscaler.adapters.fleet import TargetPolicy
 from queue_autoscaler.adapters.metrics import FleetMetrics, oldest_message_age
 from queue_autoscaler.common.observability import logger, metrics, tracer, use_namespace
-from queue_autoscaler.common.scaling_policy import make_target_policy
 from queue_autoscaler.common.settings import load_settings
+from queue_autoscaler.platforms import make_target_policy
 from queue_autoscaler.scaling.estimate import RunningJobs
 from queue_autoscaler.scaling.policy_spec import METRICS
 from queue_autoscaler.scaling.service_time import estimate_service_time

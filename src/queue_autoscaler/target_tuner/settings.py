@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from queue_autoscaler.common.settings import FleetSettings
+from queue_autoscaler.platforms.settings import FleetSettings
 from queue_autoscaler.scaling.slo_guard import DEFAULT_SHARE
 from queue_autoscaler.scaling.target import GuardRails, TargetModel
 from queue_autoscaler.scaling.tuning import DEFAULT_MAX_LOOKBACK_MINUTES, TunerPolicy, tuner_policy
