@@ -1,5 +1,5 @@
 """The platform seam holds: every platform has an entry in every registry keyed by `Platform`, and no
-module outside the platform modules branches on a platform value (docs/architecture-platform.md)."""
+module outside the platform modules branches on a platform value (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -118,9 +118,7 @@ def test_no_module_outside_the_platform_modules_branches_on_a_platform():
             if _allowed(relative):
                 continue
             found += [f"{relative}:{line}" for line in platform_branches(path.read_text())]
-    assert found == [], (
-        "ask the platform's module (docs/architecture-platform.md), do not branch: " + ", ".join(found)
-    )
+    assert found == [], "ask the platform's module (docs/architecture.md), do not branch: " + ", ".join(found)
 
 
 def test_every_allowed_entry_still_exists_and_still_needs_its_place():
