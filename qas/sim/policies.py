@@ -46,6 +46,16 @@ EC2_PERIODS = (10, 30, 60)
 # (docs/simulator.md); `--in-service-seconds` replaces it.
 IN_SERVICE_S = 30.0
 
+# The largest TargetValue Application Auto Scaling accepts (its API reference: "-2^360 to 2^360").
+TARGET_VALUE_MAX = 2.0**360
+
+
+def guidance_target_value(slo_s: float, mean_s: float) -> float:
+    """The aws-guidance baseline's TargetValue: AWS's formula, floored at 0.1 (the blueprint's target
+    of 0 is a bug, not the guidance) and capped at what AWS accepts, so that a near-zero mean (a
+    trace of instant jobs) gives the largest target AWS would take instead of an infinite one."""
+    return min(TARGET_VALUE_MAX, max(0.1, aws_guidance_target(slo_s, mean_s)))
+
 
 @dataclass(frozen=True)
 class SimFleet:
@@ -318,7 +328,7 @@ class TargetTracking:
         stats = stats_for(round(self.lookback_s / 60))
         if self.retune_rule == "aws" and stats is not None and stats.samples > 0 and stats.mean_s > 0:
             # The blueprint's bug (a target of 0) is avoided with a floor; nothing else is added.
-            self.plane.set_target(max(0.1, aws_guidance_target(self.settings.slo_s, stats.mean_s)))
+            self.plane.set_target(guidance_target_value(self.settings.slo_s, stats.mean_s))
 
 
 class Keda:
@@ -421,7 +431,7 @@ def make_controller(
     if name == "aws-guidance":
         return TargetTracking(
             settings,
-            max(0.1, aws_guidance_target(settings.slo_s, expected_mean_s)),
+            guidance_target_value(settings.slo_s, expected_mean_s),
             "aws",
             visible_per_in_service,
         )
