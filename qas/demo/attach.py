@@ -84,7 +84,7 @@ def _create_service(endpoint: str, network: emulator.Network) -> None:
 
 
 # Each platform's existing fleet, as the demo builds it and the stack's parameters name it
-# (tests/unit/test_platform_seam.py: one per platform).
+# (tests/architecture/test_platform_seam.py: one per platform).
 ATTACH_PARAMETERS: dict[Platform, dict[str, str]] = {
     Platform.EC2: {"ExistingAutoScalingGroupName": GROUP},
     Platform.ECS: {"ExistingEcsClusterName": CLUSTER, "ExistingEcsServiceName": SERVICE},

@@ -188,7 +188,7 @@ class EcsCapacity:
 
 
 # The demo's side of each platform (what moto does not do: the ASG's lifecycle states, the tasks), by
-# platform; tests/unit/test_platform_seam.py checks every platform has one.
+# platform; tests/architecture/test_platform_seam.py checks every platform has one.
 CAPACITY_APIS: dict[Platform, Callable[[Callable[[str], Any], Mapping[str, str], str], CapacityApi]] = {
     Platform.EC2: Ec2Capacity.from_stack,
     Platform.ECS: EcsCapacity.from_stack,

@@ -17,7 +17,7 @@ from queue_autoscaler.common.platform import Platform
 # (https://docs.aws.amazon.com/systems-manager/latest/userguide/setup-create-vpc.html).
 COMMON_SERVICES = ("sqs", "ecr.api", "ecr.dkr", "s3", "logs", "monitoring")
 EC2_SERVICES = ("autoscaling", "ssm", "ssmmessages", "ec2messages")
-# What each platform's members call beyond COMMON_SERVICES (tests/unit/test_platform_seam.py: every
+# What each platform's members call beyond COMMON_SERVICES (tests/architecture/test_platform_seam.py: every
 # platform has an entry).
 PLATFORM_SERVICES: dict[Platform, tuple[str, ...]] = {Platform.EC2: EC2_SERVICES, Platform.ECS: ()}
 CHECK = "network"

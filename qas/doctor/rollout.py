@@ -155,7 +155,7 @@ def ec2_rollout(autoscaling: Any, stack_name: str, group: str) -> Finding:
     )
 
 
-# Each platform's rollout check (tests/unit/test_platform_seam.py: one per platform).
+# Each platform's rollout check (tests/architecture/test_platform_seam.py: one per platform).
 ROLLOUTS: dict[Platform, Callable[[Any, str, str, str, datetime], Finding]] = {
     Platform.EC2: _ec2,
     Platform.ECS: _ecs,

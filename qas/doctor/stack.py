@@ -42,7 +42,7 @@ ALARM_MEANINGS = {
     ),
 }
 # The name prefix of the alarms AWS creates for a target-tracking policy: its resource's id, by platform
-# (tests/unit/test_platform_seam.py: every platform has one).
+# (tests/architecture/test_platform_seam.py: every platform has one).
 TRACKING_ALARM_PREFIX: dict[Platform, Callable[[str, str], str]] = {
     Platform.EC2: lambda cluster, fleet: f"TargetTracking-{fleet}",
     Platform.ECS: lambda cluster, fleet: f"TargetTracking-service/{cluster}/{fleet}",

@@ -129,7 +129,7 @@ def _ec2_booting(
     return note(check, f"{len(waiting)} instance(s) booting (Pending:Wait until the worker first receives)")
 
 
-# Each platform's reading of its failed starts (tests/unit/test_platform_seam.py: one per platform).
+# Each platform's reading of its failed starts (tests/architecture/test_platform_seam.py: one per platform).
 STARTS: dict[Platform, Callable[[Any, str, str, datetime, float], list[Finding]]] = {
     Platform.EC2: _ec2_starts,
     Platform.ECS: _ecs_starts,

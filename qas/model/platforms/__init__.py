@@ -4,7 +4,7 @@ What differs between an Auto Scaling group and an ECS service once the scaling r
 (target tracking from zero, what holds a scale-in back, step cooldowns, whether a step may raise the
 desired count, lifecycle hooks, task protection's expiry, the API calls each part makes) is a member of
 `ModelPlatform`, implemented once per platform in this package (`ec2`, `ecs`). `qas.model.control_plane`,
-`qas.sim` and `qas.demo` ask it instead of branching on `Platform` (tests/unit/test_platform_seam.py
+`qas.sim` and `qas.demo` ask it instead of branching on `Platform` (tests/architecture/test_platform_seam.py
 checks that nothing else does). The Lambdas' side of the same seam is `queue_autoscaler.platforms`.
 """
 

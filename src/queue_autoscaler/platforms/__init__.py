@@ -3,7 +3,7 @@
 Every per-platform choice the handlers make (which adapter reads the capacity, which one reads and
 writes the target-tracking policy, how a peer fleet is named, which settings the platform needs) is
 a member of `FleetPlatform`, implemented once per platform in this package (`ec2`, `ecs`). Nothing
-else branches on a platform value (tests/unit/test_platform_seam.py checks it). A new platform is a
+else branches on a platform value (tests/architecture/test_platform_seam.py checks it). A new platform is a
 new module here with one entry in `PLATFORMS`.
 """
 
