@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tomllib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,10 @@ from mutmut.mutation.diff_apply import get_diff_for_mutant
 from mutmut.stats import status_by_exit_code
 
 EQUIVALENT = Path(__file__).with_name("equivalent.txt")
-SOURCE = Path("src/queue_autoscaler/scaling")
+# What mutmut mutates: pyproject.toml's [tool.mutmut] source_paths (one definition).
+SOURCES = tuple(
+    Path(path) for path in tomllib.loads(Path("pyproject.toml").read_text())["tool"]["mutmut"]["source_paths"]
+)
 SEPARATOR = " :: "
 
 
@@ -45,7 +49,8 @@ def read_equivalents(path: Path = EQUIVALENT) -> list[Equivalent]:
 
 
 def function_of(mutant: str) -> str:
-    """``scaling.x.xǁClassǁmethod__mutmut_3`` -> ``scaling.x.Class.method``."""
+    """``queue_autoscaler.scaling.x.xǁClassǁmethod__mutmut_3`` ->
+    ``queue_autoscaler.scaling.x.Class.method``."""
     name = mutant.rpartition("__mutmut_")[0]
     module, _, function = name.rpartition(".")
     return f"{module}.{function.removeprefix('x').removeprefix('_').replace('ǁ', '.').strip('.')}"
@@ -55,6 +60,17 @@ def mutated_lines(mutant: str, path: Path) -> list[str]:
     """The lines the mutant changed, as they read after the mutation (stripped)."""
     diff = get_diff_for_mutant(mutant, path=path).splitlines()
     return [line[1:].strip() for line in diff if line.startswith("+") and not line.startswith("+++")]
+
+
+def _module_label(path: Path) -> str:
+    """``src/queue_autoscaler/scaling/target.py`` -> ``target``; ``qas/model/platforms/ecs.py`` ->
+    ``model.platforms.ecs`` (the pure core's modules by their short names, the model's by path)."""
+    for source in SOURCES:
+        if path.is_relative_to(source):
+            parts = path.relative_to(source).with_suffix("").parts
+            prefix = () if source.name == "scaling" else (source.name,)
+            return ".".join((*prefix, *parts))
+    return path.stem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     matched: set[Equivalent] = set()
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     survivors: list[tuple[str, str]] = []
-    for path in sorted(SOURCE.rglob("*.py")):
+    for path in sorted(path for source in SOURCES for path in source.rglob("*.py")):
         data = SourceFileMutationData(path=path)
         data.load()
         for mutant, exit_code in sorted(data.exit_code_by_key.items()):
-            module = path.stem
+            module = _module_label(path)
             status = status_by_exit_code[exit_code]
             if status in ("survived", "no tests"):
                 function, lines = function_of(mutant), mutated_lines(mutant, path)
@@ -94,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     def row(name: str, c: Counter[str]) -> str:
         killed = c["killed"] + c["timeout"]
         return (
-            f"{name:<18}{sum(c.values()):>8}{c['equivalent']:>8}{killed:>8}"
+            f"{name:<24}{sum(c.values()):>8}{c['equivalent']:>8}{killed:>8}"
             f"{c['survived']:>9}{c['no tests']:>9}{score(c):>7.1f}%"
         )
 
-    print(f"{'module':<18}{'mutants':>8}{'equiv.':>8}{'killed':>8}{'survived':>9}{'no tests':>9}{'score':>8}")
+    print(f"{'module':<24}{'mutants':>8}{'equiv.':>8}{'killed':>8}{'survived':>9}{'no tests':>9}{'score':>8}")
     total: Counter[str] = Counter()
     for module, c in sorted(counts.items()):
         total.update(c)
