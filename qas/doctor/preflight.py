@@ -244,7 +244,8 @@ def _ec2_quotas(session: Any, context: Preflight) -> list[Finding]:
     return findings
 
 
-# Each platform's own preflight checks, by platform (tests/architecture/test_platform_seam.py: one per platform).
+# Each platform's own preflight checks, by platform (tests/architecture/test_platform_seam.py: one per
+# platform).
 # The account: ECS needs its service-linked role before the first service.
 ACCOUNT_CHECKS: dict[Platform, Callable[[Any], list[Finding]]] = {
     Platform.EC2: lambda session: [],
