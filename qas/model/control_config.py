@@ -135,13 +135,13 @@ class Deployment:
 def control_plane_config(spec: PolicySpec, deployment: Deployment, target: float) -> ControlPlaneConfig:
     """The model's settings for the scaling resources template.yaml creates with these parameters.
 
-    The template's conditions: no fast lane on a FIFO queue (FastLaneOn); the scale-in lane with
-    KeepWarm whatever ScaleInLane says, else not on FIFO (ScaleInLaneOn); KeepWarm turns target
-    tracking's scale-in off and makes the shutdown alarm wait KeepWarmMinutes; on FIFO the bootstrap
+    The template's conditions: no fast lane on a FIFO queue (FastLaneOn); the scale-in lane as
+    ScaleInLane says, FIFO or not, and with KeepWarm whatever it says (ScaleInLaneOn); KeepWarm turns
+    target tracking's scale-in off and makes the shutdown alarm wait KeepWarmMinutes; on FIFO the bootstrap
     alarm's metric is 1, so its first step applies. A bootstrap step from ``k`` instances' worth of
     work starts once ``visible >= k x target`` (the alarm's metric is visible / InitialTarget).
     """
-    lane = deployment.keep_warm or (deployment.scale_in_lane and not deployment.fifo)
+    lane = deployment.keep_warm or deployment.scale_in_lane
     (_, first_capacity), *more = spec.bootstrap_steps
     warmup = deployment.instance_warmup_s
     return ControlPlaneConfig(

@@ -414,8 +414,8 @@ def make_controller(
 
     ``initial_target``: the `tuned` policy's InitialTarget when the user sets one (`qas plan`).
     """
-    # On a FIFO queue the template drops the fast lane and the scale-in lane (unless KeepWarm) and the
-    # tuner its SLO guard: control_plane_config and tuner_policy apply those rules from `fifo`.
+    # On a FIFO queue the template drops the fast lane (the scale-in lane stays) and the tuner its SLO
+    # guard: control_plane_config and tuner_policy apply those rules from `fifo`.
     if name == "tuned":
         initial = settings.initial_target(expected_mean_s) if initial_target is None else initial_target
         return TargetTracking(settings, initial, "tuned", our_backlog)

@@ -1,5 +1,5 @@
-"""The scale-in lane in the SAM-translated template: ScaleInLane=false or a FIFO queue removes it
-unless KeepWarm needs it, and the demo reads back the spec's steps from what was deployed. Its steps
+"""The scale-in lane in the SAM-translated template: ScaleInLane=false removes it unless KeepWarm
+needs it, a FIFO queue keeps it, and the demo reads back the spec's steps from what was deployed. Its steps
 and alarm are held equal to the policy spec by test_policy_spec.py."""
 
 from __future__ import annotations
@@ -17,35 +17,37 @@ LANE_RESOURCES = {"ScaleInLaneAlarm", "Ec2ScaleInLanePolicy", "EcsScaleInLanePol
 LANE_POLICY = {"EC2": "Ec2ScaleInLanePolicy", "ECS": "EcsScaleInLanePolicy"}
 
 
-@pytest.mark.parametrize(
-    "parameters",
-    [
-        {"ScaleInLane": "false"},
-        {"QueueType": "FIFO"},
-        {"ExistingQueueArn": "arn:aws:sqs:us-east-1:123456789012:jobs.fifo"},
-        {"ExtraQueueArns": "arn:aws:sqs:us-east-1:123456789012:later.fifo"},
-    ],
-    ids=["off", "own-fifo-queue", "existing-fifo-queue", "extra-fifo-queue"],
-)
-def test_off_or_a_fifo_queue_removes_the_alarm_and_the_policies(
-    platform: str, parameters: dict[str, str]
-) -> None:
-    assert active({"WorkerPlatform": platform, **parameters}) & LANE_RESOURCES == set()
+FIFO_QUEUES = [
+    {"QueueType": "FIFO"},
+    {"ExistingQueueArn": "arn:aws:sqs:us-east-1:123456789012:jobs.fifo"},
+    {"ExtraQueueArns": "arn:aws:sqs:us-east-1:123456789012:later.fifo"},
+]
+FIFO_IDS = ["own-fifo-queue", "existing-fifo-queue", "extra-fifo-queue"]
+
+
+def test_off_removes_the_alarm_and_the_policies(platform: str) -> None:
+    parameters = {"WorkerPlatform": platform, "ScaleInLane": "false"}
+    assert active(parameters) & LANE_RESOURCES == set()
     # The rest of the scaling stays: target tracking, bootstrap and shutdown.
-    assert {"BootstrapAlarm", "ShutdownAlarm"} <= active({"WorkerPlatform": platform, **parameters})
+    assert {"BootstrapAlarm", "ShutdownAlarm"} <= active(parameters)
 
 
-def test_condition_mirrors_the_fast_lane_unless_keep_warm_needs_it(translated: dict[str, Any]) -> None:
+@pytest.mark.parametrize("queue", FIFO_QUEUES, ids=FIFO_IDS)
+def test_a_fifo_queue_keeps_the_lane_and_drops_the_fast_lane(platform: str, queue: dict[str, str]) -> None:
+    # The lane lowers a FIFO fleet's cost for the same attainment (docs/design.md, "FIFO queues");
+    # the fast lane stays off (test_fast_lane.py).
+    resources = active({"WorkerPlatform": platform, **queue})
+    assert {"ScaleInLaneAlarm", LANE_POLICY[platform]} <= resources
+    assert not {"FastLaneAlarm", "Ec2FastLanePolicy", "EcsFastLanePolicy"} & resources
+    assert active({"WorkerPlatform": platform, "ScaleInLane": "false", **queue}) & LANE_RESOURCES == set()
+
+
+def test_condition_is_the_parameter_unless_keep_warm_needs_it(translated: dict[str, Any]) -> None:
     conditions = translated["Conditions"]
     assert conditions["ScaleInLaneOn"] == {
         "Fn::Or": [
             {"Condition": "KeepWarmOn"},  # target tracking's scale-in is off then (test_keep_warm.py)
-            {
-                "Fn::And": [
-                    {"Fn::Equals": [{"Ref": "ScaleInLane"}, "true"]},
-                    {"Fn::Not": [{"Condition": "AnyFifoQueue"}]},
-                ]
-            },
+            {"Fn::Equals": [{"Ref": "ScaleInLane"}, "true"]},
         ]
     }
     assert {translated["Resources"][logical_id]["Condition"] for logical_id in LANE_RESOURCES} == {

@@ -112,11 +112,13 @@ def test_keep_warm_on_a_fifo_queue_keeps_the_scale_in_lane_only() -> None:
 @pytest.mark.parametrize(
     ("deployment", "fast_lane", "scale_in_lane"),
     [
-        (Deployment(fifo=True), (), ()),
+        # FIFO: no fast lane, the scale-in lane as ScaleInLane says (docs/design.md, "FIFO queues").
+        (Deployment(fifo=True), (), ((0.5, 40),)),
+        (Deployment(fifo=True, scale_in_lane=False), (), ()),
         (Deployment(fast_lane=False), (), ((0.5, 40),)),
         (Deployment(scale_in_lane=False, period_s=30), ((1.5, 0.5),), ()),
     ],
-    ids=["fifo", "fast-lane-off", "scale-in-lane-off"],
+    ids=["fifo", "fifo-scale-in-lane-off", "fast-lane-off", "scale-in-lane-off"],
 )
 def test_the_templates_lane_conditions(
     deployment: Deployment,
