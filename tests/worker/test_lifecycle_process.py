@@ -13,28 +13,12 @@ import pytest
 from qas.emulator.metadata_stubs import ImdsStub
 from tests.worker.aws_proxy import AwsProxy, Fault
 from tests.worker.conftest import NO_RETRY, REGION, Aws, job, wait_until
+from tests.worker.ec2_worker import LAUNCH_HOOK, TERMINATION_HOOK, start_ec2_worker
 from worker.imds import Imds
 from worker.lifecycle import LifecycleActions
 from worker.termination import TERMINATING_EXIT_CODE, TerminationWatcher
 
 pytestmark = pytest.mark.slow
-
-LAUNCH_HOOK = "ready-to-consume"
-TERMINATION_HOOK = "drain-before-terminate"
-
-
-def _ec2_worker(start_worker, queue_url: str, imds: ImdsStub, proxy: AwsProxy, **settings: str):
-    return start_worker(
-        queue_url,
-        AWS_ENDPOINT_URL=proxy.url,
-        WORKER_PLATFORM="EC2",
-        FLEET_NAME="fleet",
-        WORKER_IMDS_ENDPOINT=imds.url,
-        WORKER_LAUNCH_HOOK_NAME=LAUNCH_HOOK,
-        WORKER_LIFECYCLE_HOOK_NAME=TERMINATION_HOOK,
-        WORKER_TERMINATION_POLL_SECONDS="0.2",
-        **settings,
-    )
 
 
 def test_the_launch_action_is_completed_after_the_first_receive_and_only_once(
@@ -48,7 +32,7 @@ def test_the_launch_action_is_completed_after_the_first_receive_and_only_once(
         proxy.lifecycle.states[instance_id] = "Pending:Wait"
 
         # When its worker starts
-        worker = _ec2_worker(start_worker, queue_url, imds, proxy)
+        worker = start_ec2_worker(start_worker, queue_url, imds, proxy)
 
         # Then it completes the launch action with CONTINUE once it has received from the queue
         (completed,) = wait_until(
@@ -65,7 +49,7 @@ def test_the_launch_action_is_completed_after_the_first_receive_and_only_once(
 
         # And a worker started again on the InService instance (systemd after a crash) receives,
         # finds no action waiting, and completes nothing
-        again = _ec2_worker(start_worker, queue_url, imds, proxy)
+        again = start_ec2_worker(start_worker, queue_url, imds, proxy)
         again.wait_log("no lifecycle action to complete", lifecycle_state="InService")
         again.signal(signal.SIGTERM)
         assert again.wait() == 0
@@ -81,7 +65,7 @@ def test_a_worker_that_cannot_receive_never_puts_its_instance_in_service(
     with ImdsStub(instance_id) as imds, AwsProxy(moto_url) as proxy:
         proxy.lifecycle.states[instance_id] = "Pending:Wait"
         proxy.fault(Fault("sqs", frozenset({"ReceiveMessage"}), status=503))
-        worker = _ec2_worker(start_worker, queue_url, imds, proxy, AWS_MAX_ATTEMPTS="1")
+        worker = start_ec2_worker(start_worker, queue_url, imds, proxy, AWS_MAX_ATTEMPTS="1")
 
         # When it has tried several times
         wait_until(lambda: proxy.calls["sqs.ReceiveMessage"] >= 3, what="three failed receives")

@@ -15,27 +15,13 @@ import pytest
 from qas.emulator.metadata_stubs import ImdsStub
 from tests.worker.aws_proxy import AwsProxy
 from tests.worker.conftest import NO_RETRY, REGION, Aws, job, wait_until
+from tests.worker.ec2_worker import LAUNCH_HOOK, start_ec2_worker
 from worker.imds import Imds
 from worker.lifecycle import LifecycleActions
 from worker.termination import TERMINATING_EXIT_CODE
 from worker.warm_pool import WarmPoolExit, WarmPoolGate, is_warm
 
 pytestmark = pytest.mark.slow
-
-LAUNCH_HOOK = "ready-to-consume"
-
-
-def _ec2_worker(start_worker, queue_url: str, imds: ImdsStub, proxy: AwsProxy):
-    return start_worker(
-        queue_url,
-        AWS_ENDPOINT_URL=proxy.url,
-        WORKER_PLATFORM="EC2",
-        FLEET_NAME="fleet",
-        WORKER_IMDS_ENDPOINT=imds.url,
-        WORKER_LAUNCH_HOOK_NAME=LAUNCH_HOOK,
-        WORKER_LIFECYCLE_HOOK_NAME="drain-before-terminate",
-        WORKER_TERMINATION_POLL_SECONDS="0.2",
-    )
 
 
 def test_a_worker_launched_into_the_pool_lets_it_stop_and_takes_nothing(
@@ -50,7 +36,7 @@ def test_a_worker_launched_into_the_pool_lets_it_stop_and_takes_nothing(
         imds.lifecycle_state = "Warmed:Stopped"
 
         # When its worker starts (user data runs at pool entry)
-        worker = _ec2_worker(start_worker, queue_url, imds, proxy)
+        worker = start_ec2_worker(start_worker, queue_url, imds, proxy)
 
         # Then it completes the launch action with CONTINUE, so Auto Scaling can stop the instance
         (completed,) = wait_until(
@@ -77,7 +63,7 @@ def test_a_hibernated_worker_resumes_into_service_and_completes_the_launch_again
     with ImdsStub(instance_id) as imds, AwsProxy(moto_url) as proxy:
         proxy.lifecycle.states[instance_id] = "Warmed:Pending:Wait"
         imds.lifecycle_state = "Warmed:Hibernated"
-        worker = _ec2_worker(start_worker, queue_url, imds, proxy)
+        worker = start_ec2_worker(start_worker, queue_url, imds, proxy)
         wait_until(lambda: proxy.lifecycle.of("CompleteLifecycleAction", LAUNCH_HOOK), what="warm completion")
         assert proxy.calls["sqs.ReceiveMessage"] == 0
 
@@ -111,7 +97,7 @@ def test_a_pool_instance_being_removed_exits_for_good_with_nothing_taken(
     queue_url, _ = aws.queue(visibility=30)
     with ImdsStub(instance_id) as imds, AwsProxy(moto_url) as proxy:
         imds.lifecycle_state = "Warmed:Terminated"
-        worker = _ec2_worker(start_worker, queue_url, imds, proxy)
+        worker = start_ec2_worker(start_worker, queue_url, imds, proxy)
         # The unit's RestartPreventExitStatus: systemd does not start it again
         assert worker.wait() == TERMINATING_EXIT_CODE
         assert proxy.calls["sqs.ReceiveMessage"] == 0
