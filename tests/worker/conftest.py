@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +271,18 @@ def start_worker(moto_url: str) -> Iterator[Callable[..., WorkerProcess]]:
     yield start
     for worker in started:
         worker.kill()
+
+
+def published_sum(cloudwatch: Any, metric: str) -> float:
+    """The Sum of what the worker published under namespace "Test" for fleet "fleet" in the last minutes."""
+    now = datetime.now(UTC)
+    points = cloudwatch.get_metric_statistics(
+        Namespace="Test",
+        MetricName=metric,
+        Dimensions=[{"Name": "FleetName", "Value": "fleet"}],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return float(sum(point["Sum"] for point in points))

@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -23,7 +22,7 @@ from botocore.exceptions import (
 )
 from moto import mock_aws
 
-from tests.worker.conftest import wait_until
+from tests.worker.conftest import published_sum, wait_until
 from worker.lease import Job, Leases, State
 from worker.metrics import FINAL_FLUSH_ATTEMPTS, Publisher, Recorder
 from worker.settings import Settings
@@ -167,17 +166,7 @@ def _answer_with(cloudwatch: Any, *errors: Exception) -> list[str]:
 
 
 def _published(cloudwatch: Any, metric: str = "MessagesProcessed") -> float:
-    now = datetime.now(UTC)
-    points = cloudwatch.get_metric_statistics(
-        Namespace="Test",
-        MetricName=metric,
-        Dimensions=[{"Name": "FleetName", "Value": "fleet"}],
-        StartTime=now - timedelta(minutes=5),
-        EndTime=now + timedelta(minutes=1),
-        Period=60,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    return float(sum(point["Sum"] for point in points))
+    return published_sum(cloudwatch, metric)
 
 
 @pytest.mark.parametrize(

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import boto3
 from moto import mock_aws
 
+from tests.worker.conftest import published_sum
 from worker.metrics import Publisher, Recorder
-
-
-def _sum(cloudwatch, name: str) -> float:
-    now = datetime.now(UTC)
-    points = cloudwatch.get_metric_statistics(
-        Namespace="Test",
-        MetricName=name,
-        Dimensions=[{"Name": "FleetName", "Value": "fleet"}],
-        StartTime=now - timedelta(minutes=5),
-        EndTime=now + timedelta(minutes=1),
-        Period=60,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    return sum(p["Sum"] for p in points)
 
 
 @mock_aws
@@ -31,9 +16,9 @@ def test_a_flush_with_long_jobs_running_publishes_them_even_when_nothing_finishe
 
     assert publisher.flush(running_jobs=2, running_seconds=3600.0)
 
-    assert _sum(cloudwatch, "RunningJobs") == 2
-    assert _sum(cloudwatch, "RunningJobSeconds") == 3600.0
-    assert _sum(cloudwatch, "MessagesProcessed") == 0
+    assert published_sum(cloudwatch, "RunningJobs") == 2
+    assert published_sum(cloudwatch, "RunningJobSeconds") == 3600.0
+    assert published_sum(cloudwatch, "MessagesProcessed") == 0
 
 
 @mock_aws
