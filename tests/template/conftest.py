@@ -157,3 +157,15 @@ def aws(stack: emulator.DeployedStack, service: str) -> Any:
     if stack.stack_name in SHARED:
         client.meta.events.register("before-call", _refuse_writes)
     return client
+
+
+def template_strings(node: Any) -> Iterator[str]:
+    """Every string in a template fragment, however deep (intrinsics included)."""
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from template_strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from template_strings(item)
+    elif isinstance(node, str):
+        yield node

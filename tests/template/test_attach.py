@@ -17,6 +17,7 @@ import pytest
 
 from qas import emulator
 from qas.doctor import config
+from tests.template.conftest import template_strings
 
 STACK = "qas"
 GROUP = "their-workers"
@@ -78,17 +79,6 @@ def _outputs(parameters: dict[str, str]) -> dict[str, Any]:
         for name, output in template["Outputs"].items()
         if "Condition" not in output or resolver.condition(output["Condition"])
     }
-
-
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _strings(item)
-    elif isinstance(node, str):
-        yield node
 
 
 def _statements(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -206,7 +196,7 @@ def test_every_metric_dimension_names_the_attached_fleet(platform: str) -> None:
     dashboard = str(resources["Dashboard"]["Properties"]["DashboardBody"])
     assert f'"FleetName", "{FLEET[platform]}"' in dashboard
     # Nothing anywhere still names the fleet the stack would have created.
-    leftovers = [s for s in _strings(resources) if f"{STACK}-workers" in s or f"{STACK}-cluster" in s]
+    leftovers = [s for s in template_strings(resources) if f"{STACK}-workers" in s or f"{STACK}-cluster" in s]
     assert leftovers == []
 
 
@@ -226,7 +216,7 @@ def test_ec2_iam_is_scoped_to_the_attached_group() -> None:
     assert tuner["UpdateGroupPolicy"]["Action"] == "autoscaling:PutScalingPolicy"
     assert tuner["UpdateGroupPolicy"]["Resource"] == GROUP_ARN
     # The only group ARNs any role names are the attached group's.
-    arns = {s for s in _strings(resources) if ":autoScalingGroup:" in s}
+    arns = {s for s in template_strings(resources) if ":autoScalingGroup:" in s}
     assert arns == {GROUP_ARN}
 
 
@@ -239,7 +229,7 @@ def test_ecs_iam_is_scoped_to_the_attached_service() -> None:
     assert alarms.endswith(f":alarm:TargetTracking-service/{CLUSTER}/{SERVICE}-*")
     publisher = _statements(resources["MetricPublisherFunctionRole"])
     assert publisher["ReadServiceCapacity"]["Resource"] == SERVICE_ARN
-    arns = {s for s in _strings(resources) if ":ecs:" in s and ":service/" in s}
+    arns = {s for s in template_strings(resources) if ":ecs:" in s and ":service/" in s}
     assert arns == {SERVICE_ARN}
 
 

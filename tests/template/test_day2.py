@@ -20,6 +20,7 @@ from moto import mock_aws
 
 from qas import emulator
 from qas.doctor import config
+from tests.template.conftest import template_strings
 
 ROOT = emulator.REPO_ROOT
 QUEUE_ARN = "arn:aws:sqs:eu-west-1:210987654321:jobs"
@@ -48,17 +49,6 @@ def _active(template: dict[str, Any], resolver: emulator.Resolver) -> dict[str, 
 def _statements(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for policy in resource.get("Properties", {}).get("Policies", []):
         yield from policy["PolicyDocument"]["Statement"]
-
-
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _strings(item)
-    elif isinstance(node, str):
-        yield node
 
 
 # ---------------------------------------------------------------- 1, 2: ECS first deploy and updates
@@ -197,7 +187,9 @@ def test_existing_kms_queue_grants_the_key_and_uses_the_arns_region_and_account(
         assert granted == actions, role
         assert statement["Resource"] == KEY_ARN
         assert statement["Condition"] == via_sqs
-    urls = {match for text in _strings(resources) for match in re.findall(r"https://sqs\.[^\s\"']+", text)}
+    urls = {
+        match for text in template_strings(resources) for match in re.findall(r"https://sqs\.[^\s\"']+", text)
+    }
     urls |= {resolver.resolve(template["Outputs"]["QueueUrl"]["Value"])}
     assert urls == {"https://sqs.eu-west-1.amazonaws.com/210987654321/jobs"}
 
