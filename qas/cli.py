@@ -20,7 +20,7 @@ from qas.argtypes import MAX_SIMULATED_CAPACITY
 from qas.model.control_plane import Platform
 from qas.plan import cli as plan_cli
 from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
-from qas.sim import api_report, clairvoyant, realism, warm_pool
+from qas.sim import api_report, clairvoyant, explain, realism, timeline, warm_pool
 from qas.sim.api_calls import CallModel
 from qas.sim.bench import EXTRA_GROUPS, GROUPS, SCENARIOS, run_bench
 from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, SimFleet
@@ -145,7 +145,10 @@ def _simulate(args: argparse.Namespace) -> int:
         realism=realism.from_args(args, fleet.period_s),
         warm_pool=warm_pool.from_args(args, args.boot_seconds),
         attainment=args.attainment,
+        record_timeline=args.timeline is not None,
     )
+    if args.timeline is not None:
+        timeline.write_csv(timeline.by_minute(result, trace, fleet.period_s), Path(args.timeline))
     summary: dict[str, object] = {"policy": args.policy, **result.summary()}
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
     if args.json:
@@ -219,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     required.add_argument("--trace", required=True, help="CSV with header arrival_s,processing_s[,group]")
     required.add_argument("--policy", required=True, choices=[*POLICIES, REFERENCE, clairvoyant.NAME])
     sim.add_argument("--json", action="store_true", help="print one JSON object")
+    sim.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="also write the run minute by minute as CSV: arrivals, late arrivals, the published counts,"
+        " billed instances, desired, target (docs/simulator.md)",
+    )
     sim.add_argument(
         "--attainment",
         type=argtypes.real(0, 1, low_open=True),
@@ -308,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     trace.set_defaults(func=_trace)
 
     plan_cli.add_parser(sub)
+    explain.add_parser(sub)
 
     # Listed for --help only: main() hands `qas demo ...` to the demo's own parser.
     sub.add_parser("demo", help="the whole system end to end on an emulated AWS (qas demo --help)")

@@ -355,6 +355,7 @@ class Simulation:
                     step.desired,
                     self.controller.target,
                     obs.oldest_age_s,
+                    self._live + len(self._draining),
                 )
             )
         self._apply_desired(step.desired, obs.now_s)
@@ -472,7 +473,8 @@ class Simulation:
             return float(np.percentile(latencies, q)) if completed else 0.0
 
         work = float(np.sum(self.trace.processing_s)) / self.cfg.concurrency if messages else 0.0
-        within = int(np.count_nonzero(latencies <= self.slo_s))
+        on_time = (done - arrivals) <= self.slo_s  # a message never finished (NaN) is late
+        within = int(np.count_nonzero(on_time))
         return SimResult(
             messages=messages,
             completed=completed,
@@ -492,5 +494,6 @@ class Simulation:
             launch_failures=self._launch_failures,
             missed_samples=self._publisher.missed,
             timeline=self._timeline,
+            late_arrival_s=arrivals[~on_time],
             warm_pool=self._warm.close(end_s) if self._warm is not None else None,
         )

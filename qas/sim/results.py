@@ -20,6 +20,7 @@ class TimelinePoint:
     desired: int
     target: float | None
     oldest_age_s: float = 0.0  # as the publisher saw it
+    live: int = 0  # instances billed at that moment: booting, in service or draining
 
 
 @dataclass
@@ -43,6 +44,8 @@ class SimResult:
     missed_samples: int = 0
     timeline: list[TimelinePoint] = field(default_factory=list, repr=False)
     warm_pool: WarmPoolUsage | None = None  # only with a warm pool (qas/sim/warm_pool.py)
+    # Arrival times of the messages that missed the SLO or never finished (qas/sim/timeline.py).
+    late_arrival_s: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def summary(self) -> dict[str, float | int | dict[str, float | int] | None]:
         """The measures, as ``qas simulate --json`` prints them (``warm_pool`` only with one)."""
