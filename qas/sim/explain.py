@@ -11,6 +11,7 @@ docs/simulator.md quotes its output for every scenario where `make bench`'s goal
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 
 from qas import argtypes
@@ -34,6 +35,7 @@ class Explanation:
     rows: list[Minute]
     bound: SimResult | None  # None for a FIFO scenario (the bench has no bound there)
     period_s: float
+    slo_s: float
     bound_rows: list[Minute] | None = None
 
 
@@ -58,7 +60,9 @@ def explain(
     period = float(fleet.period_s)
     rows = by_minute(result, trace, period)
     bound_rows = by_minute(bound, trace, period) if bound is not None else None
-    return Explanation(scenario_name, policy, realism_name, seed, result, rows, bound, period, bound_rows)
+    return Explanation(
+        scenario_name, policy, realism_name, seed, result, rows, bound, period, fleet.slo_s, bound_rows
+    )
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,12 @@ def report(x: Explanation, top: int = 3) -> str:
     lines += ["", f"late episodes: {len(found)}"]
     for episode in found[:top]:
         first = max(0, episode.first - ROWS_BEFORE)
-        shown = x.rows[first : min(episode.last + 2, first + MAX_ROWS)]
+        # Until a message that arrived in the episode's last minute has waited one SLO, or longer
+        # while the queue holds work: the misses' fate.
+        end = episode.last + 2 + math.ceil(x.slo_s / 60)
+        while end < len(x.rows) and x.rows[end - 1].visible + x.rows[end - 1].in_flight > 0:
+            end += 1
+        shown = x.rows[first : min(end, first + MAX_ROWS)]
         lines += [
             "",
             f"## minutes {episode.first}-{episode.last}: {episode.late} late",
