@@ -46,7 +46,8 @@ def _allowed(name: str, spec: Mapping[str, Any], value: str) -> list[Finding]:
 
 
 def _in_range(name: str, spec: Mapping[str, Any], value: str) -> list[Finding]:
-    """MinValue and MaxValue of a Number parameter, which CloudFormation checks before anything."""
+    """MinValue and MaxValue of a Number parameter, which CloudFormation checks before anything
+    (docs/aws-behaviour.md#cfn-parameter-bounds)."""
     try:
         number = float(value)
     except ValueError:
