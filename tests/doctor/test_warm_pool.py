@@ -380,3 +380,46 @@ def test_an_attached_pool_on_a_group_with_spot_is_a_problem(fleet_account: Fleet
 )
 def test_spot_is_an_on_demand_share_below_100(group: dict[str, Any], spot: bool) -> None:
     assert fleet_reader.launches_spot(group) is spot
+
+
+def test_read_pool_takes_an_unset_prepared_capacity_and_a_pending_delete() -> None:
+    """DescribeWarmPool as AWS documents it (Stubber: moto always answers a configuration it stored):
+    MaxGroupPreparedCapacity -1 is unset, no InstanceReusePolicy is no reuse."""
+    autoscaling = boto3.client("autoscaling", region_name=REGION)
+    answer = {
+        "WarmPoolConfiguration": {
+            "MinSize": 0,
+            "MaxGroupPreparedCapacity": -1,
+            "PoolState": "Running",
+            "Status": "PendingDelete",
+        },
+        "Instances": [],
+    }
+    with Stubber(autoscaling) as stub:
+        stub.add_response("describe_warm_pool", answer, {"AutoScalingGroupName": "g"})
+        stub.add_response(
+            "describe_warm_pool",
+            {
+                **answer,
+                "WarmPoolConfiguration": {**answer["WarmPoolConfiguration"], "MaxGroupPreparedCapacity": 0},
+            },
+            {"AutoScalingGroupName": "g"},
+        )
+        assert warm_pool.read_pool(autoscaling, "g") == Pool("Running", 0, None, False, "PendingDelete")
+        assert warm_pool.read_pool(autoscaling, "g") == Pool("Running", 0, 0, False, "PendingDelete")
+
+
+@pytest.mark.parametrize("size", ["0", "two"])
+def test_a_size_the_template_refuses_is_left_to_the_parameter_check(account: Account, size: str) -> None:
+    assert _pool_findings(account, **ON_DEMAND, WarmPool="Stopped", WarmPoolSize=size) == []
+
+
+def test_stopped_does_not_ask_for_hibernation(account: Account) -> None:
+    findings = _pool_findings(
+        account,
+        **ON_DEMAND,
+        WarmPool="Stopped",
+        InstanceTypes="g4dn.xlarge,m5.2xlarge",
+        WorkerAmiId="/my/ami",
+    )
+    assert _problems(findings) == [] and len(_of(findings, Severity.OK)) == 1
