@@ -152,7 +152,7 @@ def size_findings(size: int, max_capacity: int) -> list[Finding]:
         note(
             CHECK,
             f"WarmPoolSize={size} is above MaxCapacity={max_capacity}: the group never takes more than"
-            f" {max_capacity} from the pool, so {size - max_capacity} stopped instance(s) are paid for"
+            f" {max_capacity} from the pool, so {size - max_capacity} pool instance(s) are paid for"
             " and never used",
             f"WarmPoolSize={max_capacity} or less",
         )

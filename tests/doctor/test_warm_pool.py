@@ -85,7 +85,7 @@ def test_a_stopped_pool_that_holds_is_ok_and_costs_its_volumes(account: Account)
 def test_a_pool_larger_than_max_capacity_pays_for_instances_never_used(account: Account) -> None:
     findings = _pool_findings(account, **ON_DEMAND, WarmPool="Stopped", WarmPoolSize="5", MaxCapacity="2")
     larger, _cost = _of(findings, Severity.NOTE)
-    assert "WarmPoolSize=5 is above MaxCapacity=2" in larger.what and "3 stopped instance(s)" in larger.what
+    assert "WarmPoolSize=5 is above MaxCapacity=2" in larger.what and "3 pool instance(s)" in larger.what
     assert larger.fix == "WarmPoolSize=2 or less"
     assert _of(findings, Severity.OK) == [] and _problems(findings) == []
     assert warm_pool.size_findings(2, 2) == []
