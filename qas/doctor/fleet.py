@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qas.doctor.findings import Finding, note, problem
+from qas.doctor.warm_pool import Pool, attached_findings
 
 CHECK = "fleet"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -73,6 +74,8 @@ class AsgSnapshot:
     policies: tuple[Policy, ...] = ()
     scheduled: tuple[Scheduled, ...] = ()
     managed_by: ManagedBy | None = None
+    warm_pool: Pool | None = None
+    spot: bool = False  # its mixed instances policy launches Spot above the On-Demand base
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,9 @@ def check_asg(group: AsgSnapshot, attach: Attach) -> list[Finding]:
                 f" --health-check-grace-period {math.ceil(attach.boot_s)}, or add a launch lifecycle hook",
             )
         )
+    findings += attached_findings(
+        name, group.warm_pool, spot=group.spot, launch_hook=LAUNCHING in group.hooks
+    )
     if group.capacity_rebalance and not drains:
         findings.append(
             problem(

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from samtranslator.yaml_helper import yaml_parse
 
 from qas.doctor.fleet import AsgSnapshot, EcsSnapshot, ManagedBy, Policy, Scheduled
+from qas.doctor.warm_pool import read_pool
 
 # CloudFormation tags every resource it creates that takes tags with these
 # (docs/aws-behaviour.md#cfn-stack-tags).
@@ -58,7 +59,18 @@ def read_asg(session: Any, name: str) -> AsgSnapshot:
         policies=tuple(policies),
         scheduled=tuple(scheduled),
         managed_by=_managed_by(session, tags, "DesiredCapacity"),
+        warm_pool=read_pool(autoscaling, name),
+        spot=launches_spot(group),
     )
+
+
+def launches_spot(group: Mapping[str, Any]) -> bool:
+    """A mixed instances policy with less than 100% On-Demand above its base (AWS's default: 100)."""
+    policy = group.get("MixedInstancesPolicy")
+    if not policy:
+        return False
+    distribution = policy.get("InstancesDistribution") or {}
+    return int(distribution.get("OnDemandPercentageAboveBaseCapacity", 100)) < 100
 
 
 def read_ecs(session: Any, cluster: str, service_name: str) -> EcsSnapshot:

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from qas import emulator
-from qas.doctor import config, network
+from qas.doctor import config, network, warm_pool
 from qas.doctor.findings import Finding, note, ok, problem
 from qas.doctor.parameters import check_parameters
 from queue_autoscaler.common.platform import Platform
@@ -55,7 +55,7 @@ def run(
     session: Any, deploy: config.DeployConfig, template_path: Path, *, sam_validate: bool = True
 ) -> list[Finding]:
     template = emulator.load_template(template_path)
-    findings = check_parameters(template, deploy.parameters)
+    findings = check_parameters(template, deploy.parameters, claimed=warm_pool.RULES)
     values = config.effective_parameters(template, deploy.parameters)
     context = Preflight(deploy, values, session.region_name)
     stack = _stack_resources(session.client("cloudformation"), deploy.stack_name)
@@ -66,6 +66,7 @@ def run(
     findings += ACCOUNT_CHECKS[Platform(context.platform)](session)
     findings.append(check_image(session.client("ecr"), context, stack))
     findings += check_quotas(session, context)
+    findings += warm_pool.check_preflight(session, template, values)
     if sam_validate:
         findings.append(check_sam_validate(template_path))
     return findings

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from qas.doctor.findings import Finding, note, ok, problem
 from qas.doctor.rollout import check_rollout
 from qas.doctor.starts import DEFAULT_BOOT_TIMEOUT_S, check_failed_starts
+from qas.doctor.warm_pool import check_stack as check_warm_pool
 from queue_autoscaler.adapters.fleet import TargetPolicy
 from queue_autoscaler.common.platform import Platform
 from queue_autoscaler.platforms import platform_of
@@ -89,6 +90,7 @@ def run(session: Any, stack_name: str, now: datetime | None = None) -> list[Find
             item["ParameterKey"]: item.get("ParameterValue", "") for item in described.get("Parameters", [])
         },
     )
+    boot_timeout_s = float(stack.parameters.get("WorkerBootTimeoutSeconds", DEFAULT_BOOT_TIMEOUT_S))
     findings = []
     if not status.endswith("_COMPLETE") or "ROLLBACK" in status:
         reason = described.get("StackStatusReason", "")
@@ -114,7 +116,7 @@ def run(session: Any, stack_name: str, now: datetime | None = None) -> list[Find
             stack.fleet,
             stack.outputs.get("ClusterName", ""),
             now=now,
-            boot_timeout_s=float(stack.parameters.get("WorkerBootTimeoutSeconds", DEFAULT_BOOT_TIMEOUT_S)),
+            boot_timeout_s=boot_timeout_s,
         ),
         lambda: [
             check_rollout(
@@ -126,6 +128,9 @@ def run(session: Any, stack_name: str, now: datetime | None = None) -> list[Find
                 now=now,
             )
         ],
+        lambda: check_warm_pool(
+            session, stack.parameters, stack.fleet, now=now, boot_timeout_s=boot_timeout_s
+        ),
     ]
     for check in checks:
         try:

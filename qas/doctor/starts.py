@@ -22,6 +22,13 @@ _LAUNCH = re.compile(r"^Launching a new EC2 instance: (i-[0-9a-f]+)")
 DEFAULT_BOOT_TIMEOUT_S = 600  # the template's WorkerBootTimeoutSeconds
 
 
+def stuck_after(boot_timeout_s: float) -> float:
+    """Seconds after which an instance still held by its launch hook is stuck, not slow: half of
+    WorkerBootTimeoutSeconds (at the timeout it is abandoned, and its replacement most likely waits the
+    same way)."""
+    return boot_timeout_s / 2
+
+
 def check_failed_starts(
     session: Any,
     platform: str,
@@ -96,9 +103,8 @@ def _ec2_activities(activities: list[Any]) -> Finding:
 def _ec2_booting(
     autoscaling: Any, group: str, activities: list[Any], boot_timeout_s: float, now: datetime
 ) -> Finding:
-    """Instances the launch hook holds in Pending:Wait until their worker first receives. Waiting
-    longer than half of WorkerBootTimeoutSeconds is not a slow boot any more: at the timeout the
-    instance is abandoned and replaced, and the replacement will most likely wait the same way."""
+    """Instances the launch hook holds in Pending:Wait until their worker first receives; waiting
+    longer than `stuck_after` is not a slow boot any more."""
     check = "booting instances"
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
     waiting = [
@@ -115,7 +121,7 @@ def _ec2_booting(
         if (match := _LAUNCH.match(activity.get("Description", ""))) and "StartTime" in activity
     }
     ages = {instance: now - launched[instance] for instance in waiting if instance in launched}
-    stuck = sorted(i for i, age in ages.items() if age > timedelta(seconds=boot_timeout_s / 2))
+    stuck = sorted(i for i, age in ages.items() if age > timedelta(seconds=stuck_after(boot_timeout_s)))
     if stuck:
         oldest = max(ages[i] for i in stuck)
         return problem(

@@ -218,12 +218,11 @@ def test_a_fleet_that_is_off_needs_no_image_yet(account: Account) -> None:
         ({"ExistingQueueKmsKeyArn": KEY_ARN}, ("QueueKeyNeedsExistingQueue",)),
         ({"UseFargateSpot": "maybe"}, ("UseFargateSpot", "true, false")),
         ({"WorkerImageTgs": "v1"}, ("WorkerImageTgs", "not a parameter")),
-        # The warm pool's Rules: what AWS refuses with one (docs/deploy.md#warm-pool)
-        ({"WarmPool": "Stopped"}, ("WarmPoolNeedsEc2", "WorkerPlatform=EC2")),
-        (
-            {"WorkerPlatform": "EC2", "WarmPool": "Hibernated", "OnDemandPercentage": "50"},
-            ("WarmPoolNeedsOnDemand", "Spot Instances", "OnDemandPercentage=100"),
-        ),
+        # A Number's MinValue and MaxValue, which CloudFormation checks first (the warm pool's Rules are
+        # the warm pool check's: tests/doctor/test_warm_pool.py).
+        ({"WarmPoolSize": "0"}, ("WarmPoolSize=0", "outside 1..100")),
+        ({"MaxReceiveCount": "1001"}, ("MaxReceiveCount=1001", "outside")),
+        ({"ProducerMessagesPerMinute": "lots"}, ("ProducerMessagesPerMinute", "not a number")),
     ],
 )
 def test_invalid_parameters(account: Account, parameters: dict[str, str], words: tuple[str, ...]) -> None:
