@@ -204,7 +204,13 @@ def _quota_finding(name: str, service: str, code: str, needed: int, value: float
     return ok(check, f"{name}: {needed} vCPUs needed at MaxCapacity, quota {value:g}")
 
 
+QUOTA_NUMBERS = ("MaxCapacity", "TaskCpu", "OnDemandPercentage")  # what the quota checks multiply
+
+
 def check_quotas(session: Any, context: Preflight) -> list[Finding]:
+    bad = [f"{n}={v!r}" for n in QUOTA_NUMBERS if not (v := context.values.get(n, "0")).strip().isdigit()]
+    if bad:  # the parameters check names it as a problem; the quotas cannot be counted without it
+        return [note("quotas", f"not checked: {', '.join(bad)} is not a whole number")]
     return QUOTAS[Platform(context.platform)](session, context)
 
 

@@ -223,6 +223,8 @@ def test_a_fleet_that_is_off_needs_no_image_yet(account: Account) -> None:
         ({"WarmPoolSize": "0"}, ("WarmPoolSize=0", "outside 1..100")),
         ({"MaxReceiveCount": "1001"}, ("MaxReceiveCount=1001", "outside")),
         ({"ProducerMessagesPerMinute": "lots"}, ("ProducerMessagesPerMinute", "not a number")),
+        # The quota checks multiply MaxCapacity: a bad one is named, not a crash.
+        ({"MaxCapacity": "ten"}, ("MaxCapacity='ten'", "not a number")),
     ],
 )
 def test_invalid_parameters(account: Account, parameters: dict[str, str], words: tuple[str, ...]) -> None:
