@@ -193,3 +193,26 @@ def test_trace_cli_writes_the_class_split(tmp_path: Path, capsys: pytest.Capture
     )
     assert "--split-classes: steady has no job classes" in capsys.readouterr().err
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_the_bench_reports_each_queue_of_the_split(tmp_path: Path) -> None:
+    report = bench.run_bench(
+        tmp_path,
+        scenarios=[http_bursts.SPLIT_NAME, http_bursts.NAME],
+        policies=["tuned"],
+        scale=0.2,
+        charts=False,
+        bound=False,
+    )
+    split = simulate(
+        http_bursts.http_bursts_split(0.2), "tuned", http_bursts.FLEET, queue_weights=(0.76, 272.0)
+    )
+    assert split.queue_attainment is not None
+    cells = ", ".join(f"queue {i} {a:.2%}" for i, a in enumerate(split.queue_attainment))
+    text = report.markdown_path.read_text()
+    assert text.count("`tuned` per queue") == 1  # the split only: one queue has none
+    assert f"`tuned` per queue (`ideal`; queue 0 is served first): {cells}." in text
+    payload = json.loads(report.json_path.read_text())
+    (entry,) = [s for s in payload["scenarios"] if s["name"] == http_bursts.SPLIT_NAME]
+    per_queue = entry["realisms"]["ideal"]["results"]["tuned"]["slo_attainment_per_queue"]
+    assert per_queue == [round(a, 6) for a in split.queue_attainment]
