@@ -22,7 +22,8 @@ from qas.plan import cli as plan_cli
 from qas.plan.recommend import MAX_CONCURRENCY, SHUTDOWN_MINUTES_RANGE
 from qas.sim import api_report, clairvoyant, explain, realism, timeline, warm_pool
 from qas.sim.api_calls import CallModel
-from qas.sim.bench import EXTRA_GROUPS, GROUPS, SCENARIOS, run_bench
+from qas.sim.bench import EXTRA_GROUPS, GROUPS, HTTP_SCENARIOS, SCENARIOS, run_bench
+from qas.sim.multi_queue import check_weights, class_weights
 from qas.sim.policies import EC2_PERIODS, IN_SERVICE_S, POLICIES, REFERENCE, SimFleet
 from qas.sim.runner import simulate
 from qas.sim.traces import read_csv, write_csv
@@ -35,6 +36,14 @@ def _steps(text: str) -> tuple[int, ...]:
         return tuple(step(part.strip()) for part in text.split(",") if part.strip())
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"each step {exc} (in {text!r})") from None
+
+
+def _weights(text: str) -> tuple[float, ...]:
+    weight = argtypes.real(0, low_open=True)
+    try:
+        return tuple(weight(part.strip()) for part in text.split(","))
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"each weight {exc} (in {text!r})") from None
 
 
 def _add_fleet_options(parser: argparse.ArgumentParser, required: argparse._ArgumentGroup) -> None:
@@ -136,6 +145,7 @@ def _simulate(args: argparse.Namespace) -> int:
     trace = read_csv(Path(args.trace))
     if args.fifo and trace.group is None:  # a grouped trace runs as FIFO without the flag
         raise ValueError("--fifo needs the trace's group column (header arrival_s,processing_s,group)")
+    check_weights(trace, args.queue_weights)  # before the run: a count that does not match is misuse
     started = time.perf_counter()
     fleet = _fleet(args)
     result = simulate(
@@ -146,6 +156,7 @@ def _simulate(args: argparse.Namespace) -> int:
         warm_pool=warm_pool.from_args(args, args.boot_seconds),
         attainment=args.attainment,
         record_timeline=args.timeline is not None,
+        queue_weights=args.queue_weights,
     )
     if args.timeline is not None:
         timeline.write_csv(timeline.by_minute(result, trace, fleet.period_s), Path(args.timeline))
@@ -194,10 +205,22 @@ def _api_calls(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    scenario = SCENARIOS[args.scenario]
-    trace = scenario.trace(args.scale)
+    scenario = {**SCENARIOS, **HTTP_SCENARIOS}[args.scenario]
+    if args.split_classes and scenario.classes is None:
+        raise ValueError(f"--split-classes: {args.scenario} has no job classes (http-bursts-mixed has)")
+    trace = (
+        scenario.classes(args.scale)
+        if args.split_classes and scenario.classes
+        else scenario.trace(args.scale)
+    )
     write_csv(trace, Path(args.out))
     print(f"wrote {len(trace)} messages to {args.out}", file=sys.stderr)
+    if trace.queue is not None:
+        weights = ",".join(f"{w:.3g}" for w in class_weights(trace))
+        print(
+            f"each queue's mean processing time over the trace's (--queue-weights): {weights}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -219,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="replay a trace under one scaling policy")
     required = sim.add_argument_group("required")
-    required.add_argument("--trace", required=True, help="CSV with header arrival_s,processing_s[,group]")
+    required.add_argument(
+        "--trace", required=True, help="CSV with header arrival_s,processing_s[,group|,queue]"
+    )
     required.add_argument("--policy", required=True, choices=[*POLICIES, REFERENCE, clairvoyant.NAME])
     sim.add_argument("--json", action="store_true", help="print one JSON object")
     sim.add_argument(
@@ -237,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--fifo", action="store_true", help="FIFO queue by the trace's group column (default if present)"
+    )
+    sim.add_argument(
+        "--queue-weights",
+        type=_weights,
+        default=None,
+        metavar="W0,W1,...",
+        help="QueueWeights of a trace with a queue column (0 = main queue, served first): one per queue"
+        " (default: all 1)",
     )
     _add_fleet_options(sim, required)
     warm_pool.add_arguments(sim)
@@ -308,12 +341,21 @@ def build_parser() -> argparse.ArgumentParser:
         "trace",
         help="write a benchmark scenario's trace as CSV",
         description="write a benchmark scenario's trace as CSV (qas simulate --trace reads it)",
-        epilog="\n".join(["scenarios:", *(f"  {name}: {s.description}" for name, s in SCENARIOS.items())]),
+        epilog="\n".join(
+            ["scenarios:", *(f"  {n}: {s.description}" for n, s in {**SCENARIOS, **HTTP_SCENARIOS}.items())]
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    trace.add_argument("scenario", choices=list(SCENARIOS), metavar="SCENARIO", help="a scenario (below)")
+    trace.add_argument(
+        "scenario", choices=[*SCENARIOS, *HTTP_SCENARIOS], metavar="SCENARIO", help="a scenario (below)"
+    )
     trace.add_argument("--out", required=True, help="the CSV file to write")
     trace.add_argument("--scale", type=scale, default=1.0, help="trace length factor")
+    trace.add_argument(
+        "--split-classes",
+        action="store_true",
+        help="write the job classes as a queue column (http-bursts-mixed: long jobs on queue 1)",
+    )
     trace.set_defaults(func=_trace)
 
     plan_cli.add_parser(sub)

@@ -47,6 +47,9 @@ class Scenario:
     make: Callable[[float], Trace]  # scale -> trace
     steady: bool = False  # the cost goal applies
     group: str = "synthetic"
+    queue_weights: tuple[float, ...] | None = None  # QueueWeights, for a trace with a queue column
+    # The same load with its job classes as a queue column (`qas trace --split-classes`); None: no classes.
+    classes: Callable[[float], Trace] | None = None
 
     def trace(self, scale: float = 1.0) -> Trace:
         return self.make(scale)
@@ -144,6 +147,28 @@ SCENARIOS: dict[str, Scenario] = {
 
 SCENARIOS.update({n: Scenario(n, d, f, m) for n, d, f, m, _groups in FIFO_SCENARIOS})  # scenarios_fifo.py
 
+HTTP_SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            http_bursts.NAME,
+            http_bursts.DESCRIPTION,
+            http_bursts.FLEET,
+            http_bursts.http_bursts_mixed,
+            group="http",
+            classes=http_bursts.http_bursts_split,
+        ),
+        Scenario(
+            http_bursts.SPLIT_NAME,
+            http_bursts.SPLIT_DESCRIPTION,
+            http_bursts.FLEET,
+            http_bursts.http_bursts_split,
+            group="http",
+            queue_weights=http_bursts.SPLIT_WEIGHTS,
+        ),
+    )
+}
+
 
 @dataclass
 class ScenarioOutcome:
@@ -217,14 +242,7 @@ def scenarios_of(groups: Sequence[str]) -> dict[str, Scenario]:
         for name, description, fleet, make in workloads.SHAPE_SCENARIOS:
             chosen[name] = Scenario(name, description, fleet, make, False, "shapes")  # type: ignore[arg-type]
     if "http" in groups:
-        chosen[http_bursts.NAME] = Scenario(
-            http_bursts.NAME,
-            http_bursts.DESCRIPTION,
-            http_bursts.FLEET,
-            http_bursts.http_bursts_mixed,
-            False,
-            "http",
-        )
+        chosen.update(HTTP_SCENARIOS)
     if "real" in groups:
         for spec in real_traces.specs():
             description = f"measured trace {spec.path.name} (../shared/traces/README.md)"
@@ -273,13 +291,18 @@ def run_bench(
         scenario = without_hook(available[name], in_service_s)
         trace = scenario.trace(scale)
         # Once per scenario, on the ideal engine: the cheapest replayed schedule at each attainment.
-        points = clairvoyant.frontier(trace, scenario.fleet) if bound and trace.group is None else []
+        standard = trace.group is None and trace.queue is None  # what the clairvoyant schedule models
+        points = clairvoyant.frontier(trace, scenario.fleet) if bound and standard else []
         for real_name in realisms:
             real = realism.preset(real_name, scenario.fleet.period_s, seed)
+            weights = scenario.queue_weights
             results = {
-                p: simulate(trace, p, scenario.fleet, record_timeline=charts, realism=real) for p in chosen
+                p: simulate(
+                    trace, p, scenario.fleet, record_timeline=charts, realism=real, queue_weights=weights
+                )
+                for p in chosen
             }
-            reference = simulate(trace, REFERENCE, scenario.fleet, realism=real)
+            reference = simulate(trace, REFERENCE, scenario.fleet, realism=real, queue_weights=weights)
             outcome = ScenarioOutcome(scenario, real_name, len(trace), results, reference)
             outcome.goal = judge(results, reference, scenario.steady)
             outcome.bound = cost_vs_bound(results, points)
@@ -325,8 +348,8 @@ def without_hook(scenario: Scenario, in_service_s: float | None) -> Scenario:
 
 def _groups_for(names: Sequence[str]) -> list[str]:
     """The real group is read only when a named scenario is not a synthetic (or http) one."""
-    groups = ["http"] if http_bursts.NAME in names else []
-    return [*groups, "real"] if any(n not in SCENARIOS and n != http_bursts.NAME for n in names) else groups
+    groups = ["http"] if any(n in HTTP_SCENARIOS for n in names) else []
+    return [*groups, "real"] if any(n not in SCENARIOS and n not in HTTP_SCENARIOS for n in names) else groups
 
 
 def _payload(

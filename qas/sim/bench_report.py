@@ -114,6 +114,7 @@ def markdown(outcomes: Sequence[ScenarioOutcome], scale: float, realisms: Sequen
                 f"- `{o.realism}`: SLO {reach} (reference attainment {goal['reference_slo_attainment']:.2%});"
                 f" goal for `tuned`: **{fmt_goal(goal)}**."
             )
+        lines += _per_queue(runs)
         lines += [
             "",
             "| policy | realism | lost | SLO attainment | p50 s | p95 s | p99 s | instance-h | cost ratio "
@@ -135,6 +136,19 @@ def markdown(outcomes: Sequence[ScenarioOutcome], scale: float, realisms: Sequen
         lines.append("")
     lines += _bound_table(outcomes, realisms)
     return "\n".join(lines)
+
+
+def _per_queue(runs: Sequence[ScenarioOutcome]) -> list[str]:
+    """With several queues: `tuned`'s attainment on each (strict priority may starve the lower ones)."""
+    per_queue = [o.results["tuned"].queue_attainment for o in runs]
+    if any(q is None for q in per_queue):
+        return []
+    realisms = " · ".join(f"`{o.realism}`" for o in runs)
+    cells = ", ".join(
+        f"queue {i} " + " · ".join(f"{q[i]:.2%}" for q in per_queue if q is not None)
+        for i in range(len(per_queue[0] or ()))
+    )
+    return [f"- `tuned` per queue ({realisms}; queue 0 is served first): {cells}."]
 
 
 def _bound_table(outcomes: Sequence[ScenarioOutcome], realisms: Sequence[str]) -> list[str]:

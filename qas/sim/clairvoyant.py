@@ -115,7 +115,7 @@ class _PlanningRun(Simulation):
             (i.launched_s, [start + proc[msg] for msg, start in i.started.items()])
             for i in self._instances.values()
         ]
-        waiting = self._queue[self._head] if self._fifo is None and self._visible() else None
+        waiting = self._queue[self._head] if self._hook is None and self._visible() else None
         return fleet, waiting
 
 
@@ -290,8 +290,10 @@ def plan(trace: Trace, fleet: SimFleet, *, price: float | None = None, margin_s:
 
     A planning run of the `ideal` engine under the lookahead controller: the schedule is what it
     decided each period, so its replay under `ideal` gives the planning run's numbers."""
-    if trace.group is not None:
-        raise ValueError("the clairvoyant schedule models a standard queue, not FIFO message groups")
+    if trace.group is not None or trace.queue is not None:
+        raise ValueError(
+            "the clairvoyant schedule models one standard queue, not FIFO message groups or several queues"
+        )
     engine = _engine(fleet, IDEAL, False)
     controller = _Lookahead(trace, fleet, latest_starts(trace, fleet, engine.drain_s, margin_s), price)
     sim = _PlanningRun(trace, controller, engine, fleet.slo_s)

@@ -17,8 +17,8 @@ What it takes from the real system:
   (`qas.model.scale_in_victims.plan_scale_in`), and an instance left over because it was protected
   goes as soon as it is idle, before it takes more work.
 * The metric publisher samples every period: visible, in flight, running, desired.
-* A trace with message groups runs as a FIFO queue: qas/sim/fifo.py decides which message a free
-  slot may take (the FIFO hooks below are the only places the engine asks it).
+* A trace with message groups runs as a FIFO queue (qas/sim/fifo.py), one with a queue column as
+  several queues in strict priority (qas/sim/multi_queue.py): the dispatch hooks below ask them.
 * An optional observer (`qas.sim.api_calls`) is told of every worker's start, message and end, and
   counts the AWS API calls they make.
 * The tuner runs on the controller's schedule on what `qas.sim.tuner_inputs` measures (the durations
@@ -44,7 +44,7 @@ import numpy as np
 from qas.model.scale_in_victims import InstanceView, plan_scale_in
 from qas.sim.api_calls import ApiCalls
 from qas.sim.engine_settings import EngineSettings
-from qas.sim.fifo import FifoDispatch
+from qas.sim.multi_queue import dispatch_for, queue_attainment
 from qas.sim.policies import Controller, Observation
 from qas.sim.publisher import Publisher
 from qas.sim.realism import HOUR
@@ -121,7 +121,7 @@ class Simulation:
         self._spot = 0
         self._launch_failures = 0
         self._timeline: list[TimelinePoint] = []
-        self._fifo = FifoDispatch(trace.group) if trace.group is not None else None  # FIFO hook
+        self._hook = dispatch_for(trace, settings.queue_weights)  # FIFO groups, several queues, or None
         self._publisher = Publisher(settings.realism, settings.period_s)
         self._queue_samples: list[tuple[float, int]] = []  # (tick, in flight): duration_source "queue"
         self._pending: deque[Observation] = deque()  # datapoints the alarms have not evaluated yet
@@ -221,8 +221,8 @@ class Simulation:
 
     def _fill(self, inst: _Instance, t: float) -> None:
         """An instance with free slots takes waiting messages, or offers its slots."""
-        if self._fifo is not None:  # FIFO hook: only messages of groups with nothing in flight
-            while inst.busy < self.cfg.concurrency and (msg := self._fifo.pop()) is not None:
+        if self._hook is not None:  # dispatch hook: what the groups or the queues' priority allow
+            while inst.busy < self.cfg.concurrency and (msg := self._hook.pop()) is not None:
                 self._start(inst, msg, t)
         queue = self._queue
         while inst.busy < self.cfg.concurrency and self._head < len(queue):
@@ -233,17 +233,17 @@ class Simulation:
             self._free[inst.iid] = inst
 
     def _dispatch(self, t: float) -> None:
-        """FIFO hook: free slots take what the groups release."""
-        assert self._fifo is not None
-        while self._free and self._fifo.has_ready:
+        """Dispatch hook: free slots take what the groups release (or the queues hold)."""
+        assert self._hook is not None
+        while self._free and self._hook.has_ready:
             self._fill(next(iter(self._free.values())), t)
 
     def _visible(self) -> int:
-        return self._fifo.visible if self._fifo is not None else len(self._queue) - self._head
+        return self._hook.visible if self._hook is not None else len(self._queue) - self._head
 
     def _enqueue(self, msg: int, t: float, *, returned: bool = False) -> None:
-        if self._fifo is not None:  # FIFO hook
-            (self._fifo.returned if returned else self._fifo.push)(msg)
+        if self._hook is not None:  # dispatch hook
+            (self._hook.returned if returned else self._hook.push)(msg)
             self._dispatch(t)
             return
         if self._free:
@@ -303,8 +303,8 @@ class Simulation:
             self._calls.finished(inst_id, t, started)
         inst.busy -= 1
         self._in_flight -= 1
-        if self._fifo is not None:  # FIFO hook: the group unlocks
-            self._fifo.done(msg)
+        if self._hook is not None:  # dispatch hook: the FIFO group unlocks
+            self._hook.done(msg)
         self._done_s[msg] = t
         self._completions_t.append(t)
         self._completions_d.append(self.trace.processing_s[msg])
@@ -316,15 +316,14 @@ class Simulation:
             self._terminate(inst, t)  # protection just came off and the fleet is above desired
         else:
             self._fill(inst, t)
-        if self._fifo is not None:  # FIFO hook: the unlocked group's next message, on any free slot
+        if self._hook is not None:  # dispatch hook: the unlocked group's next message, on any free slot
             self._dispatch(t)
 
     def _queue_view(self, t: float) -> tuple[int, int, float]:
+        if self._hook is not None:  # dispatch hook: FIFO groups, or several queues weighted
+            return self._hook.view(t, chain(self._instances.values(), self._draining.values()))
         visible = self._visible()
-        if self._fifo is not None:  # FIFO hook
-            head = self._fifo.oldest_waiting()
-        else:
-            head = self._queue[self._head] if visible else None
+        head = self._queue[self._head] if visible else None
         oldest = t - self.trace.arrival_s[head] if head is not None else 0.0
         return visible, self._in_flight, oldest
 
@@ -496,4 +495,5 @@ class Simulation:
             timeline=self._timeline,
             late_arrival_s=arrivals[~on_time],
             warm_pool=self._warm.close(end_s) if self._warm is not None else None,
+            queue_attainment=queue_attainment(self.trace, self._done_s, self.slo_s),
         )

@@ -31,3 +31,5 @@ class EngineSettings:
     duration_source: str = "worker"
     # An EC2 warm pool (qas/sim/warm_pool.py): None, as without one, changes nothing.
     warm_pool: WarmPoolSettings | None = None
+    # QueueWeights, one per queue of a trace with a queue column (qas/sim/multi_queue.py); None: all 1.
+    queue_weights: tuple[float, ...] | None = None

@@ -33,7 +33,7 @@ class Explanation:
     seed: int
     result: SimResult
     rows: list[Minute]
-    bound: SimResult | None  # None for a FIFO scenario (the bench has no bound there)
+    bound: SimResult | None  # None for a FIFO or several-queue scenario (the bench has no bound there)
     period_s: float
     slo_s: float
     bound_rows: list[Minute] | None = None
@@ -49,9 +49,11 @@ def explain(
     trace = scenario.trace(scale)
     fleet = scenario.fleet
     real = realism.preset(realism_name, fleet.period_s, seed)
-    result = simulate(trace, policy, fleet, record_timeline=True, realism=real)
+    result = simulate(
+        trace, policy, fleet, record_timeline=True, realism=real, queue_weights=scenario.queue_weights
+    )
     bound = None
-    if trace.group is None:  # as in `qas bench`: the bound plans on the ideal engine
+    if trace.group is None and trace.queue is None:  # as in `qas bench`: the bound plans on the ideal engine
         schedules = [clairvoyant.plan(trace, fleet, price=price) for price in clairvoyant.FRONTIER_PRICES]
         replays = [clairvoyant.replay(trace, fleet, s, record_timeline=True) for s in schedules]
         points = [clairvoyant.Point(r.slo_attainment, r.instance_seconds) for r in replays]

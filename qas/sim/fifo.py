@@ -15,12 +15,22 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from qas.sim.publisher import QueueView
+
+
+class Holder(Protocol):
+    """An instance of the engine: the messages its slots hold (in flight)."""
+
+    messages: set[int]
 
 
 class FifoDispatch:
-    def __init__(self, groups: Sequence[str]) -> None:
+    def __init__(self, groups: Sequence[str], arrival_s: Sequence[float] = ()) -> None:
         self._group_of = groups  # message index -> its group
+        self._arrival_s = arrival_s  # for the oldest message's age (`view`)
         self._waiting: dict[str, deque[int]] = {}
         self._ready: list[tuple[int, str]] = []  # (head message, group) of unlocked groups with work
         self._locked: set[str] = set()
@@ -48,6 +58,13 @@ class FifoDispatch:
     def oldest_waiting(self) -> int | None:
         """The earliest-arrived waiting message (locked groups included: SQS ages them too)."""
         return min((waiting[0] for waiting in self._waiting.values() if waiting), default=None)
+
+    def view(self, t: float, instances: Iterable[Holder]) -> QueueView:
+        """What the publisher reads: visible (locked groups included), in flight (``instances``: every
+        instance holding messages), and the age of the oldest waiting message."""
+        head = self.oldest_waiting()
+        oldest = t - self._arrival_s[head] if head is not None else 0.0
+        return self.visible, sum(len(i.messages) for i in instances), oldest
 
     def pop(self) -> int | None:
         """The message a free slot takes now (its group locks), or None when every group with

@@ -39,6 +39,7 @@ BACKGROUND_LONG_PER_HOUR = 1.0
 # (extra arrivals, of which long jobs) of each burst minute, on top of the ~150 a minute of requests:
 # the largest minute has ~880 arrivals.
 BURSTS = ((740, 17), (495, 17), (395, 18))
+REQUESTS, LONG_JOBS = 0, 1  # the classes, as queue indices when split: requests on the main queue
 
 NAME = "http-bursts-mixed"
 DESCRIPTION = (
@@ -46,6 +47,16 @@ DESCRIPTION = (
     " (up to 880 arrivals, 30-40x the mean minute's work); SLO 5 min, boot 180 s, max 23"
 )
 FLEET = SimFleet(slo_s=300, max_capacity=23, boot_s=180, concurrency=1)
+
+# The split: the long class on an extra queue, in strict priority behind the requests, with
+# QueueWeights = each class's mean over the fleet's (`qas.sim.multi_queue.class_weights` of the seed-31
+# trace: 0.764 and 272.4), rounded as an operator would give them.
+SPLIT_NAME = "http-bursts-mixed-split"
+SPLIT_DESCRIPTION = (
+    "the http-bursts-mixed load with its long jobs on an extra queue (ExtraQueueArns, strict priority"
+    " behind the requests), QueueWeights 0.76,272"
+)
+SPLIT_WEIGHTS = (0.76, 272.0)
 
 
 def _request(rng: random.Random) -> float:
@@ -62,21 +73,31 @@ def _long(rng: random.Random) -> float:
             return p
 
 
-def http_bursts_mixed(scale: float = 1.0, *, seed: int = 31) -> Trace:
-    """The trace; ``scale`` shortens the span (the bursts stay, at the same fractions of it)."""
+def http_bursts_mixed(scale: float = 1.0, *, seed: int = 31, split: bool = False) -> Trace:
+    """The trace; ``scale`` shortens the span (the bursts stay, at the same fractions of it).
+    ``split``: with a queue column, the class the producer knows (the function it calls): requests
+    on the main queue (0), long jobs on queue 1."""
     rng = random.Random(seed)
     span = SPAN_S * scale
-    rows: list[tuple[float, float]] = []
+    rows: list[tuple[float, float, int]] = []  # (arrival, processing, class: REQUESTS or LONG_JOBS)
     t = rng.expovariate(REQUEST_RATE)
     while t < span:
-        rows.append((t, _request(rng)))
+        rows.append((t, _request(rng), REQUESTS))
         t += rng.expovariate(REQUEST_RATE)
     long_count = round(BACKGROUND_LONG_PER_HOUR * span / HOUR)
-    rows += [(rng.uniform(0, span), _long(rng)) for _ in range(long_count)]
+    rows += [(rng.uniform(0, span), _long(rng), LONG_JOBS) for _ in range(long_count)]
     minutes = max(1, int(span // 60))
     starts = rng.sample(range(minutes // 8, minutes - minutes // 8 or minutes), len(BURSTS))
     for minute, (arrivals, longs) in zip(starts, BURSTS, strict=True):
         at = minute * 60.0
-        rows += [(at + rng.uniform(0, 60), _request(rng)) for _ in range(arrivals - longs)]
-        rows += [(at + rng.uniform(0, 60), _long(rng)) for _ in range(longs)]
-    return Trace.from_rows(sorted(rows))
+        rows += [(at + rng.uniform(0, 60), _request(rng), REQUESTS) for _ in range(arrivals - longs)]
+        rows += [(at + rng.uniform(0, 60), _long(rng), LONG_JOBS) for _ in range(longs)]
+    rows.sort()
+    if split:
+        return Trace.from_queue_rows(rows)
+    return Trace.from_rows([(a, p) for a, p, _ in rows])
+
+
+def http_bursts_split(scale: float = 1.0) -> Trace:
+    """The trace with its classes on two queues (the split scenario)."""
+    return http_bursts_mixed(scale, split=True)

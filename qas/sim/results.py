@@ -46,10 +46,12 @@ class SimResult:
     warm_pool: WarmPoolUsage | None = None  # only with a warm pool (qas/sim/warm_pool.py)
     # Arrival times of the messages that missed the SLO or never finished (qas/sim/timeline.py).
     late_arrival_s: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    queue_attainment: tuple[float, ...] | None = None  # per queue, with a queue column (multi_queue.py)
 
-    def summary(self) -> dict[str, float | int | dict[str, float | int] | None]:
-        """The measures, as ``qas simulate --json`` prints them (``warm_pool`` only with one)."""
-        measures: dict[str, float | int | dict[str, float | int] | None] = {
+    def summary(self) -> dict[str, float | int | dict[str, float | int] | list[float] | None]:
+        """The measures, as ``qas simulate --json`` prints them (``warm_pool`` only with one,
+        ``slo_attainment_per_queue`` only with a queue column)."""
+        measures: dict[str, float | int | dict[str, float | int] | list[float] | None] = {
             "messages": self.messages,
             "completed": self.completed,
             "lost": self.lost,
@@ -71,6 +73,8 @@ class SimResult:
         }
         if self.warm_pool is not None:
             measures["warm_pool"] = self.warm_pool.summary()
+        if self.queue_attainment is not None:
+            measures["slo_attainment_per_queue"] = [round(a, 6) for a in self.queue_attainment]
         return measures
 
 

@@ -41,10 +41,12 @@ def simulate(
     api_calls: ApiCalls | None = None,
     warm_pool: WarmPoolSettings | None = None,
     attainment: float = clairvoyant.DEFAULT_ATTAINMENT,
+    queue_weights: tuple[float, ...] | None = None,
 ) -> SimResult:
     """``fifo_aware=False`` runs a grouped trace with the fleet as given (the benchmark's measure of
     what the group cap and the FIFO bootstrap save). ``warm_pool``: an EC2 warm pool (EC2 only).
-    ``attainment``: the clairvoyant schedule's target (qas.sim.clairvoyant.solve)."""
+    ``attainment``: the clairvoyant schedule's target (qas.sim.clairvoyant.solve). ``queue_weights``:
+    QueueWeights of a trace with a queue column (qas/sim/multi_queue.py; None: all 1)."""
     if warm_pool is not None and not model_platform(fleet.platform).warm_pool:
         raise ValueError("--warm-pool is EC2 only: a warm pool is an EC2 Auto Scaling feature (ECS has none)")
     if policy == clairvoyant.NAME:
@@ -62,6 +64,7 @@ def simulate(
         duration_source=fleet.duration_source,
         in_service_s=fleet.published_in_service_s,
         warm_pool=warm_pool,
+        queue_weights=queue_weights,
     )
     if drain_s is not None:
         engine = dataclasses.replace(engine, drain_s=drain_s)

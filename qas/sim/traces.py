@@ -1,8 +1,10 @@
 """Message traces: CSV ``arrival_s,processing_s``, one row per message, and workload generators.
 
 An optional third column ``group`` (header ``arrival_s,processing_s,group``) is the message group
-of a FIFO queue; the simulator then dispatches as SQS FIFO does (qas/sim/fifo.py). No other column
-is read: a row with more values than its header is an error.
+of a FIFO queue; the simulator then dispatches as SQS FIFO does (qas/sim/fifo.py). Or ``queue``
+(header ``arrival_s,processing_s,queue``): the queue of one fleet the message is sent to, 0 the main
+queue, 1-3 the ``ExtraQueueArns`` in priority order (qas/sim/multi_queue.py). No other column is
+read: a row with more values than its header is an error.
 
 Every value is checked on reading, so that a bad row is named (file and line) before anything runs;
 the bounds below keep a run finite (docs/simulator.md, "Trace").
@@ -22,6 +24,9 @@ from pathlib import Path
 
 HEADER = ("arrival_s", "processing_s")
 FIFO_HEADER = (*HEADER, "group")
+QUEUE_HEADER = (*HEADER, "queue")
+# The main queue and the template's up to 3 ExtraQueueArns (docs/fifo-and-multi-queue.md section 2).
+MAX_QUEUES = 4
 
 DAY_S = 86_400.0
 # The longest span a trace may cover. CloudWatch keeps hourly datapoints for 455 days
@@ -70,12 +75,21 @@ class Trace:
     arrival_s: tuple[float, ...]
     processing_s: tuple[float, ...]
     group: tuple[str, ...] | None = None  # FIFO message group of each message
+    queue: tuple[int, ...] | None = None  # the queue of each message (0: main, highest priority)
 
     def __post_init__(self) -> None:
         if len(self.arrival_s) != len(self.processing_s):
             raise ValueError("arrival_s and processing_s differ in length")
         if self.group is not None and len(self.group) != len(self.arrival_s):
             raise ValueError("group and arrival_s differ in length")
+        if self.queue is not None:
+            if self.group is not None:
+                raise ValueError("message groups on several queues are not modelled: give group or queue")
+            if len(self.queue) != len(self.arrival_s):
+                raise ValueError("queue and arrival_s differ in length")
+            if not all(0 <= q < MAX_QUEUES for q in self.queue):
+                index = next(i for i, q in enumerate(self.queue) if not 0 <= q < MAX_QUEUES)
+                raise ValueError(f"message {index + 1}: {queue_problem(self.queue[index])}")
         if len(self.arrival_s) > MAX_MESSAGES:
             raise ValueError(_too_many())
         # One pass each (a chained comparison is False for NaN); the index only when one fails.
@@ -96,6 +110,11 @@ class Trace:
     def duration_s(self) -> float:
         return self.arrival_s[-1] if self.arrival_s else 0.0
 
+    @property
+    def queues(self) -> int:
+        """How many queues the messages are on (the highest index + 1; 1 without a queue column)."""
+        return max(self.queue, default=0) + 1 if self.queue is not None else 1
+
     @classmethod
     def from_rows(cls, rows: list[tuple[float, float]]) -> Trace:
         rows = sorted(rows)
@@ -106,6 +125,18 @@ class Trace:
         # Stable on arrival only: equal arrivals keep their order, which is the order in their group.
         rows = sorted(rows, key=lambda r: r[0])
         return cls(tuple(r[0] for r in rows), tuple(r[1] for r in rows), tuple(r[2] for r in rows))
+
+    @classmethod
+    def from_queue_rows(cls, rows: list[tuple[float, float, int]]) -> Trace:
+        rows = sorted(rows, key=lambda r: r[0])  # stable: equal arrivals keep their order
+        return cls(tuple(r[0] for r in rows), tuple(r[1] for r in rows), queue=tuple(r[2] for r in rows))
+
+
+def queue_problem(value: object) -> str:
+    return (
+        f"queue must be a whole number 0..{MAX_QUEUES - 1} (the main queue, then up to"
+        f" {MAX_QUEUES - 1} ExtraQueueArns), got {value!r}"
+    )
 
 
 def _number(column: str, text: str, problem: Callable[[float], str | None]) -> float:
@@ -118,16 +149,27 @@ def _number(column: str, text: str, problem: Callable[[float], str | None]) -> f
     return value
 
 
-def _row(row: list[str], fifo: bool) -> tuple[float, float, str]:
-    columns = FIFO_HEADER if fifo else HEADER
+def _queue(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(queue_problem(text)) from None
+    if not 0 <= value < MAX_QUEUES:
+        raise ValueError(queue_problem(value))
+    return value
+
+
+def _row(row: list[str], columns: tuple[str, ...]) -> tuple[float, float, str]:
     if len(row) != len(columns):
         raise ValueError(f"expected {len(columns)} values ({','.join(columns)}), got {len(row)}")
     arrival = _number("arrival_s", row[0], arrival_problem)
     processing = _number("processing_s", row[1], processing_problem)
-    group = row[2].strip() if fifo else ""
-    if fifo and not group:
+    extra = row[2].strip() if len(columns) > len(HEADER) else ""
+    if columns == FIFO_HEADER and not extra:
         raise ValueError("the group is empty")
-    return arrival, processing, group
+    if columns == QUEUE_HEADER:
+        _queue(extra)
+    return arrival, processing, extra
 
 
 def _first_undecodable(path: Path) -> str:
@@ -151,24 +193,28 @@ def read_csv(path: Path) -> Trace:
         try:
             header = next(reader, None)
             columns = None if header is None else tuple(h.strip() for h in header)
-            if columns not in (HEADER, FIFO_HEADER):
-                raise ValueError(f"{path}: the header must be {','.join(HEADER)} or {','.join(FIFO_HEADER)}")
-            fifo = columns == FIFO_HEADER
+            if columns is None or columns not in (HEADER, FIFO_HEADER, QUEUE_HEADER):
+                raise ValueError(
+                    f"{path}: the header must be {','.join(HEADER)}, {','.join(FIFO_HEADER)} or"
+                    f" {','.join(QUEUE_HEADER)}"
+                )
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if len(rows) == MAX_MESSAGES:
                     raise ValueError(f"{path}:{reader.line_num}: {_too_many()}")
                 try:
-                    rows.append(_row(row, fifo))
+                    rows.append(_row(row, columns))
                 except ValueError as exc:
                     raise ValueError(f"{path}:{reader.line_num}: {exc}") from None
         except UnicodeDecodeError:
             raise ValueError(f"{path}: not UTF-8 text ({_first_undecodable(path)})") from None
         except csv.Error as exc:
             raise ValueError(f"{path}:{reader.line_num}: {exc}") from None
-    if fifo:
+    if columns == FIFO_HEADER:
         return Trace.from_group_rows(rows)
+    if columns == QUEUE_HEADER:
+        return Trace.from_queue_rows([(a, p, int(q)) for a, p, q in rows])
     return Trace.from_rows([(a, p) for a, p, _ in rows])
 
 
@@ -176,6 +222,13 @@ def write_csv(trace: Trace, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
+        if trace.queue is not None:
+            writer.writerow(QUEUE_HEADER)
+            for arrival, processing, queue in zip(
+                trace.arrival_s, trace.processing_s, trace.queue, strict=True
+            ):
+                writer.writerow((f"{arrival:.3f}", f"{processing:.3f}", queue))
+            return
         if trace.group is None:
             writer.writerow(HEADER)
             for arrival, processing in zip(trace.arrival_s, trace.processing_s, strict=True):

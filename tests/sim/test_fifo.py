@@ -37,6 +37,21 @@ def test_one_message_per_group_in_flight_and_order_kept_within_a_group() -> None
     assert dispatch.visible == 0 and not dispatch.has_ready
 
 
+class _Held:
+    def __init__(self, *messages: int) -> None:
+        self.messages = set(messages)
+
+
+def test_the_publisher_sees_locked_groups_as_visible_and_their_age() -> None:
+    dispatch = FifoDispatch(["a", "a", "b"], (0.0, 5.0, 20.0))
+    for msg in range(3):
+        dispatch.push(msg)
+    assert dispatch.pop() == 0  # a locks; its next message (5 s) still waits and ages
+    assert dispatch.view(60.0, [_Held(0), _Held()]) == (2, 1, 55.0)
+    assert dispatch.pop() == 2
+    assert dispatch.view(60.0, [_Held(0, 2)]) == (1, 2, 55.0)
+
+
 def test_the_engine_runs_groups_one_at_a_time() -> None:
     # 12 messages of 10 s in 2 groups, arriving at once, on a fleet that could run 8 at a time
     trace = Trace(tuple([0.0] * 12), tuple([10.0] * 12), tuple("ab" * 6))
