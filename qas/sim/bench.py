@@ -26,6 +26,7 @@ from qas.sim.policies import POLICIES, REFERENCE, SimFleet
 from qas.sim.runner import simulate
 from qas.sim.scenarios_fifo import FIFO_SCENARIOS
 from qas.sim.traces import Trace
+from qas.sim.warm_pool import WarmPoolSettings
 
 SLO_GOAL = 0.99
 REACHABLE = 0.995  # the reference's attainment from which the SLO goal applies
@@ -50,6 +51,7 @@ class Scenario:
     queue_weights: tuple[float, ...] | None = None  # QueueWeights, for a trace with a queue column
     # The same load with its job classes as a queue column (`qas trace --split-classes`); None: no classes.
     classes: Callable[[float], Trace] | None = None
+    warm_pool: WarmPoolSettings | None = None  # an EC2 warm pool for every policy (qas/sim/warm_pool.py)
 
     def trace(self, scale: float = 1.0) -> Trace:
         return self.make(scale)
@@ -165,6 +167,15 @@ HTTP_SCENARIOS: dict[str, Scenario] = {
             http_bursts.http_bursts_split,
             group="http",
             queue_weights=http_bursts.SPLIT_WEIGHTS,
+        ),
+        Scenario(
+            http_bursts.WARM_NAME,
+            http_bursts.WARM_DESCRIPTION,
+            http_bursts.FLEET,
+            http_bursts.http_bursts_split,
+            group="http",
+            queue_weights=http_bursts.SPLIT_WEIGHTS,
+            warm_pool=WarmPoolSettings(http_bursts.WARM_POOL_SIZE, http_bursts.WARM_BOOT_S),
         ),
     )
 }
@@ -298,7 +309,13 @@ def run_bench(
             weights = scenario.queue_weights
             results = {
                 p: simulate(
-                    trace, p, scenario.fleet, record_timeline=charts, realism=real, queue_weights=weights
+                    trace,
+                    p,
+                    scenario.fleet,
+                    record_timeline=charts,
+                    realism=real,
+                    queue_weights=weights,
+                    warm_pool=scenario.warm_pool,
                 )
                 for p in chosen
             }

@@ -50,7 +50,13 @@ def explain(
     fleet = scenario.fleet
     real = realism.preset(realism_name, fleet.period_s, seed)
     result = simulate(
-        trace, policy, fleet, record_timeline=True, realism=real, queue_weights=scenario.queue_weights
+        trace,
+        policy,
+        fleet,
+        record_timeline=True,
+        realism=real,
+        queue_weights=scenario.queue_weights,
+        warm_pool=scenario.warm_pool,
     )
     bound = None
     if trace.group is None and trace.queue is None:  # as in `qas bench`: the bound plans on the ideal engine
