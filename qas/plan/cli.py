@@ -13,8 +13,8 @@ from qas import argtypes
 from qas.argtypes import MAX_BOOT_S, MAX_SLO_S
 from qas.model.control_plane import Platform
 from qas.model.platforms import model_platform
+from qas.plan import class_split, history, workloads
 from qas.plan import frontier as plan_frontier
-from qas.plan import history, workloads
 from qas.plan import warm_pool as plan_warm_pool
 from qas.plan.prices import HOURS_PER_MONTH, MAX_PRICE_PER_HOUR, PRICES_AS_OF, monthly_costs, prices_for
 from qas.plan.recommend import (
@@ -309,6 +309,10 @@ def run(args: argparse.Namespace) -> int:
         verdict = plan_warm_pool.assess(base, trace, pool, args.price_per_hour)
         data["warm_pool"] = verdict.as_dict()
         text = None if text is None else "\n".join([text, *verdict.render()])
+    split = class_split.assess(found, trace)  # long jobs on their own queue, when the trace has them
+    if split is not None:
+        data["class_split"] = split.as_dict()
+        text = None if text is None else "\n".join([text, "", *split.render()])
     print(json.dumps(data) if text is None else text)
     return 0 if found.reachable else 1
 

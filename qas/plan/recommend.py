@@ -212,6 +212,7 @@ def run_simulation(
     realism: str = "aws",
     *,
     warm_pool: WarmPoolSettings | None = None,
+    queue_weights: tuple[float, ...] | None = None,
 ) -> SimResult:
     """The one place the planner simulates."""
     return simulate(
@@ -221,6 +222,7 @@ def run_simulation(
         initial_target=target,
         realism=preset(realism, fleet.period_s),
         warm_pool=warm_pool,
+        queue_weights=queue_weights,
     )
 
 
