@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from qas import argtypes
 from qas.sim import clairvoyant, realism
 from qas.sim.bench import EXTRA_GROUPS, GROUPS, scenarios_of
+from qas.sim.policies import POLICIES, REFERENCE
 from qas.sim.results import SimResult
 from qas.sim.runner import simulate
 from qas.sim.timeline import Minute, by_minute, cost_split, episodes, format_rows
@@ -186,7 +187,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     parser.add_argument("scenario", help="a bench scenario (qas bench's names, any group)")
-    parser.add_argument("--policy", default="tuned", help="default: tuned")
+    parser.add_argument("--policy", default="tuned", choices=[*POLICIES, REFERENCE], help="default: tuned")
     parser.add_argument("--realism", default="aws", choices=realism.PRESETS, help="default: aws")
     parser.add_argument("--seed", type=argtypes.whole(0), default=1, help="the realism's random draws")
     parser.add_argument("--scale", type=argtypes.real(0, argtypes.MAX_SCALE, low_open=True), default=1.0)
