@@ -4,6 +4,7 @@ rollouts that do not finish."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,8 @@ from queue_autoscaler.platforms import platform_of
 from queue_autoscaler.scaling.policy_spec import METRICS
 
 PUBLISHER_STALE_S = 180  # three missed one-minute runs
+TAIL_WINDOW = timedelta(hours=1)
+TAIL_BUDGET_SHARE = 0.1  # a p99 within a tenth of the SLO leaves the target no queue to plan
 TUNER_DECISIONS = ("target updated", "target kept", "dry run: would update target")
 # What an operations alarm in ALARM means and where to look; keyed by the alarm name's suffix.
 ALARM_MEANINGS = {
@@ -107,6 +110,7 @@ def run(session: Any, stack_name: str, now: datetime | None = None) -> list[Find
         lambda: check_alarms(session.client("cloudwatch"), stack),
         lambda: [check_publisher(session.client("cloudwatch"), stack, now)],
         lambda: [check_durations(session.client("cloudwatch"), stack, now)],
+        lambda: [check_tail(session.client("cloudwatch"), stack, now)],
         lambda: [check_tuner(session.client("logs"), stack, now)],
         lambda: [check_target(session, stack)],
         lambda: [check_dead_letters(session.client("sqs"), stack)],
@@ -217,6 +221,47 @@ def check_durations(cloudwatch: Any, stack: Stack, now: datetime) -> Finding:
             f"check the worker log group /queue-autoscaler/{stack.name}/workers and METRIC_NAMESPACE",
         )
     return note("durations", "no worker ran in the last hour, so no MsgProcessingDuration yet")
+
+
+def check_tail(cloudwatch: Any, stack: Stack, now: datetime) -> Finding:
+    """The p99 of MsgProcessingDuration over the last hour against LatencySloSeconds, read as the
+    tuner reads it (one period over the window; percentiles need the raw values the worker publishes:
+    docs/aws-behaviour.md#cw-percentiles-need-values)."""
+    response = cloudwatch.get_metric_statistics(
+        Namespace=stack.namespace,
+        MetricName=METRICS.processing_duration,
+        Dimensions=[{"Name": "FleetName", "Value": stack.fleet}],
+        StartTime=now - TAIL_WINDOW,
+        EndTime=now,
+        Period=int(TAIL_WINDOW.total_seconds()),
+        ExtendedStatistics=["p99"],
+    )
+    points = response["Datapoints"]
+    tails = [p for point in points if (p := point.get("ExtendedStatistics", {}).get("p99")) is not None]
+    slo = float(stack.parameters.get("LatencySloSeconds", "0") or 0)
+    lead = float(stack.parameters.get("CapacityLeadSeconds", "0") or 0)
+    return tail_finding(max(tails) if tails else None, slo, lead)
+
+
+def tail_finding(p99_s: float | None, slo_s: float, lead_s: float) -> Finding:
+    """A p99 that leaves almost nothing of the SLO to wait in takes the tuner's target down to its
+    floor (scaling.target: the waiting budget is ``slo - tail``): the fleet then scales out for nearly
+    every queued message, and the jobs at the tail miss whatever it does (docs/bound-gaps.md, d1, d7)."""
+    if p99_s is None or slo_s <= 0:
+        return note("tail", "no p99 of MsgProcessingDuration in the last hour (no job ran, or no percentile)")
+    budget = slo_s - p99_s
+    if budget < TAIL_BUDGET_SHARE * slo_s:
+        return note(
+            "tail",
+            f"p99 processing time {p99_s:.0f} s leaves {max(budget, 0.0):.0f} s of LatencySloSeconds "
+            f"{slo_s:g} to wait in: the tuner's target plans little or no queue, so the fleet scales out"
+            " for nearly every queued message, while the longest jobs miss the SLO whatever it does",
+            f"LatencySloSeconds above {math.ceil(p99_s + lead_s)} (p99 + CapacityLeadSeconds), or the long"
+            " jobs on their own queue (qas plan --trace; docs/fifo-and-multi-queue.md)",
+        )
+    return ok(
+        "tail", f"p99 processing time {p99_s:.0f} s leaves {budget:.0f} s of the {slo_s:g}-s SLO to wait in"
+    )
 
 
 def _tuner_events(logs: Any, group: str) -> list[dict[str, Any]]:
