@@ -149,6 +149,14 @@ SCENARIOS: dict[str, Scenario] = {
 
 SCENARIOS.update({n: Scenario(n, d, f, m) for n, d, f, m, _groups in FIFO_SCENARIOS})  # scenarios_fifo.py
 
+_HTTP_SPLIT = Scenario(
+    http_bursts.SPLIT_NAME,
+    http_bursts.SPLIT_DESCRIPTION,
+    http_bursts.FLEET,
+    http_bursts.http_bursts_split,
+    group="http",
+    queue_weights=http_bursts.SPLIT_WEIGHTS,
+)
 HTTP_SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -160,21 +168,11 @@ HTTP_SCENARIOS: dict[str, Scenario] = {
             group="http",
             classes=http_bursts.http_bursts_split,
         ),
-        Scenario(
-            http_bursts.SPLIT_NAME,
-            http_bursts.SPLIT_DESCRIPTION,
-            http_bursts.FLEET,
-            http_bursts.http_bursts_split,
-            group="http",
-            queue_weights=http_bursts.SPLIT_WEIGHTS,
-        ),
-        Scenario(
-            http_bursts.WARM_NAME,
-            http_bursts.WARM_DESCRIPTION,
-            http_bursts.FLEET,
-            http_bursts.http_bursts_split,
-            group="http",
-            queue_weights=http_bursts.SPLIT_WEIGHTS,
+        _HTTP_SPLIT,
+        dataclasses.replace(  # the split with a warm pool for every policy
+            _HTTP_SPLIT,
+            name=http_bursts.WARM_NAME,
+            description=http_bursts.WARM_DESCRIPTION,
             warm_pool=WarmPoolSettings(http_bursts.WARM_POOL_SIZE, http_bursts.WARM_BOOT_S),
         ),
     )
@@ -302,8 +300,7 @@ def run_bench(
         scenario = without_hook(available[name], in_service_s)
         trace = scenario.trace(scale)
         # Once per scenario, on the ideal engine: the cheapest replayed schedule at each attainment.
-        standard = trace.group is None and trace.queue is None  # what the clairvoyant schedule models
-        points = clairvoyant.frontier(trace, scenario.fleet) if bound and standard else []
+        points = clairvoyant.frontier(trace, scenario.fleet) if bound and clairvoyant.models(trace) else []
         for real_name in realisms:
             real = realism.preset(real_name, scenario.fleet.period_s, seed)
             weights = scenario.queue_weights

@@ -290,7 +290,7 @@ def plan(trace: Trace, fleet: SimFleet, *, price: float | None = None, margin_s:
 
     A planning run of the `ideal` engine under the lookahead controller: the schedule is what it
     decided each period, so its replay under `ideal` gives the planning run's numbers."""
-    if trace.group is not None or trace.queue is not None:
+    if not models(trace):
         raise ValueError(
             "the clairvoyant schedule models one standard queue, not FIFO message groups or several queues"
         )
@@ -408,10 +408,27 @@ class Point:
     instance_seconds: float
 
 
+def models(trace: Trace) -> bool:
+    """Whether the schedule can be planned for this trace: one standard queue."""
+    return trace.group is None and trace.queue is None
+
+
+def frontier_replays(
+    trace: Trace,
+    fleet: SimFleet,
+    *,
+    prices: Sequence[float | None] = FRONTIER_PRICES,
+    record_timeline: bool = False,
+) -> list[SimResult]:
+    """The replays of schedules from the full one to cheap ones (`ideal` engine), one per price."""
+    schedules = (plan(trace, fleet, price=price) for price in prices)
+    return [replay(trace, fleet, schedule, record_timeline=record_timeline) for schedule in schedules]
+
+
 def frontier(trace: Trace, fleet: SimFleet, prices: Sequence[float | None] = FRONTIER_PRICES) -> list[Point]:
     """Replayed (attainment, cost) of schedules from the full one to cheap ones (`ideal` engine)."""
-    results = (replay(trace, fleet, plan(trace, fleet, price=price)) for price in prices)
-    return [Point(r.slo_attainment, r.instance_seconds) for r in results]
+    replays = frontier_replays(trace, fleet, prices=prices)
+    return [Point(r.slo_attainment, r.instance_seconds) for r in replays]
 
 
 def bound_at(points: Sequence[Point], attainment: float) -> Point | None:

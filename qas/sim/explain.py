@@ -60,9 +60,8 @@ def explain(
         warm_pool=scenario.warm_pool,
     )
     bound = None
-    if trace.group is None and trace.queue is None:  # as in `qas bench`: the bound plans on the ideal engine
-        schedules = [clairvoyant.plan(trace, fleet, price=price) for price in clairvoyant.FRONTIER_PRICES]
-        replays = [clairvoyant.replay(trace, fleet, s, record_timeline=True) for s in schedules]
+    if clairvoyant.models(trace):  # as in `qas bench`: the bound plans on the ideal engine
+        replays = clairvoyant.frontier_replays(trace, fleet, record_timeline=True)
         points = [clairvoyant.Point(r.slo_attainment, r.instance_seconds) for r in replays]
         chosen = clairvoyant.bound_at(points, result.slo_attainment)
         bound = replays[points.index(chosen)] if chosen is not None else None
