@@ -17,12 +17,13 @@ from qas.doctor.rollout import check_rollout
 from qas.doctor.starts import DEFAULT_BOOT_TIMEOUT_S, check_failed_starts
 from qas.doctor.warm_pool import check_stack as check_warm_pool
 from queue_autoscaler.adapters.fleet import TargetPolicy
+from queue_autoscaler.adapters.metrics import FleetMetrics
 from queue_autoscaler.common.platform import Platform
 from queue_autoscaler.platforms import platform_of
 from queue_autoscaler.scaling.policy_spec import METRICS
 
 PUBLISHER_STALE_S = 180  # three missed one-minute runs
-TAIL_WINDOW = timedelta(hours=1)
+TAIL_WINDOW_MINUTES = 60
 TAIL_BUDGET_SHARE = 0.1  # a p99 within a tenth of the SLO leaves the target no queue to plan
 TUNER_DECISIONS = ("target updated", "target kept", "dry run: would update target")
 # What an operations alarm in ALARM means and where to look; keyed by the alarm name's suffix.
@@ -224,23 +225,13 @@ def check_durations(cloudwatch: Any, stack: Stack, now: datetime) -> Finding:
 
 
 def check_tail(cloudwatch: Any, stack: Stack, now: datetime) -> Finding:
-    """The p99 of MsgProcessingDuration over the last hour against LatencySloSeconds, read as the
-    tuner reads it (one period over the window; percentiles need the raw values the worker publishes:
-    docs/aws-behaviour.md#cw-percentiles-need-values)."""
-    response = cloudwatch.get_metric_statistics(
-        Namespace=stack.namespace,
-        MetricName=METRICS.processing_duration,
-        Dimensions=[{"Name": "FleetName", "Value": stack.fleet}],
-        StartTime=now - TAIL_WINDOW,
-        EndTime=now,
-        Period=int(TAIL_WINDOW.total_seconds()),
-        ExtendedStatistics=["p99"],
-    )
-    points = response["Datapoints"]
-    tails = [p for point in points if (p := point.get("ExtendedStatistics", {}).get("p99")) is not None]
+    """The p99 of MsgProcessingDuration over the last hour against LatencySloSeconds, read by the
+    tuner's own adapter (docs/aws-behaviour.md#cw-percentiles-need-values)."""
+    metrics = FleetMetrics(stack.namespace, stack.fleet, client=cloudwatch)
+    stats = metrics.duration_stats(now, TAIL_WINDOW_MINUTES, "p99")
     slo = float(stack.parameters.get("LatencySloSeconds", "0") or 0)
     lead = float(stack.parameters.get("CapacityLeadSeconds", "0") or 0)
-    return tail_finding(max(tails) if tails else None, slo, lead)
+    return tail_finding(stats.tail_s if stats is not None else None, slo, lead)
 
 
 def tail_finding(p99_s: float | None, slo_s: float, lead_s: float) -> Finding:

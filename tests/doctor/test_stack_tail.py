@@ -1,6 +1,6 @@
 """`qas doctor stack`'s tail check: a p99 processing time that leaves the SLO almost nothing to wait in
-(docs/bound-gaps.md, d1 and d7). moto computes no percentile, so the decision is tested on plain
-values and the CloudWatch answer comes from botocore's Stubber."""
+(docs/bound-gaps.md, d1 and d7), read by the tuner's adapter. moto computes no percentile, so the
+decision is tested on plain values and the CloudWatch answer comes from botocore's Stubber."""
 
 from __future__ import annotations
 
@@ -44,18 +44,22 @@ def test_a_tail_at_the_slo_is_named_with_the_slo_that_would_leave_room(
 
 def test_the_check_reads_the_fleets_p99_over_the_last_hour() -> None:
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-    request = {
+    window = {
         "Namespace": "QueueAutoscaler",
         "MetricName": "MsgProcessingDuration",
         "Dimensions": [{"Name": "FleetName", "Value": "qas-dev-workers"}],
         "StartTime": NOW - timedelta(hours=1),
         "EndTime": NOW,
         "Period": 3600,
-        "ExtendedStatistics": ["p99"],
     }
+    # The tuner's adapter: the count and mean first, then the percentile (separate calls).
+    basic = {"Datapoints": [{"Timestamp": NOW, "SampleCount": 100.0, "Average": 5.0, "Maximum": 400.0}]}
     answer = {"Datapoints": [{"Timestamp": NOW, "ExtendedStatistics": {"p99": 310.0}}]}
     with Stubber(cloudwatch) as stub:
-        stub.add_response("get_metric_statistics", answer, request)
+        stub.add_response(
+            "get_metric_statistics", basic, {**window, "Statistics": ["Average", "SampleCount", "Maximum"]}
+        )
+        stub.add_response("get_metric_statistics", answer, {**window, "ExtendedStatistics": ["p99"]})
         finding = doctor.check_tail(cloudwatch, STACK, NOW)
         stub.assert_no_pending_responses()
     assert finding.severity is Severity.NOTE and "310 s leaves 0 s of LatencySloSeconds 300" in finding.what
